@@ -1,0 +1,36 @@
+// Makes `npm test` and `npm run demo` work on a fresh clone: installs node_modules and the
+// MariaDB server when it can, or stops with the one command that does. No dependencies.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+
+const fail = (msg) => {
+  console.error(`tributary: ${msg}`);
+  process.exit(1);
+};
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) fail(`Node ${process.versions.node} is too old; Node 20.19+, 22 or 24 is needed`);
+
+const lockNewer = existsSync('node_modules/.package-lock.json') &&
+  statSync('package-lock.json').mtimeMs > statSync('node_modules/.package-lock.json').mtimeMs + 1000;
+if (!existsSync('node_modules/.package-lock.json') || lockNewer) {
+  console.error('tributary: installing node_modules (npm ci)…');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  if (r.status !== 0) fail('`npm ci` failed; run it by hand and retry');
+}
+
+const sbinDirs = ['/usr/sbin', '/usr/local/sbin', '/usr/bin', '/usr/local/bin'];
+const hasMariadbd = () =>
+  spawnSync('sh', ['-c', 'command -v mariadbd'], { encoding: 'utf8' }).status === 0 ||
+  sbinDirs.some((d) => existsSync(`${d}/mariadbd`));
+if (!hasMariadbd()) {
+  const cmd = 'apt-get update && apt-get install -y mariadb-server';
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) fail(`the MariaDB server is missing; install it with: sudo sh -c '${cmd}'`);
+  console.error('tributary: installing the MariaDB server from Debian packages…');
+  try {
+    execFileSync('sh', ['-c', cmd], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch {
+    fail(`installing mariadb-server failed; run: ${cmd}`);
+  }
+  if (!hasMariadbd()) fail('mariadb-server installed but mariadbd was not found');
+}

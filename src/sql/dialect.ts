@@ -1,0 +1,71 @@
+// One interface for every flavor's replication SQL. Every statement names its channel, '' included.
+import type { ChannelFilter, Flavor } from '../api/spec.js';
+import type { ChannelStatus } from '../api/status.js';
+
+/** A statement ready to send, and the form safe to print (password shown as `<redacted>`). */
+export interface Statement {
+  sql: string;
+  display: string;
+}
+
+/** Where a channel receives from and how. Always GTID auto-positioned. */
+export interface ChannelSource {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** Seconds between reconnect attempts (fast failure detection: 1). */
+  connectRetry: number;
+  /** Reconnect attempts before the receiver gives up. */
+  retryCount: number;
+  /** Heartbeat period in seconds (≤ 2 for fast detection). */
+  heartbeatPeriod: number;
+  delaySeconds: number;
+  ssl: boolean;
+}
+
+export type Threads = 'both' | 'receiver' | 'applier';
+
+/** Server-level facts one query returns; the probe turns the row into observation fields. */
+export interface ServerVariables {
+  version: string;
+  serverId: number;
+  serverUuid: string | null;
+  readOnly: boolean;
+  superReadOnly: boolean | null;
+  logBin: boolean;
+  logReplicaUpdates: boolean;
+  binlogFormat: string;
+  /** MySQL @@gtid_executed, MariaDB @@gtid_binlog_pos ∪ slave pos = @@gtid_current_pos */
+  gtidExecuted: string;
+  gtidPurged: string | null;
+  gtidBinlogPos: string | null;
+  gtidSlavePos: string | null;
+  gtidCurrentPos: string | null;
+  gtidDomainId: number | null;
+  gtidStrictMode: boolean | null;
+}
+
+export interface Dialect {
+  readonly flavor: Flavor;
+  /** Reads every channel of the server in one statement. */
+  showChannels(): Statement;
+  /** Rows of showChannels() → normalized statuses; `vars` fills what rows lack (MariaDB executed pos). */
+  parseChannels(rows: Record<string, unknown>[], vars?: Pick<ServerVariables, 'gtidSlavePos' | 'gtidExecuted'>): ChannelStatus[];
+  /** One query returning the server-level facts; parseVariables reads its first row. */
+  showVariables(): Statement;
+  parseVariables(row: Record<string, unknown>): ServerVariables;
+  /** Creates or repoints a channel (must be stopped). */
+  changeSource(channel: string, source: ChannelSource): Statement;
+  start(channel: string, threads?: Threads): Statement;
+  stop(channel: string, threads?: Threads): Statement;
+  /** Forgets the channel entirely (RESET … ALL of that channel only). */
+  resetAll(channel: string): Statement;
+  /** Statements that set the channel's database filter (channel stopped); throws FilterUnsupported where impossible. */
+  setFilter(channel: string, filter: ChannelFilter): Statement[];
+  /** A query returning one row, one column: 0 when the GTID set is applied, -1/1 on timeout (see waitResult). */
+  waitForGtid(gtidSet: string, timeoutSeconds: number): Statement;
+  /** Reads the value returned by waitForGtid: true when reached. */
+  waitReached(value: unknown): boolean;
+  setReadOnly(readOnly: boolean): Statement[];
+}
