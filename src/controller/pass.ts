@@ -1,0 +1,23 @@
+// The contract of one reconciliation pass of one topology (implemented in reconcile.ts).
+import type { TopologyStatus } from '../api/status.js';
+import type { Store, TopologyRef, TopologyEvent } from '../store/store.js';
+
+export interface PassResult {
+  status: TopologyStatus;
+  /** True when status differs from what the store held (a write is owed). */
+  statusChanged: boolean;
+  events: TopologyEvent[];
+  /** Number of actions executed (0 at steady state). */
+  actionsExecuted: number;
+  /** Milliseconds until this topology wants its next pass (its pollIntervalSeconds, or sooner). */
+  requeueAfterMs: number;
+}
+
+export interface PassOptions {
+  /** Plan only: observe and plan, execute nothing. */
+  dryRun?: boolean;
+  /** When false, the pass may not write to any server (lost leadership). */
+  mayWrite?: () => boolean;
+}
+
+export type Reconciler = (store: Store, ref: TopologyRef, options?: PassOptions) => Promise<PassResult | undefined>;
