@@ -1,168 +1,362 @@
 // The MySQLTopology spec (v1alpha1). Types are inferred from these schemas, never written twice.
+//
+// Every message here reads after a field path: `spec.groups[0].members[1].port: must be 1–65535`.
+// validate.ts adds the offending value, escaped and truncated. Messages of the cross-field rules name
+// their culprits themselves, through quote(): zod runs them even on strings that failed a pattern.
 import { z } from 'zod';
 
 export const API_GROUP = 'tributary.dev';
 export const API_VERSION = 'v1alpha1';
 export const KIND = 'MySQLTopology';
 
-/** Channel names the servers reserve (MySQL Group Replication). */
-export const RESERVED_CHANNEL_NAMES = ['group_replication_applier', 'group_replication_recovery'];
+/** Channel names a spec may not declare: MySQL Group Replication's, and Tributary's own catch-up channel. */
+export const RESERVED_CHANNEL_NAMES = [
+  'group_replication_applier',
+  'group_replication_recovery',
+  'tributary_catchup',
+];
+/** The temporary channel a failover candidate catches up over; never declared, always removed after. */
+export const CATCHUP_CHANNEL = 'tributary_catchup';
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Kubernetes-style names for groups and members: they end up in status, events and logs. */
 export const OBJECT_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-/** Hostnames and IPv4/IPv6 literals; nothing that could close a SQL string. */
-export const HOST_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.:-]{0,253}[A-Za-z0-9])?$/;
+/**
+ * Hostnames and IPv4/IPv6 literals (`::1`, `fe80::1`); nothing that could close a SQL string or a line.
+ * At most 255 characters: MySQL's limit for SOURCE_HOST.
+ */
+export const HOST_PATTERN = /^[A-Za-z0-9:]([A-Za-z0-9.:-]{0,253}[A-Za-z0-9:])?$/;
+/** Kubernetes Secret names: lowercase DNS subdomains. */
+export const SECRET_NAME_PATTERN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+export const DATABASE_NAME_PATTERN = /^[A-Za-z0-9_$]{1,64}$/;
+/** MySQL's own limit on channels of one replica. */
 export const MAX_CHANNELS_PER_GROUP = 256;
+/**
+ * Groups per topology. Bounded so that the CRD's CEL rules stay within the API server's cost budget;
+ * as `from` names a distinct other group, a group can have at most MAX_GROUPS - 1 valid channels.
+ */
+export const MAX_GROUPS = 64;
 
 export const Flavor = z.enum(['mysql', 'mysql-legacy', 'mariadb']);
 export type Flavor = z.infer<typeof Flavor>;
-export const FlavorSetting = z.enum(['auto', 'mysql', 'mysql-legacy', 'mariadb']);
+export const FlavorSetting = z.enum(['auto', 'mysql', 'mysql-legacy', 'mariadb']).meta({
+  description:
+    'auto detects the flavor from VERSION(); mysql: 8.0.23+; mysql-legacy: 5.7 – 8.0.22; mariadb: 10.5+',
+});
 
 export const PromotionRule = z.enum(['prefer', 'neutral', 'prefer_not', 'must_not']);
 export type PromotionRule = z.infer<typeof PromotionRule>;
 
-const port = z.number().int().min(1, 'must be 1–65535').max(65535, 'must be 1–65535');
-const host = z.string().regex(HOST_PATTERN, 'must be a hostname or IP address');
+/** A number schema whose type error, integer check and range share one message. */
+function integer(min: number, max: number, rangeMessage = `must be ${min}–${max}`) {
+  const typeMessage = `must be an integer ${min}–${max}`;
+  return z
+    .number({ error: (iss) => (iss.input === undefined ? undefined : typeMessage) })
+    .int(typeMessage)
+    .min(min, rangeMessage)
+    .max(max, rangeMessage);
+}
+
+/** A string with a length limit (stops there: no pattern message on top) and a pattern. */
+function patterned(pattern: RegExp, maxLength: number, patternMessage: string) {
+  return z
+    .string()
+    .min(1, { message: 'must not be empty', abort: true })
+    .max(maxLength, { message: `must be at most ${maxLength} characters`, abort: true })
+    .regex(pattern, patternMessage);
+}
+
+const dnsLabel = () =>
+  patterned(
+    OBJECT_NAME_PATTERN,
+    63,
+    'must be a lowercase DNS label (a-z, 0-9 and -, starting and ending with a letter or digit)',
+  );
+
+const port = integer(1, 65535);
+const host = patterned(
+  HOST_PATTERN,
+  255,
+  'must be a hostname or an IP address (letters, digits, ".", ":" and "-")',
+);
 
 export const Address = z.strictObject({ host, port });
 export type Address = z.infer<typeof Address>;
 
 export const Member = z.strictObject({
-  name: z.string().regex(OBJECT_NAME_PATTERN, 'must be a lowercase DNS label (a-z, 0-9, -; at most 63)'),
-  host,
+  name: dnsLabel(),
+  host: host.meta({ description: 'The address replicas use (SOURCE_HOST).' }),
   port: port.default(3306),
   promotionRule: PromotionRule.default('neutral'),
   /** Where the operator itself connects, when that differs from host/port (port-forward, proxy). */
-  connect: Address.optional(),
+  connect: Address.optional().meta({
+    description:
+      'Where the operator itself connects, when that differs from host/port (port-forward, proxy).',
+  }),
 });
 export type Member = z.infer<typeof Member>;
 
-const databaseName = z.string().regex(/^[A-Za-z0-9_$]{1,64}$/, 'must be 1–64 of letters, digits, _ and $');
+const databaseName = patterned(DATABASE_NAME_PATTERN, 64, 'must be letters, digits, _ and $ only');
 export const ChannelFilter = z.strictObject({
-  doDatabases: z.array(databaseName).max(256).default([]),
-  ignoreDatabases: z.array(databaseName).max(256).default([]),
+  doDatabases: z.array(databaseName).max(256, 'at most 256 databases').default([]),
+  ignoreDatabases: z.array(databaseName).max(256, 'at most 256 databases').default([]),
 });
 export type ChannelFilter = z.infer<typeof ChannelFilter>;
 
 export const ChannelSpec = z.strictObject({
-  name: z
-    .string()
-    .regex(CHANNEL_NAME_PATTERN, 'must be 1–64 of letters, digits, _ and -')
-    .refine((n) => !RESERVED_CHANNEL_NAMES.includes(n.toLowerCase()), 'is a reserved channel name'),
-  from: z.string().min(1),
-  delaySeconds: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  name: patterned(CHANNEL_NAME_PATTERN, 64, 'must be letters, digits, _ and - only')
+    .refine(
+      (n) => n.toLowerCase() !== CATCHUP_CHANNEL,
+      "is reserved for Tributary's failover catch-up channel",
+    )
+    .refine(
+      (n) => n.toLowerCase() === CATCHUP_CHANNEL || !RESERVED_CHANNEL_NAMES.includes(n.toLowerCase()),
+      'is a channel name reserved by MySQL Group Replication',
+    )
+    .meta({
+      description:
+        'The channel name on the server (FOR CHANNEL / MariaDB connection name); unique per group, case-insensitively.',
+    }),
+  from: dnsLabel().meta({ description: 'The group whose current primary feeds this channel.' }),
+  delaySeconds: integer(0, 2 ** 31 - 1).default(0),
   filter: ChannelFilter.optional(),
 });
 export type ChannelSpec = z.infer<typeof ChannelSpec>;
 
 export const GroupSpec = z.strictObject({
-  name: z.string().regex(OBJECT_NAME_PATTERN, 'must be a lowercase DNS label (a-z, 0-9, -; at most 63)'),
+  name: dnsLabel(),
   members: z.array(Member).min(1, 'a group needs at least one member'),
-  channels: z.array(ChannelSpec).max(MAX_CHANNELS_PER_GROUP, `at most ${MAX_CHANNELS_PER_GROUP} channels per group`).default([]),
+  channels: z
+    .array(ChannelSpec)
+    .max(MAX_CHANNELS_PER_GROUP, `at most ${MAX_CHANNELS_PER_GROUP} channels per group`)
+    .default([])
+    .meta({ description: "Named channels into this group's current primary, each from another group." }),
 });
 export type GroupSpec = z.infer<typeof GroupSpec>;
 
 export const SecretRef = z.strictObject({
-  name: z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, 'must be a Secret name (lowercase DNS subdomain)'),
+  name: patterned(SECRET_NAME_PATTERN, 253, 'must be a Secret name (a lowercase DNS subdomain)'),
 });
 
 export const FailoverSpec = z.strictObject({
   enabled: z.boolean().default(true),
-  pollIntervalSeconds: z.number().min(0.1).max(3600).default(1),
-  failureThreshold: z.number().int().min(1).max(100).default(3),
-  cooldownSeconds: z.number().int().min(0).max(86400 * 7).default(300),
+  pollIntervalSeconds: z
+    .number({ error: (iss) => (iss.input === undefined ? undefined : 'must be a number 0.1–3600') })
+    .min(0.1, 'must be 0.1–3600')
+    .max(3600, 'must be 0.1–3600')
+    .default(1),
+  failureThreshold: integer(1, 100).default(3),
+  cooldownSeconds: integer(0, 86400 * 7).default(300),
 });
 export type FailoverSpec = z.infer<typeof FailoverSpec>;
 
 const TopologySpecObject = z.strictObject({
   flavor: FlavorSetting.default('auto'),
-  adminSecretRef: SecretRef,
-  replicationSecretRef: SecretRef,
-  paused: z.boolean().default(false),
+  adminSecretRef: SecretRef.meta({
+    description: "Secret with keys username and password: the operator's login.",
+  }),
+  replicationSecretRef: SecretRef.meta({
+    description: 'Secret with keys username and password: SOURCE_USER of the channels.',
+  }),
+  paused: z.boolean().default(false).meta({ description: 'true: observe and report only, write nothing.' }),
   failover: FailoverSpec.default(FailoverSpec.parse({})),
-  groups: z.array(GroupSpec).min(1, 'at least one group is needed'),
+  groups: z
+    .array(GroupSpec)
+    .min(1, 'at least one group is needed')
+    .max(MAX_GROUPS, `at most ${MAX_GROUPS} groups`),
 });
 
 /** Cross-field rules: uniqueness, references, cycles. Each issue names its field path. */
 export const TopologySpec = TopologySpecObject.superRefine((spec, ctx) => {
+  const at = (...path: (string | number)[]) => `spec.${formatIssuePath(path)}`;
   const groupIndex = new Map<string, number>();
   spec.groups.forEach((g, gi) => {
-    if (groupIndex.has(g.name)) {
-      ctx.addIssue({ code: 'custom', path: ['groups', gi, 'name'], message: `group name "${g.name}" is used twice` });
+    const first = groupIndex.get(g.name);
+    if (first !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['groups', gi, 'name'],
+        message: `group name ${quote(g.name)} is already used by ${at('groups', first)}`,
+      });
     } else groupIndex.set(g.name, gi);
   });
-  const memberNames = new Map<string, string>();
+
+  // Member names and addresses are unique across the whole topology: status, events and the
+  // switchover annotation name members without their group, and one server cannot be two members.
+  const memberNames = new Map<string, (string | number)[]>();
   const addresses = new Map<string, string>();
+  const connectAddresses = new Map<string, string>();
   spec.groups.forEach((g, gi) =>
     g.members.forEach((m, mi) => {
-      const where = `groups[${gi}].members[${mi}]`;
-      if (memberNames.has(m.name)) {
-        ctx.addIssue({ code: 'custom', path: ['groups', gi, 'members', mi, 'name'], message: `member name "${m.name}" is used twice` });
-      } else memberNames.set(m.name, where);
-      const addr = `${m.host.toLowerCase()}:${m.port}`;
-      if (addresses.has(addr)) {
+      const path = ['groups', gi, 'members', mi];
+      const first = memberNames.get(m.name);
+      if (first) {
         ctx.addIssue({
           code: 'custom',
-          path: ['groups', gi, 'members', mi, 'host'],
-          message: `address ${addr} is also used by member "${addresses.get(addr)}"`,
+          path: [...path, 'name'],
+          message: `member name ${quote(m.name)} is already used by ${at(...first)}`,
+        });
+      } else memberNames.set(m.name, path);
+      const addr = address(m.host, m.port);
+      const owner = addresses.get(addr);
+      if (owner !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `address ${addr} is already used by member ${quote(owner)}`,
         });
       } else addresses.set(addr, m.name);
+      // Two members the operator would reach at the same place would be probed as one server.
+      const connect = m.connect ? address(m.connect.host, m.connect.port) : addr;
+      const connectOwner = connectAddresses.get(connect);
+      if (connectOwner !== undefined && (m.connect || owner === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: m.connect ? [...path, 'connect'] : path,
+          message: `the operator would connect to ${connect}, where it already connects to member ${quote(connectOwner)}`,
+        });
+      } else if (connectOwner === undefined) connectAddresses.set(connect, m.name);
     }),
   );
-  const edges = new Map<string, string[]>();
+
+  // Edges of the feed graph: source group → replica group, with the channel that carries it.
+  const edges = new Map<string, { to: string; path: (string | number)[] }[]>();
   spec.groups.forEach((g, gi) => {
     const names = new Map<string, number>();
     const froms = new Map<string, string>();
     g.channels.forEach((c, ci) => {
       const path = ['groups', gi, 'channels', ci];
       const lower = c.name.toLowerCase();
-      if (names.has(lower)) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `channel name "${c.name}" is used twice in group "${g.name}" (names are case-insensitive)` });
-      else names.set(lower, ci);
-      if (c.from === g.name) ctx.addIssue({ code: 'custom', path: [...path, 'from'], message: `a channel cannot come from its own group "${g.name}"` });
-      else if (!groupIndex.has(c.from)) ctx.addIssue({ code: 'custom', path: [...path, 'from'], message: `group "${c.from}" does not exist` });
-      else if (froms.has(c.from)) ctx.addIssue({ code: 'custom', path: [...path, 'from'], message: `group "${c.from}" already feeds group "${g.name}" over channel "${froms.get(c.from)}"` });
-      else {
+      const first = names.get(lower);
+      if (first !== undefined) {
+        const other = g.channels[first]!.name;
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'name'],
+          message:
+            other === c.name
+              ? `channel name ${quote(c.name)} is already used by ${at('groups', gi, 'channels', first)}`
+              : `channel name ${quote(c.name)} is already used by ${at('groups', gi, 'channels', first)} as ${quote(other)} (channel names are case-insensitive)`,
+        });
+      } else names.set(lower, ci);
+      if (!OBJECT_NAME_PATTERN.test(c.from)) {
+        // Reported by the field's own pattern; a reference check would repeat it.
+      } else if (c.from === g.name) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'from'],
+          message: `a channel cannot come from its own group ${quote(g.name)}`,
+        });
+      } else if (!groupIndex.has(c.from)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'from'],
+          message: `group ${quote(c.from)} does not exist`,
+        });
+      } else if (froms.has(c.from)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'from'],
+          message: `group ${quote(c.from)} already feeds group ${quote(g.name)} over channel ${quote(froms.get(c.from)!)} (one channel per source group)`,
+        });
+      } else {
         froms.set(c.from, c.name);
-        edges.set(c.from, [...(edges.get(c.from) ?? []), g.name]);
+        edges.set(c.from, [...(edges.get(c.from) ?? []), { to: g.name, path: [...path, 'from'] }]);
       }
     });
   });
-  const cycle = findCycle(edges);
+
+  const cycle = findCycle(
+    edges,
+    spec.groups.map((g) => g.name),
+  );
   if (cycle) {
-    const gi = groupIndex.get(cycle[0]!) ?? 0;
-    ctx.addIssue({ code: 'custom', path: ['groups', gi, 'channels'], message: `channels form a cycle: ${cycle.join(' -> ')}` });
+    ctx.addIssue({
+      code: 'custom',
+      path: cycle.path,
+      message: `channels form a cycle: ${cycle.groups.map((g) => (OBJECT_NAME_PATTERN.test(g) ? g : quote(g))).join(' -> ')} (each group feeds the next)`,
+    });
   }
 });
 export type TopologySpec = z.infer<typeof TopologySpec>;
 export type TopologySpecInput = z.input<typeof TopologySpec>;
 
-/** Depth-first search for a cycle in the group feed graph (from → to). */
-function findCycle(edges: Map<string, string[]>): string[] | undefined {
+function address(host: string, port: number): string {
+  return host.includes(':') ? `[${host.toLowerCase()}]:${port}` : `${host.toLowerCase()}:${port}`;
+}
+
+/**
+ * Depth-first search for a cycle in the group feed graph (source → replica), visiting groups in spec order.
+ * Returns the cycle starting and ending at the group listed first in the spec, and the path of the channel
+ * that closes it (the `from` of that group's channel).
+ */
+function findCycle(
+  edges: Map<string, { to: string; path: (string | number)[] }[]>,
+  order: string[],
+): { groups: string[]; path: (string | number)[] } | undefined {
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
   const visit = (n: string): string[] | undefined => {
     if (state.get(n) === 'done') return undefined;
-    if (state.get(n) === 'visiting') return [...stack.slice(stack.indexOf(n)), n];
+    if (state.get(n) === 'visiting') return stack.slice(stack.indexOf(n));
     state.set(n, 'visiting');
     stack.push(n);
     for (const next of edges.get(n) ?? []) {
-      const found = visit(next);
+      const found = visit(next.to);
       if (found) return found;
     }
     stack.pop();
     state.set(n, 'done');
     return undefined;
   };
-  for (const n of [...edges.keys()].sort()) {
+  for (const n of order) {
     const found = visit(n);
-    if (found) return found;
+    if (!found) continue;
+    // Rotate so that the cycle starts at the group listed first.
+    const rank = (g: string) => order.indexOf(g);
+    const start = found.reduce((best, g, i) => (rank(g) < rank(found[best]!) ? i : best), 0);
+    const ring = [...found.slice(start), ...found.slice(0, start)];
+    const last = ring[ring.length - 1]!;
+    const closing = edges.get(last)!.find((e) => e.to === ring[0])!;
+    return { groups: [...ring, ring[0]!], path: closing.path };
   }
   return undefined;
 }
 
+/** `groups[2].channels[0].from`; keys that are not plain identifiers are quoted (and escaped). */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$/.test(key))
+      out += out ? `.${key}` : key;
+    else out += `[${quote(String(key))}]`;
+  }
+  return out;
+}
+
+/**
+ * A value as it may appear in a one-line error: JSON-quoted, everything outside printable ASCII escaped
+ * (no newline, no terminal escape, no bidi override survives), and cut after `max` characters.
+ */
+export function quote(value: string, max = 64): string {
+  const cut = value.length > max ? value.slice(0, max) : value;
+  const escaped = JSON.stringify(cut).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return value.length > max ? `${escaped}… (${value.length} characters)` : escaped;
+}
+
+// Kubernetes object names: the topology's name is a DNS subdomain, its namespace a DNS label.
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 export const ObjectMeta = z.looseObject({
-  name: z.string().min(1),
-  namespace: z.string().optional(),
+  name: z
+    .string()
+    .min(1, { message: 'must not be empty', abort: true })
+    .max(253, { message: 'must be at most 253 characters', abort: true })
+    .regex(DNS_SUBDOMAIN, 'must be a lowercase DNS subdomain (a-z, 0-9, "-" and ".")'),
+  namespace: dnsLabel().optional(),
   generation: z.number().optional(),
   resourceVersion: z.string().optional(),
   uid: z.string().optional(),
@@ -171,3 +365,4 @@ export const ObjectMeta = z.looseObject({
   finalizers: z.array(z.string()).optional(),
   deletionTimestamp: z.string().optional(),
 });
+export type ObjectMeta = z.infer<typeof ObjectMeta>;

@@ -109,6 +109,14 @@ export const FailoverRecord = z.object({
   phaseTimes: z.record(z.string(), z.string()).default({}),
   repointed: z.array(z.string()).default([]),
   passedOver: z.array(z.object({ member: z.string(), reason: z.string() })).default([]),
+  /** A member ahead of the candidate that may not be promoted: the candidate first catches up from it. */
+  donor: z.string().optional(),
+  /** The GTID position the candidate must reach before it is promoted. */
+  catchUpTo: z.string().optional(),
+  /** Transactions that did not reach the new primary, per member (reported, never silently dropped). */
+  stranded: z.array(z.object({ member: z.string(), missing: z.string() })).default([]),
+  /** An operator acknowledged it (annotation tributary.dev/ack-failover): the cooldown no longer applies. */
+  acknowledged: z.boolean().optional(),
   message: z.string().optional(),
 });
 export type FailoverRecord = z.infer<typeof FailoverRecord>;
@@ -123,6 +131,21 @@ export const TopologyStatus = z.object({
   /** Channels the operator manages (declared now or before): the memory that tells managed from unmanaged. */
   managedChannels: z.array(z.object({ group: z.string(), name: z.string(), from: z.string() })).default([]),
   failovers: z.array(FailoverRecord).default([]),
-  summary: z.object({ channelsRunning: z.number().int(), channelsTotal: z.number().int(), lastFailover: z.string().optional() }).optional(),
+  summary: z
+    .object({
+      channelsRunning: z.number().int(),
+      channelsTotal: z.number().int(),
+      lastFailover: z.string().optional(),
+      /** Number of groups: the CRD's Groups printer column. */
+      groups: z.number().int().optional(),
+      /** "running/total" managed channels: the CRD's Channels printer column (JSONPath cannot divide). */
+      channels: z.string().optional(),
+    })
+    .optional(),
+  /**
+   * Local mode only: annotations already acted on (key → the value acted on). Manifest files are the user's
+   * and never rewritten, so the local store remembers here, across restarts, that e.g. a switchover was done.
+   */
+  handledAnnotations: z.record(z.string(), z.string()).optional(),
 });
 export type TopologyStatus = z.infer<typeof TopologyStatus>;

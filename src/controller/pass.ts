@@ -9,6 +9,8 @@ export interface PassResult {
   events: TopologyEvent[];
   /** Number of actions executed (0 at steady state). */
   actionsExecuted: number;
+  /** Problems the user must fix (invalid spec, missing Secrets), one line each; empty otherwise. */
+  problems?: string[];
   /** Milliseconds until this topology wants its next pass (its pollIntervalSeconds, or sooner). */
   requeueAfterMs: number;
 }
@@ -18,6 +20,8 @@ export interface PassOptions {
   dryRun?: boolean;
   /** When false, the pass may not write to any server (lost leadership). */
   mayWrite?: () => boolean;
+  /** A planned switchover asked for by the command line (the annotation asks for it in the resource). */
+  switchover?: { group: string; to: string; timeoutSeconds?: number };
 }
 
 export type Reconciler = (store: Store, ref: TopologyRef, options?: PassOptions) => Promise<PassResult | undefined>;

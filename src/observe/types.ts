@@ -14,6 +14,8 @@ export interface InstanceObservation {
   flavor?: Flavor;
   vars?: ServerVariables;
   channels: ChannelStatus[];
+  /** Whether the replication account exists (checked on every member; created on primaries only). */
+  replicationUserExists?: boolean;
   /** ISO time the probe finished. */
   observedAt: string;
   /** Milliseconds the probe took. */

@@ -22,6 +22,11 @@ export interface ChannelSource {
   heartbeatPeriod: number;
   delaySeconds: number;
   ssl: boolean;
+  /**
+   * MariaDB only (DO_DOMAIN_IDS): receive just these GTID domains. Failover uses it to take a dead
+   * group's transactions from a downstream survivor without leaking its other sources' data.
+   */
+  doDomainIds?: number[];
 }
 
 export type Threads = 'both' | 'receiver' | 'applier';
@@ -68,4 +73,9 @@ export interface Dialect {
   /** Reads the value returned by waitForGtid: true when reached. */
   waitReached(value: unknown): boolean;
   setReadOnly(readOnly: boolean): Statement[];
+  /**
+   * Statements that make the replica resume from exactly `gtid` (MariaDB: SET GLOBAL gtid_slave_pos, all
+   * channels stopped); [] where GTID auto-position needs nothing (MySQL resumes from gtid_executed).
+   */
+  setReplicaPosition(gtid: string): Statement[];
 }

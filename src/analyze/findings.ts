@@ -1,0 +1,253 @@
+// Findings: what differs between the spec and what the servers do. Pure: spec × observation → findings.
+import type { ChannelFilter, Flavor } from '../api/spec.js';
+import type { ChannelStatus } from '../api/status.js';
+import type { GtidOps } from '../sql/gtid/index.js';
+import { channelSourceMember, type GroupView, type MemberView, type TopologyView } from './view.js';
+
+
+/** Where a managed channel must point and how: the desired state of one channel. */
+export interface DesiredChannel {
+  member: string;
+  channel: string;
+  /** The group it comes from (the member's own group for the default channel ''). */
+  fromGroup: string;
+  source: string;
+  sourceHost: string;
+  sourcePort: number;
+  delaySeconds: number;
+  filter: ChannelFilter;
+  /**
+   * MariaDB only: a member that wrote locally (a former primary) must set gtid_slave_pos to what it holds
+   * before a slave_pos channel starts, or the source would resend its own transactions.
+   */
+  alignReplicaPosition?: string;
+  /** MariaDB only: receive just these GTID domains (failover catch-up from a downstream survivor). */
+  doDomainIds?: number[];
+}
+
+/** Replication settings the operator applies to every managed channel: fast failure detection. */
+export const CHANNEL_DEFAULTS = { connectRetry: 1, retryCount: 86400, heartbeatPeriod: 1 } as const;
+
+type At = { member: string; channel: string };
+export type Finding =
+  | ({ kind: 'ChannelMissing'; desired: DesiredChannel } & At)
+  | ({ kind: 'ChannelPointsElsewhere'; desired: DesiredChannel; actual: string } & At)
+  | ({ kind: 'ChannelConfigDrift'; desired: DesiredChannel; differences: string[] } & At)
+  | ({ kind: 'ChannelStopped'; io: string; sql: string } & At)
+  | ({ kind: 'ChannelBroken'; thread: 'receiver' | 'applier'; errno: number; error: string } & At)
+  | ({ kind: 'ChannelRemovedFromSpec' } & At)
+  | ({ kind: 'ChannelMisplaced'; reason: string } & At)
+  | ({ kind: 'GtidDomainConflict'; domain: number; withMember: string } & At)
+  | ({ kind: 'SourcePurgedNeededGtids'; missing: string } & At)
+  | ({ kind: 'UnmanagedChannel' } & At)
+  | { kind: 'ReplicaWritable'; member: string }
+  | { kind: 'PrimaryReadOnly'; member: string }
+  | { kind: 'TwoWritableMembers'; group: string; members: string[] }
+  | { kind: 'ErrantTransactions'; member: string; errant: string }
+  | { kind: 'LogReplicaUpdatesOff'; member: string }
+  | { kind: 'LogBinOff'; member: string }
+  | { kind: 'ReplicationUserMissing'; member: string }
+  | { kind: 'InstanceUnreachable'; member: string; error: string }
+  | { kind: 'NoPrimary'; group: string; reason: string };
+
+export type FindingKind = Finding['kind'];
+
+export interface AnalyzeContext {
+  view: TopologyView;
+  gtid: (flavor: Flavor) => GtidOps;
+  /** Managed channels remembered from status: declared before, maybe not now. */
+  remembered: { group: string; name: string; from: string }[];
+}
+
+const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+export function analyze(ctx: AnalyzeContext): Finding[] {
+  const out: Finding[] = [];
+  for (const g of ctx.view.groups) analyzeGroup(ctx, g, out);
+  return out;
+}
+
+function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
+  const { view } = ctx;
+  const primary = g.members.find((m) => m.spec.name === g.primary);
+  for (const m of g.members) {
+    if (!m.reachable) out.push({ kind: 'InstanceUnreachable', member: m.spec.name, error: m.obs?.error ?? 'not probed' });
+  }
+  if (!primary) {
+    out.push({ kind: 'NoPrimary', group: g.spec.name, reason: 'the group has no member' });
+    return;
+  }
+  const writable = g.members.filter((m) => m.reachable && m.readOnly === false).map((m) => m.spec.name);
+  if (writable.length > 1) out.push({ kind: 'TwoWritableMembers', group: g.spec.name, members: writable });
+
+  const feedsOthers =
+    g.members.length > 1 || view.spec.groups.some((o) => o.channels.some((c) => c.from === g.spec.name));
+  if (primary.reachable && primary.obs?.vars) {
+    const v = primary.obs.vars;
+    if (v.readOnly) out.push({ kind: 'PrimaryReadOnly', member: primary.spec.name });
+    if (feedsOthers && !v.logBin) out.push({ kind: 'LogBinOff', member: primary.spec.name });
+    if (feedsOthers && v.logBin && !v.logReplicaUpdates && g.spec.channels.length > 0 && g.members.length > 1) {
+      // A multi-source primary without log_replica_updates never passes its sources' rows to its replicas.
+      out.push({ kind: 'LogReplicaUpdatesOff', member: primary.spec.name });
+    }
+    if (feedsOthers && primary.obs.replicationUserExists === false) {
+      out.push({ kind: 'ReplicationUserMissing', member: primary.spec.name });
+    }
+  }
+
+  for (const m of g.members) {
+    if (!m.reachable || !m.obs?.vars) continue;
+    if (m === primary) analyzePrimaryChannels(ctx, g, m, out);
+    else analyzeReplica(ctx, g, primary, m, out);
+  }
+}
+
+/** A non-primary member: read-only, replicating from the primary over '', nothing else managed. */
+function analyzeReplica(ctx: AnalyzeContext, g: GroupView, primary: MemberView, m: MemberView, out: Finding[]): void {
+  const name = m.spec.name;
+  if (m.readOnly === false) out.push({ kind: 'ReplicaWritable', member: name });
+  for (const ch of m.obs!.channels) {
+    if (ch.name === '') continue;
+    if (isManagedName(ctx, g, ch.name)) {
+      out.push({ kind: 'ChannelMisplaced', member: name, channel: ch.name, reason: `${name} is not the primary of ${g.spec.name}` });
+    } else out.push({ kind: 'UnmanagedChannel', member: name, channel: ch.name });
+  }
+  if (!primary.reachable || !primary.obs?.vars) return; // nothing to compare with or point at
+  const flavor = m.obs!.flavor!;
+  const errant = ctx.gtid(flavor).errant(m.obs!.vars!.gtidExecuted, primary.obs.vars.gtidExecuted);
+  const current = m.obs!.channels.find((c) => c.name === '');
+  // A member holding what the primary lacks must not replicate from it: it stays fenced (read-only).
+  if (errant && !(current && channelSourceMember(ctx.view, current) === primary.spec.name)) {
+    out.push({ kind: 'ErrantTransactions', member: name, errant });
+    return;
+  }
+  const desired: DesiredChannel = {
+    member: name,
+    channel: '',
+    fromGroup: g.spec.name,
+    source: primary.spec.name,
+    sourceHost: primary.spec.host,
+    sourcePort: primary.spec.port,
+    delaySeconds: 0,
+    filter: { doDatabases: [], ignoreDatabases: [] },
+  };
+  const v = m.obs!.vars!;
+  if (flavor === 'mariadb' && v.gtidBinlogPos && ctx.gtid(flavor).missing(v.gtidSlavePos ?? '', v.gtidBinlogPos)) {
+    desired.alignReplicaPosition = v.gtidCurrentPos ?? v.gtidBinlogPos;
+  }
+  compareChannel(ctx, current, desired, out);
+}
+
+function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView, out: Finding[]): void {
+  const { view } = ctx;
+  const name = p.spec.name;
+  const channels = p.obs!.channels;
+  for (const ch of channels) {
+    if (ch.name === '') {
+      // A primary's default channel pointing into its own group is a leftover of a promotion or switchover.
+      const src = channelSourceMember(view, ch);
+      if (src && g.members.some((m) => m.spec.name === src)) {
+        out.push({ kind: 'ChannelMisplaced', member: name, channel: '', reason: `${name} is the primary of ${g.spec.name}` });
+      } else out.push({ kind: 'UnmanagedChannel', member: name, channel: '' });
+      continue;
+    }
+    const declared = g.spec.channels.some((c) => sameName(c.name, ch.name));
+    if (declared) continue;
+    if (ctx.remembered.some((r) => r.group === g.spec.name && sameName(r.name, ch.name))) {
+      out.push({ kind: 'ChannelRemovedFromSpec', member: name, channel: ch.name });
+    } else out.push({ kind: 'UnmanagedChannel', member: name, channel: ch.name });
+  }
+  const domains = new Map<number, string>();
+  const ownDomain = p.obs!.vars!.gtidDomainId;
+  if (ownDomain !== null && ownDomain !== undefined) domains.set(ownDomain, name);
+  for (const spec of g.spec.channels) {
+    const from = view.groups.find((x) => x.spec.name === spec.from);
+    const source = from?.members.find((m) => m.spec.name === from.primary);
+    if (!source) continue;
+    const current = channels.find((c) => sameName(c.name, spec.name));
+    const desired: DesiredChannel = {
+      member: name,
+      channel: current?.name ?? spec.name,
+      fromGroup: spec.from,
+      source: source.spec.name,
+      sourceHost: source.spec.host,
+      sourcePort: source.spec.port,
+      delaySeconds: spec.delaySeconds,
+      filter: spec.filter ?? { doDatabases: [], ignoreDatabases: [] },
+    };
+    // MariaDB positions are per domain: two sources writing one domain would make the replica skip rows.
+    const domain = source.obs?.vars?.gtidDomainId;
+    if (domain !== null && domain !== undefined) {
+      const holder = domains.get(domain);
+      if (holder !== undefined) {
+        out.push({ kind: 'GtidDomainConflict', member: name, channel: spec.name, domain, withMember: holder });
+        continue;
+      }
+      domains.set(domain, source.spec.name);
+    }
+    const purged = source.obs?.vars?.gtidPurged;
+    if (!current && purged && p.obs!.flavor !== 'mariadb') {
+      const missing = ctx.gtid(p.obs!.flavor!).missing(p.obs!.vars!.gtidExecuted, purged);
+      if (missing) {
+        out.push({ kind: 'SourcePurgedNeededGtids', member: name, channel: spec.name, missing });
+        continue;
+      }
+    }
+    compareChannel(ctx, current, desired, out);
+  }
+}
+
+function compareChannel(ctx: AnalyzeContext, current: ChannelStatus | undefined, desired: DesiredChannel, out: Finding[]): void {
+  const at = { member: desired.member, channel: desired.channel };
+  if (!current) {
+    out.push({ kind: 'ChannelMissing', ...at, desired });
+    return;
+  }
+  const src = channelSourceMember(ctx.view, current);
+  if (src !== desired.source || current.sourcePort !== desired.sourcePort) {
+    out.push({ kind: 'ChannelPointsElsewhere', ...at, desired, actual: `${current.sourceHost}:${current.sourcePort}` });
+    return;
+  }
+  const differences = configDifferences(current, desired);
+  if (differences.length > 0) {
+    out.push({ kind: 'ChannelConfigDrift', ...at, desired, differences });
+    return;
+  }
+  if (current.lastSQLErrno !== 0 && current.sqlRunning === 'No') {
+    out.push({ kind: 'ChannelBroken', ...at, thread: 'applier', errno: current.lastSQLErrno, error: current.lastSQLError });
+  } else if (current.lastIOErrno !== 0 && current.ioRunning === 'No') {
+    out.push({ kind: 'ChannelBroken', ...at, thread: 'receiver', errno: current.lastIOErrno, error: current.lastIOError });
+  } else if (current.ioRunning === 'No' || current.sqlRunning === 'No') {
+    out.push({ kind: 'ChannelStopped', ...at, io: current.ioRunning, sql: current.sqlRunning });
+  }
+}
+
+const sortedLower = (xs: string[]) => [...xs].map((x) => x.toLowerCase()).sort().join(',');
+
+/** Settings that differ from the desired channel (a repoint with the same source fixes them). */
+export function configDifferences(current: ChannelStatus, desired: DesiredChannel): string[] {
+  const d: string[] = [];
+  if (!current.autoPosition) d.push('GTID auto-position off');
+  if (current.delaySeconds !== desired.delaySeconds) d.push(`delay ${current.delaySeconds}s, want ${desired.delaySeconds}s`);
+  if (current.connectRetry !== CHANNEL_DEFAULTS.connectRetry) d.push(`connect retry ${current.connectRetry}s, want ${CHANNEL_DEFAULTS.connectRetry}s`);
+  if (current.heartbeatPeriod !== null && current.heartbeatPeriod > 2) d.push(`heartbeat ${current.heartbeatPeriod}s, want ≤ 2s`);
+  if (sortedLower(current.filter.doDatabases) !== sortedLower(desired.filter.doDatabases)) d.push('do-databases filter differs');
+  if (sortedLower(current.filter.ignoreDatabases) !== sortedLower(desired.filter.ignoreDatabases)) d.push('ignore-databases filter differs');
+  return d;
+}
+
+/** Declared now, or declared before (status remembers): the operator's to act on. */
+function isManagedName(ctx: AnalyzeContext, g: GroupView, name: string): boolean {
+  return g.spec.channels.some((c) => sameName(c.name, name)) || ctx.remembered.some((r) => r.group === g.spec.name && sameName(r.name, name));
+}
+
+export function isManagedChannel(ctx: Pick<AnalyzeContext, 'view' | 'remembered'>, member: string, ch: ChannelStatus): boolean {
+  const m = ctx.view.members.get(member);
+  if (!m) return false;
+  const g = ctx.view.groups.find((x) => x.spec.name === m.group)!;
+  if (ch.name === '') {
+    const src = channelSourceMember(ctx.view, ch);
+    return g.primary !== member || (src !== undefined && g.members.some((x) => x.spec.name === src));
+  }
+  return isManagedName(ctx as AnalyzeContext, g, ch.name);
+}

@@ -1,0 +1,225 @@
+// Validation of a MySQLTopology resource into one-line errors that name the field and the culprit:
+//   spec.groups[2].channels[0].from: group "shard-z" does not exist
+//   spec.groups[0].members[1].port: must be 1–65535 (got 70000)
+// Values from the resource are quoted, escaped and truncated: a hostile value cannot add a line.
+import { z } from 'zod';
+import { API_GROUP, API_VERSION, KIND, ObjectMeta, TopologySpec, formatIssuePath, quote } from './spec.js';
+
+export type TopologyMeta = z.infer<typeof ObjectMeta>;
+
+export interface ValidTopology {
+  metadata: TopologyMeta;
+  spec: TopologySpec;
+}
+
+export type ValidationResult = { ok: true; topology: ValidTopology } | { ok: false; errors: string[] };
+
+export const TOPOLOGY_API_VERSION = `${API_GROUP}/${API_VERSION}`;
+
+const Resource = z.strictObject({
+  apiVersion: z.literal(TOPOLOGY_API_VERSION),
+  kind: z.literal(KIND),
+  metadata: ObjectMeta,
+  spec: TopologySpec,
+  /** Status is the operator's; it is not validated here. */
+  status: z.unknown().optional(),
+});
+
+/** Validates a whole resource (apiVersion, kind, metadata, spec). */
+export function validateTopology(resource: unknown): ValidationResult {
+  if (!isPlainObject(resource)) {
+    return { ok: false, errors: [`resource: must be an object (got ${describe(resource)})`] };
+  }
+  const result = Resource.safeParse(resource, { reportInput: true, error: messageFor });
+  if (result.success)
+    return { ok: true, topology: { metadata: result.data.metadata, spec: result.data.spec } };
+  return { ok: false, errors: formatIssues(result.error.issues) };
+}
+
+/** Validates a spec alone (as the store hands it to the pass); paths still start with `spec.`. */
+export function validateSpec(
+  spec: unknown,
+): { ok: true; spec: TopologySpec } | { ok: false; errors: string[] } {
+  const result = TopologySpec.safeParse(spec, { reportInput: true, error: messageFor });
+  if (result.success) return { ok: true, spec: result.data };
+  return { ok: false, errors: formatIssues(result.error.issues, ['spec']) };
+}
+
+/** Zod issues → one line each, `path: message (got value)`, in the order zod found them, without repeats. */
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: readonly PropertyKey[] = [],
+): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) lines.push(line([...path, key], 'unknown field'));
+      continue;
+    }
+    let message = issue.message;
+    const got = gotFor(issue);
+    if (got) message += ` (got ${got})`;
+    lines.push(line(path, message));
+  }
+  return [...new Set(lines)];
+}
+
+function line(path: readonly PropertyKey[], message: string): string {
+  const where = formatIssuePath(path) || 'resource';
+  return oneLine(`${where}: ${message}`);
+}
+
+/** Defense in depth: no control character, line or paragraph separator, or bidi override in a line. */
+export function oneLine(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** The offending value, when it helps: primitives, and the length of a list that is too long or short. */
+function gotFor(issue: z.core.$ZodIssue): string | undefined {
+  const input = (issue as { input?: unknown }).input;
+  if (input === undefined) return undefined;
+  if ((issue.code === 'too_big' || issue.code === 'too_small') && Array.isArray(input)) {
+    return `${input.length} ${input.length === 1 ? 'item' : 'items'}`;
+  }
+  if (issue.code === 'invalid_type' || issue.code === 'invalid_value') return describe(input);
+  if (input === null || ['string', 'number', 'boolean', 'bigint'].includes(typeof input))
+    return describe(input);
+  return undefined;
+}
+
+/** A short, safe description of any value. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return quote(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value instanceof Date) return `a timestamp (quote it to make it a string)`;
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  object: 'an object',
+  array: 'an array',
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'a boolean (true or false)',
+};
+
+/**
+ * The error map of this module, for other parses that report through formatIssues
+ * (`schema.safeParse(value, { reportInput: true, error: messageFor })`).
+ * Messages for issues whose schema sets none. Schema-level messages (spec.ts) win over this map.
+ * A missing value reads `is required`; the value itself is appended by formatIssues.
+ */
+export function messageFor(issue: z.core.$ZodRawIssue): string | undefined {
+  const input = issue.input;
+  switch (issue.code) {
+    case 'invalid_type':
+      if (input === undefined) return 'is required';
+      return `must be ${TYPE_WORDS[issue.expected] ?? issue.expected}`;
+    case 'invalid_value':
+      if (input === undefined) return 'is required';
+      if (issue.values.length === 1) return `must be ${String(issue.values[0])}`;
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'too_small':
+      if (issue.origin === 'array')
+        return `must have at least ${String(issue.minimum)} ${Number(issue.minimum) === 1 ? 'item' : 'items'}`;
+      if (issue.origin === 'string') return `must be at least ${String(issue.minimum)} characters`;
+      return `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}`;
+    case 'too_big':
+      if (issue.origin === 'array') return `must have at most ${String(issue.maximum)} items`;
+      if (issue.origin === 'string') return `must be at most ${String(issue.maximum)} characters`;
+      return `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}`;
+    case 'invalid_format':
+      return issue.format === 'regex' && 'pattern' in issue
+        ? `must match ${String(issue.pattern)}`
+        : `must be a valid ${issue.format}`;
+    case 'unrecognized_keys':
+      return 'unknown field';
+    case 'invalid_key':
+      return 'has an invalid key';
+    case 'invalid_union':
+      return 'matches none of the allowed shapes';
+    default:
+      return undefined;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Secrets
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+type SecretRefs = Pick<TopologySpec, 'adminSecretRef' | 'replicationSecretRef'>;
+const SECRET_REFS = ['adminSecretRef', 'replicationSecretRef'] as const;
+
+/**
+ * Checks the Secrets the spec names: one line for a Secret the store lacks, one for a Secret without
+ * the keys `username` and `password` (an empty username counts as missing; an empty password is allowed).
+ */
+export function checkSecrets(
+  spec: SecretRefs,
+  lookup: (name: string) => Record<string, string> | undefined,
+  options: { namespace?: string } = {},
+): string[] {
+  const errors: string[] = [];
+  for (const field of SECRET_REFS) {
+    const name = spec[field].name;
+    const error = secretProblem(`spec.${field}.name`, name, lookup(name), options.namespace);
+    if (error) errors.push(error);
+  }
+  return errors;
+}
+
+/**
+ * Reads both Secrets through an async reader (the store's readSecret) and checks them:
+ * the credentials when both are usable, the error lines otherwise.
+ */
+export async function loadCredentials(
+  spec: SecretRefs,
+  read: (name: string) => Promise<Record<string, string> | undefined>,
+  options: { namespace?: string } = {},
+): Promise<{ ok: true; admin: Credentials; replication: Credentials } | { ok: false; errors: string[] }> {
+  const names = [...new Set(SECRET_REFS.map((f) => spec[f].name))];
+  const data = new Map<string, Record<string, string> | undefined>();
+  await Promise.all(names.map(async (n) => data.set(n, await read(n))));
+  const errors = checkSecrets(spec, (n) => data.get(n), options);
+  if (errors.length > 0) return { ok: false, errors };
+  const creds = (f: (typeof SECRET_REFS)[number]): Credentials => {
+    const d = data.get(spec[f].name)!;
+    return { username: d['username']!, password: d['password']! };
+  };
+  return { ok: true, admin: creds('adminSecretRef'), replication: creds('replicationSecretRef') };
+}
+
+function secretProblem(
+  field: string,
+  name: string,
+  data: Record<string, string> | undefined,
+  namespace?: string,
+): string | undefined {
+  const shown = quote(namespace ? `${namespace}/${name}` : name);
+  if (data === undefined) return oneLine(`${field}: Secret ${shown} does not exist`);
+  const missing: string[] = [];
+  if (typeof data['username'] !== 'string' || data['username'] === '') missing.push('username');
+  if (typeof data['password'] !== 'string') missing.push('password');
+  if (missing.length === 0) return undefined;
+  const keys = missing.map((k) => `"${k}"`).join(' and ');
+  return oneLine(`${field}: Secret ${shown} lacks the ${missing.length === 1 ? 'key' : 'keys'} ${keys}`);
+}

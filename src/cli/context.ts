@@ -1,0 +1,42 @@
+// What the local commands share: the file store, its one topology, a connection pool, the reconciler.
+import { createReconciler } from '../controller/reconcile.js';
+import type { Reconciler } from '../controller/pass.js';
+import { SqlClientPool } from '../sql/client.js';
+import { LocalStore } from '../store/local.js';
+import type { TopologyRef } from '../store/store.js';
+import { UserError } from '../util/errors.js';
+import { createLogger, type Logger } from '../util/log.js';
+
+export interface LocalContext {
+  store: LocalStore;
+  ref: TopologyRef;
+  pool: SqlClientPool;
+  log: Logger;
+  reconcile: Reconciler;
+  close(): Promise<void>;
+}
+
+export async function openLocal(files: string[], statusOut?: string, opts: { settleMs?: number } = {}): Promise<LocalContext> {
+  const log = createLogger();
+  const store = new LocalStore({ files, ...(statusOut ? { statusOut } : {}), log: (line: string) => log.info(line) });
+  const refs = await store.list();
+  const ref = refs[0];
+  if (!ref) throw new UserError(`no MySQLTopology in ${files.join(', ')}`);
+  const pool = new SqlClientPool();
+  const reconcile = createReconciler({ pool, log, ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}) });
+  return { store, ref, pool, log, reconcile, close: () => pool.closeAll() };
+}
+
+/** Prints the problems of an invalid resource, one line each, and makes the process exit 1. */
+export function reportProblems(problems: string[] | undefined): boolean {
+  if (!problems || problems.length === 0) return false;
+  for (const p of problems) process.stderr.write(`tributary: ${p}\n`);
+  process.exitCode = 1;
+  return true;
+}
+
+/** What the loop does after a pass, for the commands that run single passes themselves. */
+export async function applyPass(ctx: LocalContext, result: import('../controller/pass.js').PassResult): Promise<void> {
+  if (result.statusChanged) await ctx.store.writeStatus(ctx.ref, result.status, result.status.observedGeneration ?? 0);
+  for (const e of result.events) await ctx.store.emitEvent(ctx.ref, e);
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// The command line of the design: a contract scripts and tests rely on. Exit 1 = user error, one line.
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { oneLine, UserError } from '../util/errors.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+const fileOption = () => new Option('-f, --filename <file>', 'manifest file (MySQLTopology and its Secrets); repeatable').argParser(collect).makeOptionMandatory();
+
+function build(): Command {
+  const program = new Command('tributary')
+    .description('MySQL and MariaDB multi-source replication, channel by channel')
+    .version(pkg.version, '-V, --version')
+    .showHelpAfterError(false)
+    .exitOverride();
+
+  program
+    .command('operator')
+    .description('run the controller against the Kubernetes API (in-cluster config or KUBECONFIG)')
+    .option('--namespace <ns>', 'watch one namespace only (default: all)')
+    .option('--metrics-port <port>', 'port of /metrics', parsePort, 8080)
+    .option('--health-port <port>', 'port of /healthz and /readyz', parsePort, 8081)
+    .option('--leader-elect', 'elect a leader with a coordination.k8s.io Lease', false)
+    .action(async (o) => (await import('./commands/operator.js')).operatorCommand(o));
+
+  program
+    .command('local')
+    .description('run the same controller with manifest files as its store')
+    .addOption(fileOption())
+    .option('--once', 'one pass, then exit 0 when Ready, 2 otherwise', false)
+    .option('--status-out <file>', 'status file (JSON, or YAML by extension): written on change, read back at start')
+    .option('--ack-failover <group>', 'lift the failover cooldown of a group (the annotation tributary.dev/ack-failover)', collect)
+    .action(async (o) => (await import('./commands/local.js')).localCommand(o));
+
+  program
+    .command('plan')
+    .description('observe and print the actions a pass would take, with their SQL; changes nothing')
+    .addOption(fileOption())
+    .option('--status-out <file>', 'status file to read the managed-channel memory from')
+    .action(async (o) => (await import('./commands/plan.js')).planCommand(o));
+
+  program
+    .command('status')
+    .description('observe only and show groups, members and channels')
+    .addOption(fileOption())
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['tree', 'json', 'yaml']).default('tree'))
+    .option('--status-out <file>', 'status file to read the managed-channel memory from')
+    .action(async (o) => (await import('./commands/status.js')).statusCommand(o));
+
+  program
+    .command('switchover')
+    .description('planned switchover of a group to a member, with no data loss')
+    .addOption(fileOption())
+    .requiredOption('--group <group>', 'group to switch over')
+    .requiredOption('--to <member>', 'member to promote')
+    .option('--status-out <file>', 'status file (the local store memory)')
+    .option('--timeout <seconds>', 'how long the target may take to catch up', Number, 30)
+    .action(async (o) => (await import('./commands/switchover.js')).switchoverCommand(o));
+
+  program
+    .command('crd')
+    .description('print the CustomResourceDefinition YAML')
+    .action(async () => (await import('./commands/crd.js')).crdCommand());
+
+  program
+    .command('demo')
+    .description('a guided run on local MariaDB servers (started and removed by the demo)')
+    .option('--no-failover', 'skip the failover act')
+    .option('--keep', 'leave the servers running at the end until Ctrl-C', false)
+    .action(async (o) => (await import('./commands/demo.js')).demoCommand(o));
+
+  return program;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UserError(`port must be 1–65535, got "${oneLine(value, 40)}"`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await build().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were printed by commander already.
+      process.exitCode = e.exitCode === 0 ? 0 : 1;
+      return;
+    }
+    if (e instanceof UserError || (e instanceof Error && e.name === 'InvalidInputError')) {
+      process.stderr.write(`tributary: ${oneLine(e.message)}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`tributary: ${oneLine(message)}\n`);
+    if (process.env.TRIBUTARY_DEBUG) console.error(e);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

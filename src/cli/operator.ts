@@ -1,0 +1,179 @@
+// `tributary operator`: the controller against the Kubernetes API.
+//
+// Wiring: KubeConfig (KUBECONFIG, ~/.kube/config or in-cluster) → KubernetesStore → watch (always on, so a
+// standby is ready and takes over with a warm start) → controller loop (only while leading, when leader
+// election is on) → metrics and health servers. SIGTERM/SIGINT: writes stop at once (mayWrite false), the
+// loop finishes its running passes, then the Lease is released, the watch stopped, the servers closed.
+import { KubeConfig } from '@kubernetes/client-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Reconciler } from '../controller/pass.js';
+import { runController, type Controller, type Log } from '../controller/loop.js';
+import { LeaderElector, DEFAULT_LEASE_NAME } from '../controller/leader.js';
+import { OperatorMetrics } from '../controller/metrics.js';
+import { startHealthServer, startMetricsServer, type RunningServer } from '../controller/health.js';
+import { KubernetesStore } from '../store/kubernetes.js';
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export interface OperatorOptions {
+  /** Watch one namespace only; all namespaces when unset. */
+  namespace?: string;
+  metricsPort: number;
+  healthPort: number;
+  leaderElect: boolean;
+  reconcile: Reconciler;
+  log: Log;
+  /** Defaults to loadKubeConfig(). */
+  kubeConfig?: KubeConfig;
+  /** Stops the operator when aborted (in addition to SIGTERM/SIGINT). */
+  signal?: AbortSignal;
+  /** Stop on SIGTERM and SIGINT (default true). */
+  handleSignals?: boolean;
+  /** Where the Lease lives: default POD_NAMESPACE, the in-cluster namespace, the kubeconfig context's, else "default". */
+  leaseNamespace?: string;
+  leaseName?: string;
+  identity?: string;
+  leaderElection?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  resyncIntervalMs?: number;
+  /** Bind address of both servers (default all interfaces). */
+  host?: string;
+  /** Called once the servers listen (with their real ports, useful with port 0). */
+  onStarted?: (info: { metricsPort: number; healthPort: number; identity?: string }) => void;
+}
+
+/** KUBECONFIG or ~/.kube/config when present, else the in-cluster service account; a clear error otherwise. */
+export function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  const hasFile = Boolean(process.env.KUBECONFIG) || existsSync(join(homedir(), '.kube', 'config'));
+  const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST) && existsSync(join(SA_DIR, 'token'));
+  if (!hasFile && !inCluster) {
+    throw new Error('no Kubernetes configuration: set KUBECONFIG, or run inside a cluster with a service account');
+  }
+  kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) throw new Error('the Kubernetes configuration has no current cluster (check KUBECONFIG and its current-context)');
+  return kc;
+}
+
+function leaseNamespaceOf(kc: KubeConfig, explicit?: string): string {
+  if (explicit) return explicit;
+  if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;
+  try {
+    const ns = readFileSync(join(SA_DIR, 'namespace'), 'utf8').trim();
+    if (ns) return ns;
+  } catch {
+    // not in a cluster
+  }
+  return kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+}
+
+/** Runs the operator until stopped; resolves after a graceful shutdown. */
+export async function runOperator(opts: OperatorOptions): Promise<void> {
+  const { log } = opts;
+  const kc = opts.kubeConfig ?? loadKubeConfig();
+  const root = new AbortController();
+  const stop = () => root.abort();
+  if (opts.signal) {
+    if (opts.signal.aborted) stop();
+    else opts.signal.addEventListener('abort', stop, { once: true });
+  }
+  const handleSignals = opts.handleSignals ?? true;
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'stopping');
+    stop();
+  };
+  if (handleSignals) {
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+
+  const store = new KubernetesStore({ kubeConfig: kc, namespace: opts.namespace, log });
+  const metrics = new OperatorMetrics();
+  metrics.setLeader(false);
+  let elector: LeaderElector | undefined;
+  let loop: { ac: AbortController; controller: Controller } | undefined;
+  const mayWrite = () => !root.signal.aborted && (!elector || elector.isLeader());
+
+  const startLoop = () => {
+    if (loop || root.signal.aborted) return;
+    const ac = new AbortController();
+    const controller = runController({
+      store,
+      reconcile: opts.reconcile,
+      log,
+      mayWrite,
+      signal: ac.signal,
+      resyncIntervalMs: opts.resyncIntervalMs,
+      onPass: (o) => metrics.observePass(o),
+    });
+    loop = { ac, controller };
+    metrics.setLeader(true);
+    log.info({ namespace: opts.namespace ?? '(all)' }, 'reconciling');
+  };
+  const stopLoop = async () => {
+    const l = loop;
+    if (!l) return;
+    loop = undefined;
+    metrics.setLeader(false);
+    l.ac.abort();
+    await l.controller.done;
+  };
+
+  const watchAc = new AbortController();
+  const watch = store.watch({
+    enqueue: (ref) => loop?.controller.enqueue(ref),
+    onDeleted: (ref) => metrics.forget(ref),
+    signal: watchAc.signal,
+  });
+
+  const servers: RunningServer[] = [];
+  const electorAc = new AbortController();
+  let electorDone: Promise<void> = Promise.resolve();
+  try {
+    servers.push(
+      await startMetricsServer({ port: opts.metricsPort, host: opts.host, render: () => metrics.render() }),
+      await startHealthServer({
+        port: opts.healthPort,
+        host: opts.host,
+        isReady: () => watch.synced() && !root.signal.aborted,
+        notReadyReason: () => (root.signal.aborted ? 'stopping' : 'waiting for the first list of MySQLTopologies'),
+      }),
+    );
+    if (opts.leaderElect) {
+      elector = new LeaderElector({
+        kubeConfig: kc,
+        namespace: leaseNamespaceOf(kc, opts.leaseNamespace),
+        name: opts.leaseName ?? DEFAULT_LEASE_NAME,
+        identity: opts.identity,
+        log,
+        ...opts.leaderElection,
+        onStartedLeading: startLoop,
+        onStoppedLeading: () => {
+          void stopLoop();
+        },
+      });
+      electorDone = elector.run(electorAc.signal);
+      log.info({ lease: `${elector.namespace}/${elector.name}`, identity: elector.identity }, 'leader election: campaigning');
+    } else {
+      startLoop();
+    }
+    opts.onStarted?.({ metricsPort: servers[0]!.port, healthPort: servers[1]!.port, identity: elector?.identity });
+    log.info({ metricsPort: servers[0]!.port, healthPort: servers[1]!.port }, 'operator started');
+    if (!root.signal.aborted) await new Promise<void>((resolve) => root.signal.addEventListener('abort', () => resolve(), { once: true }));
+  } finally {
+    // Order matters: no pass may run once the Lease is released, or a successor could act at the same time.
+    root.abort();
+    await stopLoop();
+    electorAc.abort();
+    await electorDone;
+    watchAc.abort();
+    await watch.done;
+    await Promise.all(servers.map((s) => s.close()));
+    if (handleSignals) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+    log.info({}, 'operator stopped');
+  }
+}

@@ -1,0 +1,198 @@
+// Prometheus metrics of the operator (prom-client). One registry per OperatorMetrics, so tests and two
+// operators in one process do not collide.
+//
+// Per-topology series are updated from each written TopologyStatus; series of channels, instances or
+// topologies that disappeared are removed, so a dashboard never shows a channel that no longer exists.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TopologyStatus } from '../api/status.js';
+import { refKey, type TopologyRef } from '../store/store.js';
+import type { PassOutcome } from './loop.js';
+
+type Labels = Record<string, string>;
+
+/** A gauge whose series are replaced per topology: what a status no longer lists is removed. */
+class TopologyGauge {
+  private readonly byTopology = new Map<string, Map<string, Labels>>();
+  constructor(readonly gauge: Gauge<string>) {}
+
+  replace(topology: string, series: { labels: Labels; value: number }[]): void {
+    const previous = this.byTopology.get(topology) ?? new Map<string, Labels>();
+    const next = new Map<string, Labels>();
+    for (const s of series) {
+      const key = JSON.stringify(s.labels);
+      next.set(key, s.labels);
+      this.gauge.set(s.labels, s.value);
+    }
+    for (const [key, labels] of previous) if (!next.has(key)) this.gauge.remove(labels);
+    if (next.size) this.byTopology.set(topology, next);
+    else this.byTopology.delete(topology);
+  }
+
+  clear(topology: string): void {
+    this.replace(topology, []);
+  }
+}
+
+export interface OperatorMetricsOptions {
+  /** Also collect Node.js process metrics (default true). */
+  processMetrics?: boolean;
+  prefix?: string;
+}
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly receiverRunning: Gauge<string>;
+  readonly applierRunning: Gauge<string>;
+  readonly secondsBehind: Gauge<string>;
+  readonly instanceUp: Gauge<string>;
+  readonly topologyPhase: Gauge<string>;
+  readonly channelsRunning: Gauge<string>;
+  readonly leader: Gauge<string>;
+  readonly reconcileDuration: Histogram<string>;
+  readonly reconcileErrors: Counter<string>;
+  readonly failoversTotal: Counter<string>;
+  readonly failoverDuration: Histogram<string>;
+  readonly statusWrites: Counter<string>;
+  private readonly gauges: TopologyGauge[];
+  private readonly perTopology: {
+    receiver: TopologyGauge;
+    applier: TopologyGauge;
+    behind: TopologyGauge;
+    up: TopologyGauge;
+    phase: TopologyGauge;
+    running: TopologyGauge;
+  };
+  /** Failover journal ids already counted (or already finished when first seen), per topology. */
+  private readonly countedFailovers = new Map<string, Set<string>>();
+
+  constructor(options: OperatorMetricsOptions = {}) {
+    const p = options.prefix ?? 'tributary_';
+    const r = [this.registry];
+    const channel = ['namespace', 'topology', 'replica', 'channel'];
+    this.receiverRunning = new Gauge({ name: `${p}channel_receiver_running`, help: 'Replication receiver (I/O) thread of the channel running: 1, else 0', labelNames: channel, registers: r });
+    this.applierRunning = new Gauge({ name: `${p}channel_applier_running`, help: 'Replication applier (SQL) thread of the channel running: 1, else 0', labelNames: channel, registers: r });
+    this.secondsBehind = new Gauge({ name: `${p}channel_seconds_behind_source`, help: 'Seconds_Behind_Source of the channel (absent while unknown)', labelNames: channel, registers: r });
+    this.instanceUp = new Gauge({ name: `${p}instance_up`, help: 'Instance reachable by the operator: 1, else 0', labelNames: ['namespace', 'topology', 'group', 'instance'], registers: r });
+    this.topologyPhase = new Gauge({ name: `${p}topology_phase`, help: 'Phase of the topology: 1 for the current phase', labelNames: ['namespace', 'topology', 'phase'], registers: r });
+    this.channelsRunning = new Gauge({ name: `${p}topology_channels`, help: 'Channels of the topology, by state (running / total)', labelNames: ['namespace', 'topology', 'state'], registers: r });
+    this.leader = new Gauge({ name: `${p}leader`, help: 'This process is the elected leader (or runs without election): 1, else 0', registers: r });
+    this.reconcileDuration = new Histogram({
+      name: `${p}reconcile_duration_seconds`,
+      help: 'Duration of reconciliation passes',
+      labelNames: ['namespace', 'topology', 'result'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: r,
+    });
+    this.reconcileErrors = new Counter({ name: `${p}reconcile_errors_total`, help: 'Reconciliation passes that failed', labelNames: ['namespace', 'topology'], registers: r });
+    this.failoversTotal = new Counter({
+      name: `${p}failovers_total`,
+      help: 'Failovers and switchovers that finished, by reason (DeadPrimary, Switchover) and result (Done, Aborted)',
+      labelNames: ['namespace', 'topology', 'group', 'reason', 'result'],
+      registers: r,
+    });
+    this.failoverDuration = new Histogram({
+      name: `${p}failover_duration_seconds`,
+      help: 'Time from failover decision to its end',
+      labelNames: ['namespace', 'topology', 'group', 'reason'],
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: r,
+    });
+    this.statusWrites = new Counter({ name: `${p}status_writes_total`, help: 'Status subresource writes', labelNames: ['namespace', 'topology'], registers: r });
+    this.perTopology = {
+      receiver: new TopologyGauge(this.receiverRunning),
+      applier: new TopologyGauge(this.applierRunning),
+      behind: new TopologyGauge(this.secondsBehind),
+      up: new TopologyGauge(this.instanceUp),
+      phase: new TopologyGauge(this.topologyPhase),
+      running: new TopologyGauge(this.channelsRunning),
+    };
+    this.gauges = Object.values(this.perTopology);
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  /** Sets the gauges of one topology from its status, removing series that disappeared. */
+  updateFromStatus(ref: TopologyRef, status: TopologyStatus): void {
+    const key = refKey(ref);
+    const base = { namespace: ref.namespace, topology: ref.name };
+    const chan = (replica: string, channel: string) => ({ ...base, replica, channel });
+    this.perTopology.receiver.replace(
+      key,
+      status.channels.map((c) => ({ labels: chan(c.replica, c.name), value: c.ioRunning === 'Yes' ? 1 : 0 })),
+    );
+    this.perTopology.applier.replace(
+      key,
+      status.channels.map((c) => ({ labels: chan(c.replica, c.name), value: c.sqlRunning === 'Yes' ? 1 : 0 })),
+    );
+    this.perTopology.behind.replace(
+      key,
+      status.channels.flatMap((c) => (c.secondsBehindSource === null ? [] : [{ labels: chan(c.replica, c.name), value: c.secondsBehindSource }])),
+    );
+    this.perTopology.up.replace(
+      key,
+      status.instances.map((i) => ({ labels: { ...base, group: i.group, instance: i.name }, value: i.reachable ? 1 : 0 })),
+    );
+    this.perTopology.phase.replace(key, [{ labels: { ...base, phase: status.phase }, value: 1 }]);
+    const running = status.channels.filter((c) => c.state === 'Running').length;
+    this.perTopology.running.replace(key, [
+      { labels: { ...base, state: 'running' }, value: running },
+      { labels: { ...base, state: 'total' }, value: status.channels.length },
+    ]);
+    this.countFailovers(ref, status);
+  }
+
+  /** Removes every series of a topology (deleted, or no longer watched). */
+  forget(ref: TopologyRef): void {
+    const key = refKey(ref);
+    for (const g of this.gauges) g.clear(key);
+    this.countedFailovers.delete(key);
+  }
+
+  /** Observes one pass of the controller loop (pass it as runController's onPass). */
+  observePass(outcome: PassOutcome): void {
+    const { ref } = outcome;
+    if (outcome.skipped || (!outcome.result && !outcome.error)) {
+      this.forget(ref);
+      return;
+    }
+    const labels = { namespace: ref.namespace, topology: ref.name };
+    this.reconcileDuration.observe({ ...labels, result: outcome.error ? 'error' : 'success' }, outcome.durationMs / 1000);
+    if (outcome.error) this.reconcileErrors.inc(labels);
+    if (outcome.statusWritten) this.statusWrites.inc(labels);
+    if (outcome.result) this.updateFromStatus(ref, outcome.result.status);
+  }
+
+  setLeader(leading: boolean): void {
+    this.leader.set(leading ? 1 : 0);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /**
+   * Counts journal records that reached Done or Aborted. Records already finished the first time a
+   * topology is seen (an operator restart) are not counted again.
+   */
+  private countFailovers(ref: TopologyRef, status: TopologyStatus): void {
+    const key = refKey(ref);
+    const finished = status.failovers.filter((f) => f.phase === 'Done' || f.phase === 'Aborted');
+    const counted = this.countedFailovers.get(key);
+    if (!counted) {
+      this.countedFailovers.set(key, new Set(finished.map((f) => f.id)));
+      return;
+    }
+    for (const f of finished) {
+      if (counted.has(f.id)) continue;
+      counted.add(f.id);
+      this.failoversTotal.inc({ namespace: ref.namespace, topology: ref.name, group: f.group, reason: f.reason, result: f.phase });
+      const start = Date.parse(f.startedAt);
+      const end = f.finishedAt ? Date.parse(f.finishedAt) : NaN;
+      if (f.phase === 'Done' && Number.isFinite(start) && Number.isFinite(end) && end >= start) {
+        this.failoverDuration.observe({ namespace: ref.namespace, topology: ref.name, group: f.group, reason: f.reason }, (end - start) / 1000);
+      }
+    }
+    // The journal is bounded; forget ids that left it.
+    const inJournal = new Set(status.failovers.map((f) => f.id));
+    for (const id of counted) if (!inJournal.has(id)) counted.delete(id);
+  }
+}

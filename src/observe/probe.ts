@@ -1,0 +1,80 @@
+// observe: the only step that reads servers. Parallel probes, each bounded by a deadline.
+import type { Flavor, Member, TopologySpec } from '../api/spec.js';
+import type { Credentials } from '../plan/actions.js';
+import type { SqlClient, SqlClientPool } from '../sql/client.js';
+import { quoteString } from '../sql/escape.js';
+import { detectFlavor, dialectFor } from '../sql/flavor.js';
+import { oneLine } from '../util/errors.js';
+import type { InstanceObservation, Observation } from './types.js';
+
+export interface ObserveOptions {
+  admin: Credentials;
+  replicationUser: string;
+  pool: SqlClientPool;
+  /** A whole probe (all its queries) must finish within this. */
+  probeTimeoutMs?: number;
+}
+
+const versions = new WeakMap<SqlClient, string>();
+
+export async function observeTopology(spec: TopologySpec, opts: ObserveOptions): Promise<Observation> {
+  const jobs = spec.groups.flatMap((g) => g.members.map((m) => probeMember(g.name, m, spec.flavor, opts)));
+  const instances = await Promise.all(jobs);
+  return { instances, observedAt: new Date().toISOString() };
+}
+
+export async function probeMember(
+  group: string,
+  member: Member,
+  flavorSetting: Flavor | 'auto',
+  opts: ObserveOptions,
+): Promise<InstanceObservation> {
+  const started = performance.now();
+  const address = { host: member.host, port: member.port };
+  const target = member.connect ?? address;
+  const client = opts.pool.get({ ...target, user: opts.admin.username, password: opts.admin.password, label: member.name });
+  const base = { member: member.name, group, address };
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`probe timed out after ${opts.probeTimeoutMs ?? 3000} ms`)), opts.probeTimeoutMs ?? 3000);
+  });
+  try {
+    const result = await Promise.race([readInstance(client, flavorSetting, opts.replicationUser), deadline]);
+    return { ...base, reachable: true, ...result, observedAt: new Date().toISOString(), durationMs: performance.now() - started };
+  } catch (e) {
+    versions.delete(client);
+    const err = e as { message?: string; errno?: number };
+    return {
+      ...base,
+      reachable: false,
+      error: oneLine(err.message ?? String(e), 300),
+      ...(typeof err.errno === 'number' ? { errno: err.errno } : {}),
+      channels: [],
+      observedAt: new Date().toISOString(),
+      durationMs: performance.now() - started,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readInstance(client: SqlClient, flavorSetting: Flavor | 'auto', replicationUser: string) {
+  // VERSION() only changes with a restart, which drops the pooled connection: ask once per client.
+  let version = versions.get(client);
+  if (version === undefined) {
+    const rows = await client.query<{ version: string }>('SELECT VERSION() AS version');
+    version = String(rows[0]?.version ?? '');
+    versions.set(client, version);
+  }
+  const flavor: Flavor = flavorSetting === 'auto' ? detectFlavor(version) : flavorSetting;
+  const dialect = dialectFor(flavor);
+  const [varRows, channelRows, userRows] = await Promise.all([
+    client.query<Record<string, unknown>>(dialect.showVariables()),
+    client.query<Record<string, unknown>>(dialect.showChannels()),
+    client.query<{ n: number }>(`SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${quoteString(replicationUser)}`),
+  ]);
+  if (!varRows[0]) throw new Error('server returned no variables row');
+  const vars = dialect.parseVariables(varRows[0]);
+  const channels = dialect.parseChannels(channelRows, vars);
+  return { flavor, vars, channels, replicationUserExists: Number(userRows[0]?.n ?? 0) > 0 };
+}

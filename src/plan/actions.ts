@@ -1,0 +1,91 @@
+// Actions: the only things a pass may do to servers, each compiled to channel-scoped SQL by a dialect.
+import type { Credentials } from '../api/validate.js';
+import type { DesiredChannel } from '../analyze/findings.js';
+import { CHANNEL_DEFAULTS } from '../analyze/findings.js';
+import type { Dialect, Statement } from '../sql/dialect.js';
+import { quoteString } from '../sql/escape.js';
+
+export type Action =
+  | { kind: 'SetReadOnly'; member: string; readOnly: boolean; reason: string }
+  | { kind: 'EnsureReplicationUser'; member: string; reason: string }
+  | { kind: 'RemoveChannel'; member: string; channel: string; reason: string }
+  | { kind: 'ConfigureChannel'; member: string; channel: string; desired: DesiredChannel; exists: boolean; reason: string }
+  | { kind: 'StartChannel'; member: string; channel: string; reason: string }
+  | { kind: 'StopChannel'; member: string; channel: string; reason: string }
+  | { kind: 'WaitForGtid'; member: string; gtidSet: string; timeoutSeconds: number; reason: string };
+
+export type { Credentials };
+
+export const channelLabel = (member: string, channel: string) => `${member}/${channel === '' ? "''" : channel}`;
+
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'SetReadOnly':
+      return `${a.member}: ${a.readOnly ? 'make read-only' : 'make writable'} (${a.reason})`;
+    case 'EnsureReplicationUser':
+      return `${a.member}: ensure the replication account (${a.reason})`;
+    case 'ConfigureChannel':
+      return `${channelLabel(a.member, a.channel)}: ${a.exists ? 'repoint' : 'create'} from ${a.desired.source} (${a.desired.sourceHost}:${a.desired.sourcePort}) and start (${a.reason})`;
+    case 'RemoveChannel':
+      return `${channelLabel(a.member, a.channel)}: stop and remove (${a.reason})`;
+    case 'StartChannel':
+      return `${channelLabel(a.member, a.channel)}: start (${a.reason})`;
+    case 'StopChannel':
+      return `${channelLabel(a.member, a.channel)}: stop (${a.reason})`;
+    case 'WaitForGtid':
+      return `${a.member}: wait up to ${a.timeoutSeconds}s for ${a.gtidSet || 'nothing'} (${a.reason})`;
+  }
+}
+
+const stmt = (sql: string, display = sql): Statement => ({ sql, display });
+
+/** The SQL of one action on one server, in order. Pure: the dialect renders, nothing is sent. */
+export function actionStatements(a: Action, dialect: Dialect, replication: Credentials): Statement[] {
+  switch (a.kind) {
+    case 'SetReadOnly':
+      return dialect.setReadOnly(a.readOnly);
+    case 'EnsureReplicationUser': {
+      const user = `${quoteString(replication.username)}@'%'`;
+      return [
+        {
+          sql: `CREATE USER IF NOT EXISTS ${user} IDENTIFIED BY ${quoteString(replication.password)}`,
+          display: `CREATE USER IF NOT EXISTS ${user} IDENTIFIED BY <redacted>`,
+        },
+        stmt(`GRANT REPLICATION SLAVE ON *.* TO ${user}`),
+      ];
+    }
+    case 'RemoveChannel':
+      return [dialect.stop(a.channel), dialect.resetAll(a.channel)];
+    case 'StartChannel':
+      return [dialect.start(a.channel)];
+    case 'StopChannel':
+      return [dialect.stop(a.channel)];
+    case 'WaitForGtid':
+      return [dialect.waitForGtid(a.gtidSet, a.timeoutSeconds)];
+    case 'ConfigureChannel': {
+      const d = a.desired;
+      const out: Statement[] = [];
+      if (a.exists) out.push(dialect.stop(a.channel));
+      if (d.alignReplicaPosition !== undefined) out.push(...dialect.setReplicaPosition(d.alignReplicaPosition));
+      out.push(
+        dialect.changeSource(a.channel, {
+          host: d.sourceHost,
+          port: d.sourcePort,
+          user: replication.username,
+          password: replication.password,
+          connectRetry: CHANNEL_DEFAULTS.connectRetry,
+          retryCount: CHANNEL_DEFAULTS.retryCount,
+          heartbeatPeriod: CHANNEL_DEFAULTS.heartbeatPeriod,
+          delaySeconds: d.delaySeconds,
+          ssl: false,
+          ...(d.doDomainIds ? { doDomainIds: d.doDomainIds } : {}),
+        }),
+      );
+      if (d.filter.doDatabases.length > 0 || d.filter.ignoreDatabases.length > 0 || a.exists) {
+        out.push(...dialect.setFilter(a.channel, d.filter));
+      }
+      out.push(dialect.start(a.channel));
+      return out;
+    }
+  }
+}

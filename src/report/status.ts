@@ -1,0 +1,171 @@
+// report: observation + findings + journal → status. Pure, and stable: the same inputs give the same
+// status (no timestamps of this pass unless something changed), so callers can skip unchanged writes.
+import type { ChannelStatus, ChannelReport, Condition, FailoverRecord, InstanceStatus, Phase, TopologyStatus } from '../api/status.js';
+import type { Finding } from '../analyze/findings.js';
+import { isManagedChannel } from '../analyze/findings.js';
+import { channelSourceMember, memberRole, type TopologyView } from '../analyze/view.js';
+
+export interface ReportInput {
+  view: TopologyView;
+  findings: Finding[];
+  generation: number;
+  now: string;
+  paused: boolean;
+  remembered: { group: string; name: string; from: string }[];
+  failovers: FailoverRecord[];
+  /** Extra conditions from other steps (failover detection, cooldown), already built. */
+  extraConditions?: Omit<Condition, 'lastTransitionTime'>[];
+}
+
+/** Findings that make a topology Degraded (the rest are informational). */
+const DEGRADING = new Set<Finding['kind']>([
+  'ChannelMissing', 'ChannelPointsElsewhere', 'ChannelStopped', 'ChannelBroken', 'ChannelMisplaced', 'ChannelRemovedFromSpec',
+  'GtidDomainConflict', 'SourcePurgedNeededGtids', 'ReplicaWritable', 'PrimaryReadOnly', 'TwoWritableMembers',
+  'ErrantTransactions', 'LogBinOff', 'LogReplicaUpdatesOff', 'ReplicationUserMissing', 'InstanceUnreachable', 'NoPrimary', 'ChannelConfigDrift',
+]);
+
+export function channelState(c: ChannelStatus): ChannelReport['state'] {
+  if (c.ioRunning === 'Yes' && c.sqlRunning === 'Yes') return 'Running';
+  if ((c.sqlRunning === 'No' && c.lastSQLErrno !== 0) || (c.ioRunning === 'No' && c.lastIOErrno !== 0)) return 'Broken';
+  if (c.ioRunning === 'Connecting' && c.sqlRunning === 'Yes') return 'Connecting';
+  return 'Stopped';
+}
+
+export function projectStatus(input: ReportInput, previous: TopologyStatus | undefined): TopologyStatus {
+  const { view, findings } = input;
+  const fenced = new Set(findings.filter((f) => f.kind === 'ErrantTransactions').map((f) => (f as { member: string }).member));
+  const instances: InstanceStatus[] = [];
+  const channels: ChannelReport[] = [];
+  const groups = view.groups.map((g) => {
+    let ready = 0;
+    for (const m of g.members) {
+      const role = memberRole(view, g, m, fenced);
+      const o = m.obs;
+      const prev = previous?.instances.find((i) => i.name === m.spec.name);
+      const inst: InstanceStatus = { name: m.spec.name, group: g.spec.name, reachable: m.reachable, role };
+      if (m.reachable && o?.vars) {
+        Object.assign(inst, {
+          readOnly: o.vars.readOnly,
+          ...(o.vars.superReadOnly !== null ? { superReadOnly: o.vars.superReadOnly } : {}),
+          flavor: o.flavor,
+          version: o.vars.version,
+          serverId: o.vars.serverId,
+          ...(o.vars.serverUuid ? { serverUuid: o.vars.serverUuid } : {}),
+          ...(o.vars.gtidDomainId !== null ? { gtidDomainId: o.vars.gtidDomainId } : {}),
+          gtidExecuted: o.vars.gtidExecuted,
+        });
+      } else {
+        inst.lastError = o?.error ?? 'not probed';
+        // The last time it was seen: carried while it stays unreachable, so the status does not churn.
+        inst.lastSeen = prev && !prev.reachable && prev.lastSeen ? prev.lastSeen : input.now;
+      }
+      instances.push(inst);
+      for (const ch of o?.channels ?? []) channels.push(channelReport(input, g.spec.name, m.spec.name, ch));
+      const def = o?.channels.find((c) => c.name === '');
+      if (role === 'primary' || (role === 'replica' && def && channelState(def) === 'Running')) ready++;
+    }
+    return { name: g.spec.name, primary: g.primary ?? null, members: g.members.length, ready };
+  });
+  for (const f of findings) {
+    if (f.kind === 'ChannelMissing' && f.channel !== '') channels.push(missingChannel(f.member, f.channel, f.desired.fromGroup));
+  }
+  const degraded = findings.filter((f) => DEGRADING.has(f.kind));
+  const active = input.failovers.find((r) => r.phase !== 'Done' && r.phase !== 'Aborted');
+  const phase: Phase = input.paused ? 'Paused' : active ? 'FailingOver' : degraded.length > 0 ? 'Degraded' : 'Ready';
+  const running = channels.filter((c) => c.state === 'Running').length;
+  const last = [...input.failovers].reverse().find((r) => r.phase === 'Done');
+  const conditions = mergeConditions(
+    previous?.conditions ?? [],
+    [
+      {
+        type: 'Ready',
+        status: phase === 'Ready' ? 'True' : 'False',
+        reason: phase === 'Ready' ? 'AllChannelsRunning' : phase,
+        message: phase === 'Ready' ? `${running} channels running` : summarize(degraded, phase),
+        observedGeneration: input.generation,
+      },
+      {
+        type: 'Degraded',
+        status: degraded.length > 0 ? 'True' : 'False',
+        reason: degraded[0]?.kind ?? 'NoProblems',
+        message: degraded.length > 0 ? summarize(degraded, 'Degraded') : 'nothing to repair',
+        observedGeneration: input.generation,
+      },
+      ...(input.extraConditions ?? []),
+    ],
+    input.now,
+  );
+  return {
+    observedGeneration: input.generation,
+    phase,
+    conditions,
+    groups,
+    instances,
+    channels,
+    managedChannels: input.remembered,
+    failovers: input.failovers,
+    summary: {
+      channelsRunning: running,
+      channelsTotal: channels.length,
+      groups: groups.length,
+      channels: `${running}/${channels.length}`,
+      ...(last ? { lastFailover: last.finishedAt ?? last.startedAt } : {}),
+    },
+  };
+}
+
+function channelReport(input: ReportInput, group: string, member: string, ch: ChannelStatus): ChannelReport {
+  const { view } = input;
+  const source = channelSourceMember(view, ch) ?? null;
+  const from = source ? (view.members.get(source)?.group ?? null) : null;
+  const managed = isManagedChannel({ view, remembered: input.remembered }, member, ch);
+  void group;
+  return { ...ch, replica: member, from, source, managed, state: channelState(ch) };
+}
+
+function missingChannel(member: string, name: string, from: string): ChannelReport {
+  return {
+    name, replica: member, from, source: null, managed: true, state: 'Missing',
+    sourceHost: '', sourcePort: 0, sourceUser: '', sourceServerId: null, sourceUuid: null, ioRunning: 'No', sqlRunning: 'No',
+    ioState: '', sqlState: '', secondsBehindSource: null, lastIOErrno: 0, lastIOError: '', lastIOErrorTimestamp: null,
+    lastSQLErrno: 0, lastSQLError: '', lastSQLErrorTimestamp: null, retrievedGtidSet: '', executedGtidSet: '',
+    autoPosition: false, gtidMode: 'No', delaySeconds: 0, connectRetry: 0, heartbeatPeriod: null, sslAllowed: false,
+    filter: { doDatabases: [], ignoreDatabases: [] },
+  };
+}
+
+export function describeFinding(f: Finding): string {
+  const at = 'channel' in f ? `${f.member}/${f.channel === '' ? "''" : f.channel}` : 'member' in f ? f.member : 'group' in f ? f.group : '';
+  switch (f.kind) {
+    case 'ChannelBroken':
+      return `${at}: ${f.thread} error ${f.errno}: ${f.error}`;
+    case 'ErrantTransactions':
+      return `${at}: errant transactions ${f.errant}`;
+    case 'InstanceUnreachable':
+      return `${at}: unreachable (${f.error})`;
+    case 'GtidDomainConflict':
+      return `${at}: gtid_domain_id ${f.domain} also used by ${f.withMember}`;
+    case 'ChannelPointsElsewhere':
+      return `${at}: points at ${f.actual}, want ${f.desired.source}`;
+    case 'TwoWritableMembers':
+      return `${at}: writable members ${f.members.join(', ')}`;
+    case 'SourcePurgedNeededGtids':
+      return `${at}: source purged ${f.missing}`;
+    default:
+      return `${at}: ${f.kind}`;
+  }
+}
+
+function summarize(findings: Finding[], fallback: string): string {
+  if (findings.length === 0) return fallback;
+  const shown = findings.slice(0, 5).map(describeFinding).join('; ');
+  return findings.length > 5 ? `${shown}; and ${findings.length - 5} more` : shown;
+}
+
+/** Keeps lastTransitionTime unless the condition's status changed (Kubernetes conventions). */
+export function mergeConditions(previous: Condition[], next: Omit<Condition, 'lastTransitionTime'>[], now: string): Condition[] {
+  return next.map((c) => {
+    const prev = previous.find((p) => p.type === c.type);
+    return { ...c, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now };
+  });
+}

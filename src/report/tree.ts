@@ -1,0 +1,70 @@
+// The `status -o tree` drawing: each source with the channels that replicate from it. A multi-source
+// replica appears under every one of its sources; its own subtree is drawn once, at its first place.
+import type { ChannelReport, InstanceStatus, TopologyStatus } from '../api/status.js';
+
+const channelName = (c: ChannelReport) => (c.name === '' ? "''" : c.name);
+
+function lag(c: ChannelReport): string {
+  if (c.state === 'Running') return c.secondsBehindSource === null ? 'lag ?' : `lag ${c.secondsBehindSource}s`;
+  if (c.state === 'Broken') {
+    const errno = c.lastSQLErrno || c.lastIOErrno;
+    const msg = c.lastSQLError || c.lastIOError;
+    return `error ${errno}: ${msg.length > 80 ? `${msg.slice(0, 79)}…` : msg}`;
+  }
+  if (c.state === 'Connecting' && c.lastIOErrno) return `receiver error ${c.lastIOErrno}`;
+  return '';
+}
+
+function describeInstance(i: InstanceStatus | undefined, name: string): string {
+  if (!i) return name;
+  if (!i.reachable) return `${name} [${i.group}] ${i.role} UNREACHABLE${i.lastError ? ` (${i.lastError})` : ''}`;
+  const rw = i.readOnly ? 'ro' : 'rw';
+  return `${name} [${i.group}] ${i.role} ${rw}${i.version ? ` ${i.version}` : ''}`;
+}
+
+export function renderTree(name: string, status: TopologyStatus): string {
+  const lines: string[] = [];
+  const s = status.summary;
+  lines.push(`${name}: ${status.phase}, ${s?.channelsRunning ?? 0}/${s?.channelsTotal ?? 0} channels running`);
+  const inst = new Map(status.instances.map((i) => [i.name, i]));
+  const bySource = new Map<string, ChannelReport[]>();
+  const orphans: ChannelReport[] = [];
+  for (const c of status.channels) {
+    if (c.source && inst.has(c.source)) bySource.set(c.source, [...(bySource.get(c.source) ?? []), c]);
+    else orphans.push(c);
+  }
+  const drawn = new Set<string>();
+  const draw = (member: string, prefix: string) => {
+    const children = bySource.get(member) ?? [];
+    children.forEach((c, idx) => {
+      const last = idx === children.length - 1;
+      const again = drawn.has(c.replica);
+      const label = `${describeInstance(inst.get(c.replica), c.replica)} via ${channelName(c)} ${c.state}${lag(c) ? ` ${lag(c)}` : ''}${c.managed ? '' : ' (unmanaged)'}`;
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${label}${again ? ' (see above)' : ''}`);
+      if (!again) {
+        drawn.add(c.replica);
+        draw(c.replica, `${prefix}${last ? '   ' : '│  '}`);
+      }
+    });
+  };
+  // Roots: members no managed-or-not channel of the topology feeds (the sources of the whole graph).
+  const fed = new Set(status.channels.filter((c) => c.source && inst.has(c.source)).map((c) => c.replica));
+  for (const i of status.instances) {
+    if (fed.has(i.name) || drawn.has(i.name)) continue;
+    drawn.add(i.name);
+    lines.push(describeInstance(i, i.name));
+    draw(i.name, '  ');
+  }
+  // Members fed only through a cycle of channels (should not happen) or not yet drawn.
+  for (const i of status.instances) {
+    if (drawn.has(i.name)) continue;
+    drawn.add(i.name);
+    lines.push(describeInstance(i, i.name));
+    draw(i.name, '  ');
+  }
+  for (const c of orphans) {
+    const where = c.state === 'Missing' ? `missing (from ${c.from})` : `from ${c.sourceHost}:${c.sourcePort} ${c.state}`;
+    lines.push(`${c.replica} via ${channelName(c)} ${where}${c.managed ? '' : ' (unmanaged)'}`);
+  }
+  return lines.join('\n');
+}

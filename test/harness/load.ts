@@ -1,0 +1,41 @@
+// A bounded write load on one server: inserts numbered rows until stopped, an error, or `max` rows.
+import type { SandboxServer } from '../../src/sandbox/index.js';
+
+export interface Load {
+  /** Ids whose INSERT the server acknowledged. */
+  acked: number[];
+  stop(): Promise<void>;
+  done: Promise<void>;
+}
+
+export function startLoad(server: SandboxServer, table: string, opts: { max?: number; firstId?: number; pauseMs?: number } = {}): Load {
+  const acked: number[] = [];
+  let stopped = false;
+  const done = (async () => {
+    let id = opts.firstId ?? 1;
+    const max = opts.max ?? 5000;
+    while (!stopped && acked.length < max) {
+      try {
+        await server.sql(`INSERT INTO ${table} (id, v) VALUES (?, ?)`, [id, `row-${id}`]);
+        acked.push(id);
+      } catch {
+        return; // the server died or turned read-only: the load ends by itself
+      }
+      id++;
+      if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+    }
+  })();
+  return {
+    acked,
+    done,
+    async stop() {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+export async function ids(server: SandboxServer, table: string): Promise<number[]> {
+  const rows = await server.sql(`SELECT id FROM ${table} ORDER BY id`);
+  return rows.map((r) => Number(r.id));
+}

@@ -1,0 +1,8 @@
+// A separate process that owns a sandbox, for the cleanup tests: it starts the servers, prints one JSON line
+// {dir, pids}, then waits to be signalled. Run as: node --import tsx test/harness/sandbox-child.ts <baseDir> <count>
+import { createSandbox } from '../../src/sandbox/index.js';
+
+const [baseDir, count] = process.argv.slice(2);
+const sandbox = await createSandbox({ baseDir, count: Number(count ?? '1') });
+process.stdout.write(JSON.stringify({ dir: sandbox.dir, pids: sandbox.servers.map((s) => s.pid) }) + '\n');
+setInterval(() => {}, 60_000);

@@ -1,0 +1,41 @@
+// Writes the design's warehouse topology for a sandbox, and runs the real command line against it.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { demoManifests } from '../../src/cli/commands/demo.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+
+const run = promisify(execFile);
+export const BIN = join(import.meta.dirname, '../../bin/tributary.js');
+
+export function writeManifests(file: string, docs: unknown[]): string {
+  writeFileSync(file, docs.map((d) => stringify(d)).join('---\n'));
+  return file;
+}
+
+export function warehouseDocs(sb: Sandbox, mutate?: (spec: Record<string, any>) => void): unknown[] {
+  const docs = demoManifests(sb) as Record<string, any>[];
+  mutate?.(docs[0]!.spec);
+  return docs;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tributary …` as a child process (the built CLI), never throwing on a non-zero exit. */
+export async function cli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  try {
+    const r = await run(process.execPath, [BIN, ...args], { timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+export const statusFile = (sb: Sandbox, name = 'status.json') => join(sb.dir, name);

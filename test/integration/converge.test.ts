@@ -1,0 +1,132 @@
+// Observe and converge on five real MariaDB servers, through the real command line.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { TopologyStatus } from '../../src/api/status.js';
+import { useSandbox } from '../harness/sandbox.js';
+import { cli, statusFile, warehouseDocs, writeManifests } from '../harness/topology.js';
+
+const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
+const readStatus = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as TopologyStatus;
+
+async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('convergence of the warehouse topology on real servers', () => {
+  const sb = useSandbox({ names: MEMBERS });
+  let file = '';
+  let status = '';
+
+  it('one `local --once` pass converges fresh servers and exits 0 (Ready)', async () => {
+    file = writeManifests(join(sb().dir, 'warehouse.yaml'), warehouseDocs(sb()));
+    status = statusFile(sb());
+    const r = await cli(['local', '-f', file, '--once', '--status-out', status]);
+    expect(r.stderr).not.toMatch(/replpass|adminpass/);
+    expect(r.code, r.stderr).toBe(0);
+    const s = readStatus(status);
+    expect(s.phase).toBe('Ready');
+    expect(s.groups.map((g) => [g.name, g.primary])).toEqual([['shard-a', 'a-0'], ['shard-b', 'b-0'], ['dw', 'dw-0']]);
+    const dw0 = s.channels.filter((c) => c.replica === 'dw-0').map((c) => [c.name, c.source, c.state, c.managed]);
+    expect(dw0).toEqual([['shard_a', 'a-0', 'Running', true], ['shard_b', 'b-0', 'Running', true]]);
+    expect(s.instances.find((i) => i.name === 'dw-1')).toMatchObject({ role: 'replica', readOnly: true });
+    expect(JSON.stringify(s)).not.toMatch(/replpass|adminpass/);
+  });
+
+  it('rows written on both shard primaries reach dw-0 and dw-1; the filter keeps other databases out', async () => {
+    const a0 = sb().server('a-0');
+    const b0 = sb().server('b-0');
+    await a0.sql('CREATE DATABASE shop');
+    await a0.sql('CREATE TABLE shop.orders (id INT PRIMARY KEY, item VARCHAR(20))');
+    await b0.sql('CREATE DATABASE sales');
+    await b0.sql('CREATE TABLE sales.invoices (id INT PRIMARY KEY, amount INT)');
+    await b0.sql('CREATE DATABASE scratch');
+    await b0.sql('CREATE TABLE scratch.t (id INT PRIMARY KEY)');
+    for (let i = 1; i <= 20; i++) {
+      await a0.sql('INSERT INTO shop.orders VALUES (?, ?)', [i, `item-${i}`]);
+      await b0.sql('INSERT INTO sales.invoices VALUES (?, ?)', [i, i * 10]);
+    }
+    await b0.sql('INSERT INTO scratch.t VALUES (1)');
+    for (const m of ['dw-0', 'dw-1']) {
+      const s = sb().server(m);
+      const counts = await waitFor(
+        async () => [await s.scalar('SELECT COUNT(*) FROM shop.orders').catch(() => -1), await s.scalar('SELECT COUNT(*) FROM sales.invoices').catch(() => -1)],
+        (v) => Number(v[0]) === 20 && Number(v[1]) === 20,
+      );
+      expect(counts.map(Number), m).toEqual([20, 20]);
+      expect(Number(await s.scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'scratch'")), m).toBe(0);
+    }
+  });
+
+  it('a second pass plans zero actions (`plan` exits 0)', async () => {
+    const r = await cli(['plan', '-f', file, '--status-out', status]);
+    expect(r.stdout).toContain('nothing to do');
+    expect(r.code).toBe(0);
+  });
+
+  it('drift is repaired: a channel stopped by hand, one repointed by hand, read_only switched off on a replica', async () => {
+    const dw0 = sb().server('dw-0');
+    await dw0.sql("STOP REPLICA 'shard_a'");
+    await dw0.sql("STOP REPLICA 'shard_b'");
+    await dw0.sql(`CHANGE MASTER 'shard_b' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${sb().server('a-1').port}`);
+    await sb().server('dw-1').sql('SET GLOBAL read_only = 0');
+    const plan = await cli(['plan', '-f', file, '--status-out', status]);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toMatch(/dw-0\/shard_a: start/);
+    expect(plan.stdout).toMatch(/dw-0\/shard_b: repoint from b-0/);
+    expect(plan.stdout).toMatch(/dw-1: make read-only/);
+    expect(plan.stdout).toContain('<redacted>');
+    expect(plan.stdout).not.toContain('replpass');
+    const r = await cli(['local', '-f', file, '--once', '--status-out', status]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = readStatus(status);
+    const shardB = s.channels.find((c) => c.replica === 'dw-0' && c.name === 'shard_b')!;
+    expect([shardB.source, shardB.state]).toEqual(['b-0', 'Running']);
+    expect(s.instances.find((i) => i.name === 'dw-1')?.readOnly).toBe(true);
+    expect(Number(await dw0.scalar('SELECT COUNT(*) FROM sales.invoices'))).toBe(20);
+  });
+
+  it('a channel made by hand on dw-0 stays exactly as it was through every pass and shows managed: false', async () => {
+    const dw0 = sb().server('dw-0');
+    await dw0.sql(`CHANGE MASTER 'manual' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${sb().server('a-1').port}, MASTER_USER='nobody', MASTER_PASSWORD='x', MASTER_CONNECT_RETRY=77`);
+    const before = (await dw0.sql("SHOW REPLICA 'manual' STATUS"))[0]!;
+    for (let i = 0; i < 2; i++) expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
+    const after = (await dw0.sql("SHOW REPLICA 'manual' STATUS"))[0]!;
+    for (const k of ['Master_Host', 'Master_Port', 'Master_User', 'Connect_Retry', 'Slave_IO_Running', 'Slave_SQL_Running']) expect(after[k], k).toEqual(before[k]);
+    const s = readStatus(status);
+    expect(s.channels.find((c) => c.replica === 'dw-0' && c.name === 'manual')).toMatchObject({ managed: false, state: 'Stopped' });
+    await dw0.sql("RESET REPLICA 'manual' ALL");
+  });
+
+  it('a channel removed from the spec disappears from the server; the other keeps running', async () => {
+    const smaller = writeManifests(join(sb().dir, 'smaller.yaml'), warehouseDocs(sb(), (spec) => (spec.groups[2].channels = spec.groups[2].channels.slice(0, 1))));
+    const r = await cli(['local', '-f', smaller, '--once', '--status-out', status]);
+    expect(r.code, r.stderr).toBe(0);
+    const names = (await sb().server('dw-0').sql('SHOW ALL REPLICAS STATUS')).map((row) => row.Connection_name);
+    expect(names).toEqual(['shard_a']);
+    const s = readStatus(status);
+    expect(s.managedChannels.map((c) => c.name)).toEqual(['shard_a']);
+    // Declared again: created again, resuming by GTID with no duplicate.
+    expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
+    await sb().server('b-0').sql('INSERT INTO sales.invoices VALUES (21, 210)');
+    const n = await waitFor(() => sb().server('dw-0').scalar('SELECT COUNT(*) FROM sales.invoices'), (v) => Number(v) === 21);
+    expect(Number(n)).toBe(21);
+  });
+
+  it('status -o tree draws dw-0 under each of its sources', async () => {
+    const r = await cli(['status', '-f', file, '-o', 'tree', '--status-out', status]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    const dw0Lines = lines.filter((l) => /dw-0 \[dw\].* via shard_/.test(l));
+    expect(dw0Lines).toHaveLength(2);
+    expect(r.stdout).toMatch(/a-0 \[shard-a\] primary/);
+    expect(r.stdout).toMatch(/b-0 \[shard-b\] primary/);
+    const json = await cli(['status', '-f', file, '-o', 'json']);
+    expect(JSON.parse(json.stdout).phase).toBe('Ready');
+  });
+});

@@ -1,0 +1,199 @@
+// Failover as a reconciliation step, on real servers with real kill -9.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { TopologyStatus } from '../../src/api/status.js';
+import { createReconciler } from '../../src/controller/reconcile.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { SqlClientPool } from '../../src/sql/client.js';
+import { LocalStore } from '../../src/store/local.js';
+import { ANNOTATION_ACK_FAILOVER } from '../../src/store/store.js';
+import { silentLogger } from '../../src/util/log.js';
+import { driver, type Driver } from '../harness/passes.js';
+import { ids, startLoad } from '../harness/load.js';
+import { startProxy } from '../harness/proxy.js';
+import { useSandbox } from '../harness/sandbox.js';
+import { warehouseDocs, writeManifests } from '../harness/topology.js';
+
+const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Setup {
+  store: LocalStore;
+  d: Driver;
+  pool: SqlClientPool;
+}
+
+async function setup(sb: Sandbox, mutate?: (spec: Record<string, any>) => void, file = 'warehouse.yaml'): Promise<Setup> {
+  const path = writeManifests(join(sb.dir, file), warehouseDocs(sb, mutate));
+  const store = new LocalStore({ files: [path], statusOut: join(sb.dir, `${file}.status.json`), log: () => undefined });
+  const pool = new SqlClientPool();
+  const reconcile = createReconciler({ pool, log: silentLogger(), failoverWaitSeconds: 10 });
+  const d = driver(store, (await store.list())[0]!, reconcile);
+  await d.until((s) => s.phase === 'Ready');
+  return { store, d, pool };
+}
+
+async function tables(sb: Sandbox): Promise<void> {
+  await sb.server('a-0').sql('CREATE DATABASE shop');
+  await sb.server('a-0').sql('CREATE TABLE shop.orders (id INT PRIMARY KEY, v VARCHAR(20))');
+  await sb.server('b-0').sql('CREATE DATABASE sales');
+  await sb.server('b-0').sql('CREATE TABLE sales.invoices (id INT PRIMARY KEY, v VARCHAR(20))');
+}
+
+async function waitRows(sb: Sandbox, member: string, table: string, n: number, ms = 15_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const c = Number(await sb.server(member).scalar(`SELECT COUNT(*) FROM ${table}`).catch(() => -1));
+    if (c === n || Date.now() > deadline) return c;
+    await sleep(100);
+  }
+}
+
+const channel = (s: TopologyStatus, replica: string, name: string) => s.channels.find((c) => c.replica === replica && c.name === name);
+const lastRecord = (s: TopologyStatus) => s.failovers.at(-1);
+
+/** Polls a channel on a server as fast as it can while `fn` runs; returns every state seen. */
+async function watchChannel(sb: Sandbox, member: string, name: string, fn: () => Promise<void>): Promise<string[]> {
+  const seen = new Set<string>();
+  let on = true;
+  const poll = (async () => {
+    while (on) {
+      const row = (await sb.server(member).sql(`SHOW REPLICA '${name}' STATUS`).catch(() => []))[0];
+      if (row) seen.add(`${row.Slave_IO_Running}/${row.Slave_SQL_Running}/${row.Master_Port}`);
+      await sleep(20);
+    }
+  })();
+  try {
+    await fn();
+  } finally {
+    on = false;
+    await poll;
+  }
+  return [...seen];
+}
+
+describe('(a) shard-a primary dies under write load; (e) it returns; (h) a second failure inside the cooldown', () => {
+  const sb = useSandbox({ names: MEMBERS });
+
+  it('promotes a-1, repoints dw-0/shard_a, never touches shard_b, keeps every row that reached a survivor', async () => {
+    const { d, store } = await setup(sb());
+    await tables(sb());
+    const load = startLoad(sb().server('a-0'), 'shop.orders', { max: 100_000 });
+    await sleep(400);
+    const bPort = sb().server('b-0').port;
+    const states = await watchChannel(sb(), 'dw-0', 'shard_b', async () => {
+      await sb().server('a-0').kill9();
+      await load.done;
+      const s = await d.until((x) => lastRecord(x)?.phase === 'Done');
+      expect(lastRecord(s)).toMatchObject({ group: 'shard-a', from: 'a-0', to: 'a-1', reason: 'DeadPrimary' });
+      expect(lastRecord(s)!.repointed).toContain('dw-0/shard_a');
+    });
+    expect(states).toEqual([`Yes/Yes/${bPort}`]);
+    expect(load.acked.length).toBeGreaterThan(10);
+    const s = await d.until((x) => x.groups.find((g) => g.name === 'shard-a')?.primary === 'a-1' && channel(x, 'dw-0', 'shard_a')?.state === 'Running');
+    expect(channel(s, 'dw-0', 'shard_a')).toMatchObject({ source: 'a-1', state: 'Running', lastSQLErrno: 0 });
+    expect(s.instances.find((i) => i.name === 'a-1')).toMatchObject({ role: 'primary', readOnly: false });
+    // Every row a survivor holds is on the new primary, and reaches every survivor once.
+    const onA1 = await ids(sb().server('a-1'), 'shop.orders');
+    const onDw0 = await ids(sb().server('dw-0'), 'shop.orders');
+    expect(onDw0.filter((id) => !onA1.includes(id))).toEqual([]);
+    await sb().server('a-1').sql("INSERT INTO shop.orders VALUES (1000000, 'after')");
+    for (const m of ['dw-0', 'dw-1']) expect(await waitRows(sb(), m, 'shop.orders', onA1.length + 1), m).toBe(onA1.length + 1);
+    expect(new Set(await ids(sb().server('dw-1'), 'shop.orders')).size).toBe(onA1.length + 1);
+    expect(store.events().some((e) => e.reason === 'FailoverFinished')).toBe(true);
+  });
+
+  it('(e) the old primary returns: fenced at once, then rejoins as a replica of a-1', async () => {
+    const { d } = await setup(sb());
+    await sb().server('a-0').start();
+    const s = await d.until((x) => x.instances.find((i) => i.name === 'a-0')?.role === 'replica');
+    expect(s.instances.find((i) => i.name === 'a-0')).toMatchObject({ reachable: true, readOnly: true, role: 'replica' });
+    expect(channel(s, 'a-0', '')).toMatchObject({ source: 'a-1', state: 'Running' });
+    expect(s.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-1');
+    await sb().server('a-1').sql("INSERT INTO shop.orders VALUES (1000001, 'rejoined')");
+    expect(Number(await sb().server('a-0').scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001').then(async (v) => (Number(v) ? v : (await sleep(1000), sb().server('a-0').scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001')))))).toBe(1);
+  });
+
+  it('(h) a second failure inside the cooldown: no automatic failover, reported; ack lifts it', async () => {
+    const { d, store } = await setup(sb());
+    await sb().server('a-1').kill9();
+    const s = await d.until((x) => x.conditions.some((c) => c.type === 'FailoverBlocked' && c.reason === 'FailoverCooldown'));
+    expect(s.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-1');
+    expect(s.failovers.filter((r) => r.group === 'shard-a')).toHaveLength(1);
+    store.setAnnotation(ANNOTATION_ACK_FAILOVER, 'shard-a');
+    const after = await d.until((x) => lastRecord(x)?.phase === 'Done' && lastRecord(x)?.to === 'a-0');
+    expect(after.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-0');
+    expect(after.failovers.filter((r) => r.group === 'shard-a')).toHaveLength(2);
+  });
+});
+
+describe('(b) the multi-source replica dw-0 dies', () => {
+  const sb = useSandbox({ names: MEMBERS });
+
+  it('promotes dw-1 with shard_a and shard_b created, resuming by GTID; checksums equal the sources', async () => {
+    const { d } = await setup(sb());
+    await tables(sb());
+    const la = startLoad(sb().server('a-0'), 'shop.orders', { max: 300, pauseMs: 2 });
+    const lb = startLoad(sb().server('b-0'), 'sales.invoices', { max: 300, pauseMs: 2 });
+    await sleep(300);
+    await sb().server('dw-0').kill9();
+    const s = await d.until((x) => lastRecord(x)?.phase === 'Done');
+    expect(lastRecord(s)).toMatchObject({ group: 'dw', from: 'dw-0', to: 'dw-1' });
+    await la.stop();
+    await lb.stop();
+    const after = await d.until((x) => channel(x, 'dw-1', 'shard_a')?.state === 'Running' && channel(x, 'dw-1', 'shard_b')?.state === 'Running');
+    expect(channel(after, 'dw-1', 'shard_a')?.source).toBe('a-0');
+    expect(channel(after, 'dw-1', 'shard_b')?.source).toBe('b-0');
+    expect(channel(after, 'dw-1', '')).toBeUndefined();
+    for (const [src, table] of [['a-0', 'shop.orders'], ['b-0', 'sales.invoices']] as const) {
+      const n = Number(await sb().server(src).scalar(`SELECT COUNT(*) FROM ${table}`));
+      expect(await waitRows(sb(), 'dw-1', table, n)).toBe(n);
+      const sum = async (m: string) => (await sb().server(m).sql(`CHECKSUM TABLE ${table}`))[0]!.Checksum;
+      expect(await sum('dw-1')).toEqual(await sum(src));
+    }
+  });
+});
+
+describe('(c) only the operator is cut off from a primary', () => {
+  const sb = useSandbox({ names: MEMBERS });
+
+  it('does not fail over while replicas still receive from it', async () => {
+    const proxy = await startProxy(sb().server('a-0').port);
+    try {
+      const { d } = await setup(sb(), (spec) => (spec.groups[0].members[0].connect = { host: '127.0.0.1', port: proxy.port }), 'proxied.yaml');
+      proxy.cut();
+      let s: TopologyStatus | undefined;
+      for (let i = 0; i < 8; i++) s = (await d.pass()).status;
+      expect(s!.failovers).toEqual([]);
+      expect(s!.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-0');
+      expect(s!.conditions.find((c) => c.type === 'PrimaryUnreachable')).toMatchObject({ reason: 'OperatorCutOff' });
+      expect(Number(await sb().server('a-1').scalar('SELECT @@read_only'))).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('(g) must_not and errant members are never promoted', () => {
+  const sb = useSandbox({ names: MEMBERS });
+
+  it('must_not: the dead primary is reported, nobody promoted', async () => {
+    const { d } = await setup(sb(), (spec) => (spec.groups[0].members[1].promotionRule = 'must_not'), 'mustnot.yaml');
+    await sb().server('a-0').kill9();
+    const s = await d.until((x) => x.conditions.some((c) => c.type === 'FailoverBlocked'));
+    expect(s.conditions.find((c) => c.type === 'FailoverBlocked')?.reason).toBe('NoCandidate');
+    expect(s.conditions.find((c) => c.type === 'FailoverBlocked')?.message).toMatch(/must_not/);
+    expect(s.failovers).toEqual([]);
+    expect(Number(await sb().server('a-1').scalar('SELECT @@read_only'))).toBe(1);
+    await sb().server('a-0').start();
+  });
+
+  it('errant: a replica with a transaction of its own is not promoted', async () => {
+    const { d } = await setup(sb(), undefined, 'errant.yaml');
+    await sb().server('a-1').sql('CREATE DATABASE errant_write');
+    await sb().server('a-0').kill9();
+    const s = await d.until((x) => x.conditions.some((c) => c.type === 'FailoverBlocked'));
+    expect(s.conditions.find((c) => c.type === 'FailoverBlocked')?.message).toMatch(/errant/);
+    expect(s.failovers).toEqual([]);
+  });
+});

@@ -1,0 +1,152 @@
+// runOperator end to end against the in-process API server: two replicas with leader election, a stub pass.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TopologyStatus } from '../../src/api/status.js';
+import { runOperator } from '../../src/cli/operator.js';
+import { silentLog } from '../../src/controller/loop.js';
+import type { Reconciler } from '../../src/controller/pass.js';
+import { FINALIZER, mergePatchDiff } from '../../src/store/kubernetes.js';
+import { FakeKubeApiServer, LEASES, SECRETS, TOPOLOGIES, secretManifest, topologyManifest } from '../harness/kube-api-server.js';
+
+let api: FakeKubeApiServer;
+beforeEach(async () => {
+  api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 200 });
+});
+afterEach(async () => {
+  await api.close();
+});
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const channelStatus = {
+  sourceHost: 'a-0.shard-a.db.svc', sourcePort: 3306, sourceUser: 'repl', sourceServerId: 1, sourceUuid: null,
+  ioRunning: 'Yes' as const, sqlRunning: 'Yes' as const, ioState: '', sqlState: '', secondsBehindSource: 4,
+  lastIOErrno: 0, lastIOError: '', lastIOErrorTimestamp: null, lastSQLErrno: 0, lastSQLError: '', lastSQLErrorTimestamp: null,
+  retrievedGtidSet: '', executedGtidSet: '', autoPosition: true, gtidMode: 'Slave_Pos', delaySeconds: 0, connectRetry: 60,
+  heartbeatPeriod: 30, sslAllowed: false, filter: { doDatabases: [], ignoreDatabases: [] },
+};
+
+/** A stub pass: a fixed status naming the process that computed it, written when it differs. */
+function stub(who: string, passes: string[]): Reconciler {
+  return async (store, ref) => {
+    const t = await store.get(ref);
+    if (!t) return undefined;
+    passes.push(who);
+    const status: TopologyStatus = {
+      observedGeneration: t.generation,
+      phase: 'Ready',
+      conditions: [],
+      groups: [{ name: 'g', primary: 'm-0', members: 1, ready: 1 }],
+      instances: [{ name: 'm-0', group: 'g', reachable: true, role: 'primary' }],
+      channels: [{ ...channelStatus, name: 'shard_a', replica: 'dw-0', from: 'shard-a', source: 'a-0', managed: true, state: 'Running' }],
+      managedChannels: [],
+      failovers: [],
+      summary: { channelsRunning: 1, channelsTotal: 1 },
+    };
+    const changed = mergePatchDiff(JSON.parse(JSON.stringify(t.status ?? {})), JSON.parse(JSON.stringify(status))) !== undefined;
+    return { status, statusChanged: changed, events: [], actionsExecuted: 0, requeueAfterMs: 100 };
+  };
+}
+
+describe('runOperator', () => {
+  it('two replicas: one leads and writes, both are ready, the standby takes over when the leader stops', async () => {
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    const started: Record<string, { metricsPort: number; healthPort: number }> = {};
+    const passes: string[] = [];
+    const acs = { a: new AbortController(), b: new AbortController() };
+    const run = (who: 'a' | 'b') =>
+      runOperator({
+        metricsPort: 0,
+        healthPort: 0,
+        leaderElect: true,
+        reconcile: stub(who, passes),
+        log: silentLog,
+        kubeConfig: api.kubeConfig(),
+        signal: acs[who].signal,
+        handleSignals: false,
+        host: '127.0.0.1',
+        leaseNamespace: 'tributary-system',
+        identity: who,
+        leaderElection: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+        onStarted: (info) => (started[who] = info),
+      });
+    const a = run('a');
+    await waitFor(() => Boolean(started.a));
+    await waitFor(() => passes.includes('a'));
+    const b = run('b');
+    await waitFor(() => Boolean(started.b));
+
+    const get = async (port: number, path: string) => {
+      const r = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: r.status, text: await r.text() };
+    };
+    await waitFor(async () => (await get(started.b!.healthPort, '/readyz')).status === 200);
+    expect((await get(started.a!.healthPort, '/readyz')).status).toBe(200);
+    expect((await get(started.a!.healthPort, '/healthz')).status).toBe(200);
+
+    const o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
+    expect(o.metadata.finalizers).toEqual([FINALIZER]);
+    expect(o.status).toMatchObject({ phase: 'Ready', observedGeneration: 1 });
+    // The standby runs no pass.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(passes).not.toContain('b');
+
+    const metricsA = (await get(started.a!.metricsPort, '/metrics')).text;
+    expect(metricsA).toMatch(/^tributary_leader 1$/m);
+    expect(metricsA).toMatch(/^tributary_channel_receiver_running\{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"\} 1$/m);
+    expect(metricsA).toMatch(/^tributary_channel_seconds_behind_source\{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"\} 4$/m);
+    expect(metricsA).toMatch(/^tributary_instance_up\{namespace="db",topology="warehouse",group="g",instance="m-0"\} 1$/m);
+    expect(metricsA).toMatch(/^tributary_status_writes_total\{namespace="db",topology="warehouse"\} 1$/m);
+    expect(metricsA).toMatch(/^tributary_reconcile_duration_seconds_count\{namespace="db",topology="warehouse",result="success"\} \d+$/m);
+    expect((await get(started.b!.metricsPort, '/metrics')).text).toMatch(/^tributary_leader 0$/m);
+
+    // The leader stops: it releases the Lease and the standby leads well before the lease duration.
+    const stoppedAt = Date.now();
+    acs.a.abort();
+    await a;
+    await waitFor(() => passes.at(-1) === 'b');
+    expect(Date.now() - stoppedAt).toBeLessThan(1500);
+    expect((api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { holderIdentity: string }).holderIdentity).toBe('b');
+    await waitFor(async () => /^tributary_leader 1$/m.test((await get(started.b!.metricsPort, '/metrics')).text));
+    // a's servers are closed.
+    await expect(fetch(`http://127.0.0.1:${started.a!.healthPort}/healthz`)).rejects.toThrow();
+    acs.b.abort();
+    await b;
+    await waitFor(() => api.activeWatches === 0);
+  });
+
+  it('without leader election it reconciles at once, and stops cleanly', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    api.create(TOPOLOGIES, topologyManifest('other', 'ignored'));
+    const passes: string[] = [];
+    const ac = new AbortController();
+    let ports: { healthPort: number } | undefined;
+    const done = runOperator({
+      namespace: 'db',
+      metricsPort: 0,
+      healthPort: 0,
+      leaderElect: false,
+      reconcile: stub('solo', passes),
+      log: silentLog,
+      kubeConfig: api.kubeConfig(),
+      signal: ac.signal,
+      handleSignals: false,
+      host: '127.0.0.1',
+      onStarted: (i) => (ports = i),
+    });
+    await waitFor(() => passes.length > 0);
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).toMatchObject({ phase: 'Ready' });
+    expect(api.get(TOPOLOGIES, 'other', 'ignored')!.status).toBeUndefined();
+    expect(api.list(LEASES)).toEqual([]);
+    expect((await fetch(`http://127.0.0.1:${ports!.healthPort}/readyz`)).status).toBe(200);
+    ac.abort();
+    await done;
+    await waitFor(() => api.activeWatches === 0);
+  });
+});

@@ -1,0 +1,457 @@
+// KubernetesStore and the controller loop against the in-process API server (test/harness/kube-api-server.ts).
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TopologyStatus } from '../../src/api/status.js';
+import { runController, silentLog, type PassOutcome } from '../../src/controller/loop.js';
+import type { PassResult, Reconciler } from '../../src/controller/pass.js';
+import { FINALIZER, KubernetesStore, mergePatchDiff } from '../../src/store/kubernetes.js';
+import { refKey, type TopologyRef } from '../../src/store/store.js';
+import {
+  EVENTS,
+  FakeKubeApiServer,
+  SECRETS,
+  TOPOLOGIES,
+  secretManifest,
+  topologyManifest,
+} from '../harness/kube-api-server.js';
+
+let api: FakeKubeApiServer;
+const stops: AbortController[] = [];
+
+beforeEach(async () => {
+  api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 200 });
+});
+afterEach(async () => {
+  for (const ac of stops.splice(0)) ac.abort();
+  await api.close();
+});
+
+function abortable(): AbortController {
+  const ac = new AbortController();
+  stops.push(ac);
+  return ac;
+}
+
+const status = (over: Partial<TopologyStatus> = {}): TopologyStatus => ({
+  phase: 'Ready',
+  conditions: [],
+  groups: [{ name: 'g', primary: 'm-0', members: 1, ready: 1 }],
+  instances: [],
+  channels: [],
+  managedChannels: [],
+  failovers: [],
+  ...over,
+});
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('KubernetesStore: reads', () => {
+  it('lists topologies in all namespaces, or in one', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    api.create(TOPOLOGIES, topologyManifest('other', 'x'));
+    const all = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    expect((await all.list()).map(refKey).sort()).toEqual(['db/warehouse', 'other/x']);
+    const one = new KubernetesStore({ kubeConfig: api.kubeConfig(), namespace: 'db' });
+    expect((await one.list()).map(refKey)).toEqual(['db/warehouse']);
+  });
+
+  it('gets a topology with generation, annotations, raw spec, parsed status and deletion mark', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
+      o.metadata.annotations = { 'tributary.dev/switchover': 'g=m-1' };
+      (o.spec as { paused?: boolean }).paused = true;
+    });
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const ref = { namespace: 'db', name: 'warehouse' };
+    await store.writeStatus(ref, status({ phase: 'Paused' }), 2);
+    const t = await store.get(ref);
+    expect(t).toMatchObject({
+      ref,
+      generation: 2,
+      annotations: { 'tributary.dev/switchover': 'g=m-1' },
+      spec: { paused: true, adminSecretRef: { name: 'tributary-admin' } },
+      status: { phase: 'Paused', observedGeneration: 2 },
+    });
+    expect(t?.deleting).toBeUndefined();
+    expect(await store.get({ namespace: 'db', name: 'nope' })).toBeUndefined();
+  });
+
+  it('reads a Secret, decoding base64 data; a missing Secret is undefined', async () => {
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'tributary', password: 'p@ss wörd' }));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    expect(await store.readSecret('db', 'tributary-admin')).toEqual({ username: 'tributary', password: 'p@ss wörd' });
+    expect(await store.readSecret('db', 'missing')).toBeUndefined();
+  });
+});
+
+describe('KubernetesStore: writes', () => {
+  const ref = { namespace: 'db', name: 'warehouse' };
+  beforeEach(() => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+  });
+
+  it('writes status through the status subresource as a merge patch, with observedGeneration, only on change', async () => {
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    await store.writeStatus(ref, status(), 1);
+    const patches = api.requestsMatching('PATCH', '/mysqltopologies/warehouse/status');
+    expect(patches).toHaveLength(1);
+    expect(patches[0]!.contentType).toBe('application/merge-patch+json');
+    expect(patches[0]!.status).toBe(200);
+    const stored = api.get(TOPOLOGIES, 'db', 'warehouse')!;
+    expect(stored.status).toMatchObject({ phase: 'Ready', observedGeneration: 1 });
+    expect(stored.metadata.generation).toBe(1);
+    // Same status again: nothing is sent.
+    await store.writeStatus(ref, status(), 1);
+    expect(api.requestsMatching('PATCH', '/status')).toHaveLength(1);
+    // A change sends only the difference, and removes what disappeared.
+    await store.writeStatus(ref, status({ phase: 'Degraded', summary: { channelsRunning: 0, channelsTotal: 1 } }), 1);
+    await store.writeStatus(ref, status({ phase: 'Degraded' }), 1);
+    const last = api.requestsMatching('PATCH', '/status').at(-1)!;
+    expect(last.body).toEqual({ status: { summary: null } });
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).not.toHaveProperty('summary');
+    expect(api.requestsMatching('PATCH', '/status')).toHaveLength(3);
+  });
+
+  it('does not touch spec or generation when writing status, even when the stored object changed meanwhile', async () => {
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    await store.get(ref);
+    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => ((o.spec as { paused?: boolean }).paused = true));
+    await store.writeStatus(ref, status({ phase: 'Paused' }), 2);
+    const stored = api.get(TOPOLOGIES, 'db', 'warehouse')!;
+    expect(stored.metadata.generation).toBe(2);
+    expect((stored.spec as { paused?: boolean }).paused).toBe(true);
+    expect(stored.status).toMatchObject({ phase: 'Paused', observedGeneration: 2 });
+  });
+
+  it('emits core/v1 Events on the topology and aggregates repeats by count', async () => {
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const uid = api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.uid;
+    await store.emitEvent(ref, { type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a: error 1236' });
+    await store.emitEvent(ref, { type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a: error 1236' });
+    await store.emitEvent(ref, { type: 'Normal', reason: 'FailoverDone', message: 'shard-a: a-0 -> a-1' });
+    const events = api.list(EVENTS, 'db');
+    expect(events).toHaveLength(2);
+    const broken = events.find((e) => e.reason === 'ChannelBroken')!;
+    expect(broken).toMatchObject({
+      type: 'Warning',
+      count: 2,
+      involvedObject: { apiVersion: 'tributary.dev/v1alpha1', kind: 'MySQLTopology', name: 'warehouse', namespace: 'db', uid },
+      source: { component: 'tributary-operator' },
+    });
+    expect(typeof broken.firstTimestamp).toBe('string');
+    const eventPatches = api.requestsMatching('PATCH', '/events/');
+    expect(eventPatches).toHaveLength(1);
+    expect(eventPatches[0]!.contentType).toBe('application/merge-patch+json');
+  });
+
+  it('removes an annotation with a merge patch setting it to null, keeping the others', async () => {
+    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
+      o.metadata.annotations = { 'tributary.dev/switchover': 'g=m-1', keep: 'me' };
+    });
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    await store.removeAnnotation(ref, 'tributary.dev/switchover');
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.annotations).toEqual({ keep: 'me' });
+    const patch = api.requestsMatching('PATCH', '/mysqltopologies/warehouse').at(-1)!;
+    expect(patch.contentType).toBe('application/merge-patch+json');
+    expect(patch.body).toEqual({ metadata: { annotations: { 'tributary.dev/switchover': null } } });
+    await store.removeAnnotation({ namespace: 'db', name: 'gone' }, 'x');
+  });
+
+  it('adds the finalizer on first sight; on deletion removes it and admits no pass', async () => {
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    expect(await store.admit(ref)).toBe(true);
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual([FINALIZER]);
+    const patches = api.requestsMatching('PATCH', '/mysqltopologies/warehouse').length;
+    expect(await store.admit(ref)).toBe(true);
+    expect(api.requestsMatching('PATCH', '/mysqltopologies/warehouse')).toHaveLength(patches);
+    api.delete(TOPOLOGIES, 'db', 'warehouse');
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')?.metadata.deletionTimestamp).toBeTruthy();
+    expect((await store.get(ref))?.deleting).toBe(true);
+    expect(await store.admit(ref)).toBe(false);
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')).toBeUndefined();
+    expect(await store.admit(ref)).toBe(false);
+  });
+
+  it('keeps other finalizers and retries on a conflicting concurrent change', async () => {
+    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => (o.metadata.finalizers = ['example.com/other']));
+    api.injectFailure({ method: 'PATCH', pathIncludes: '/mysqltopologies/warehouse', status: 409 });
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    expect(await store.admit(ref)).toBe(true);
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual(['example.com/other', FINALIZER]);
+    api.delete(TOPOLOGIES, 'db', 'warehouse');
+    expect(await store.admit(ref)).toBe(false);
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual(['example.com/other']);
+  });
+});
+
+describe('the in-process API server enforces what clients get wrong', () => {
+  beforeEach(() => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+  });
+  const base = '/apis/tributary.dev/v1alpha1/namespaces/db/mysqltopologies/warehouse';
+
+  const raw = (method: string, path: string, contentType: string, body: unknown) =>
+    fetch(api.url + path, { method, headers: { 'content-type': contentType }, body: JSON.stringify(body) });
+
+  it('refuses strategic merge and plain JSON patches of custom resources (415)', async () => {
+    expect((await raw('PATCH', base, 'application/strategic-merge-patch+json', { spec: {} })).status).toBe(415);
+    expect((await raw('PATCH', base + '/status', 'application/json', { status: {} })).status).toBe(415);
+    expect((await raw('PATCH', base + '/status', 'application/merge-patch+json', { status: { phase: 'Ready' } })).status).toBe(200);
+  });
+
+  it('the client library without an explicit content type sends a JSON patch, which fails on a missing status', async () => {
+    const custom = api.kubeConfig().makeApiClient(CustomObjectsApi);
+    const params = { group: 'tributary.dev', version: 'v1alpha1', namespace: 'db', plural: 'mysqltopologies', name: 'warehouse' };
+    await expect(custom.patchNamespacedCustomObjectStatus({ ...params, body: [{ op: 'replace', path: '/status/phase', value: 'Ready' }] })).rejects.toMatchObject({ code: 422 });
+    expect(api.requests.at(-1)!.contentType).toBe('application/json-patch+json');
+    await custom.patchNamespacedCustomObjectStatus({ ...params, body: { status: { phase: 'Ready' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).toEqual({ phase: 'Ready' });
+  });
+
+  it('ignores status on the main resource and spec on /status; generation moves only with spec', async () => {
+    await raw('PATCH', base, 'application/merge-patch+json', { status: { phase: 'Ready' } });
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).toBeUndefined();
+    await raw('PATCH', base + '/status', 'application/merge-patch+json', { spec: { paused: true }, status: { phase: 'Paused' } });
+    let o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
+    expect((o.spec as { paused?: boolean }).paused).toBeUndefined();
+    expect(o.metadata.generation).toBe(1);
+    await raw('PATCH', base, 'application/merge-patch+json', { metadata: { labels: { a: 'b' } } });
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.generation).toBe(1);
+    await raw('PATCH', base, 'application/merge-patch+json', { spec: { paused: true } });
+    o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
+    expect(o.metadata.generation).toBe(2);
+    expect(o.status).toEqual({ phase: 'Paused' });
+  });
+
+  it('answers 409 to an update with a stale resourceVersion and 422 to one without', async () => {
+    const o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
+    api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => (x.metadata.labels = { moved: 'on' }));
+    expect((await raw('PUT', base, 'application/json', o)).status).toBe(409);
+    expect((await raw('PUT', base, 'application/json', { ...o, metadata: { ...o.metadata, resourceVersion: undefined } })).status).toBe(422);
+    expect((await raw('PATCH', base, 'application/merge-patch+json', { metadata: { resourceVersion: o.metadata.resourceVersion, finalizers: [] } })).status).toBe(409);
+  });
+});
+
+describe('KubernetesStore.watch', () => {
+  function startWatch(store: KubernetesStore, opts: { stallTimeoutMs?: number } = {}) {
+    const ac = abortable();
+    const enqueued: string[] = [];
+    const deleted: string[] = [];
+    const handle = store.watch({
+      enqueue: (r) => enqueued.push(refKey(r)),
+      onDeleted: (r) => deleted.push(refKey(r)),
+      signal: ac.signal,
+      backoff: { baseMs: 20, maxMs: 200 },
+      ...opts,
+    });
+    return { ac, enqueued, deleted, handle };
+  }
+
+  it('enqueues on list and on relevant changes, not on status-only changes (our own writes)', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const w = startWatch(store);
+    await w.handle.whenSynced;
+    expect(w.enqueued).toEqual(['db/a']);
+    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1 && api.watchesOf(SECRETS) === 1);
+    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+    await waitFor(() => w.enqueued.includes('db/b'));
+    await store.writeStatus({ namespace: 'db', name: 'a' }, status(), 1);
+    api.edit(TOPOLOGIES, 'db', 'b', (o) => (o.metadata.annotations = { 'tributary.dev/switchover': 'g=m-0' }));
+    await waitFor(() => w.enqueued.filter((k) => k === 'db/b').length === 2);
+    expect(w.enqueued.filter((k) => k === 'db/a')).toHaveLength(1);
+    api.edit(TOPOLOGIES, 'db', 'a', (o) => ((o.spec as { paused?: boolean }).paused = true));
+    await waitFor(() => w.enqueued.filter((k) => k === 'db/a').length === 2);
+    api.delete(TOPOLOGIES, 'db', 'a');
+    await waitFor(() => w.deleted.includes('db/a'));
+  });
+
+  it('enqueues the topologies that name a Secret when it changes, and no others', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    api.create(TOPOLOGIES, topologyManifest('db', 'b', { adminSecretRef: { name: 'other-admin' } }));
+    api.create(TOPOLOGIES, topologyManifest('elsewhere', 'c'));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const w = startWatch(store);
+    await w.handle.whenSynced;
+    await waitFor(() => api.watchesOf(SECRETS) === 1);
+    w.enqueued.length = 0;
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await waitFor(() => w.enqueued.length > 0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(w.enqueued).toEqual(['db/a']);
+    api.create(SECRETS, secretManifest('db', 'other-admin', { username: 'u', password: 'p' }));
+    await waitFor(() => w.enqueued.includes('db/b'));
+    expect(w.enqueued).not.toContain('elsewhere/c');
+    // The secrets list asked for one item only: the operator never holds all Secrets of the cluster.
+    expect(api.requestsMatching('GET', '/api/v1/secrets').find((r) => !r.query.watch)?.query.limit).toBe('1');
+  });
+
+  it.each(['event', 'http'] as const)('relists after 410 Gone (%s) and catches up on what changed', async (mode) => {
+    api.goneMode = mode;
+    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const w = startWatch(store);
+    await w.handle.whenSynced;
+    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
+    // Changes the watch will not see, then history is compacted and the streams are cut.
+    api.closeWatches();
+    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+    api.compact();
+    await waitFor(() => w.enqueued.includes('db/b'));
+    expect(w.handle.stats().relistsOnGone).toBeGreaterThanOrEqual(1);
+    expect(w.handle.stats().lists).toBeGreaterThanOrEqual(3);
+    expect(w.handle.stats().errors).toBe(0);
+    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
+  });
+
+  it('re-watches from the last resourceVersion when the server ends the stream, without relisting', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const w = startWatch(store);
+    await w.handle.whenSynced;
+    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
+    const lists = w.handle.stats().lists;
+    api.closeWatches();
+    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+    await waitFor(() => w.enqueued.includes('db/b'));
+    expect(w.handle.stats().lists).toBe(lists);
+    const watches = api.requestsMatching('GET', '/mysqltopologies').filter((r) => r.query.watch);
+    expect(watches.at(-1)!.query.resourceVersion).not.toBe('');
+    expect(watches.at(-1)!.query.allowWatchBookmarks).toBe('true');
+  });
+
+  it('restarts with backoff after a watch error, and after a list error', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    api.injectFailure({ method: 'GET', pathIncludes: '/mysqltopologies', watch: false, status: 500 });
+    api.injectFailure({ method: 'GET', pathIncludes: '/mysqltopologies', watch: true, status: 500, times: 2 });
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const w = startWatch(store);
+    await w.handle.whenSynced;
+    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
+    expect(w.handle.stats().errors).toBe(3);
+    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+    await waitFor(() => w.enqueued.includes('db/b'));
+  });
+
+  it('restarts a stream that went silent (no events, no bookmarks)', async () => {
+    const quiet = await FakeKubeApiServer.start({ bookmarkIntervalMs: 60_000 });
+    try {
+      const store = new KubernetesStore({ kubeConfig: quiet.kubeConfig() });
+      const w = startWatch(store, { stallTimeoutMs: 150 });
+      await w.handle.whenSynced;
+      await waitFor(() => quiet.requestsMatching('GET', '/mysqltopologies').filter((r) => r.query.watch).length >= 3);
+      w.ac.abort();
+      await w.handle.done;
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  it('stops on abort and closes its streams', async () => {
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const w = startWatch(store);
+    await w.handle.whenSynced;
+    await waitFor(() => api.activeWatches === 2);
+    w.ac.abort();
+    await w.handle.done;
+    await waitFor(() => api.activeWatches === 0);
+  });
+});
+
+describe('controller loop with the Kubernetes store', () => {
+  /** A stub pass: reads what a real pass reads and returns a fixed status. */
+  function stubReconciler(fixed: TopologyStatus, calls: string[]): Reconciler {
+    return async (store, ref): Promise<PassResult | undefined> => {
+      calls.push(refKey(ref));
+      const t = await store.get(ref);
+      if (!t) return undefined;
+      const secret = await store.readSecret(ref.namespace, 'tributary-admin');
+      const next = { ...fixed, phase: secret ? fixed.phase : ('Invalid' as const), observedGeneration: t.generation };
+      const changed = mergePatchDiff(JSON.parse(JSON.stringify(t.status ?? {})), JSON.parse(JSON.stringify(next))) !== undefined;
+      return {
+        status: next,
+        statusChanged: changed,
+        events: changed ? [{ type: 'Normal', reason: 'StatusChanged', message: `phase ${next.phase}` }] : [],
+        actionsExecuted: 0,
+        requeueAfterMs: 100,
+      };
+    };
+  }
+
+  it('adds the finalizer, writes the status once, emits one event, and lets deletion go through', async () => {
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const ac = abortable();
+    const calls: string[] = [];
+    const outcomes: PassOutcome[] = [];
+    const ctl = runController({ store, reconcile: stubReconciler(status(), calls), log: silentLog, signal: ac.signal, onPass: (o) => outcomes.push(o) });
+    const w = store.watch({ enqueue: (r) => ctl.enqueue(r), signal: ac.signal });
+    await w.whenSynced;
+    await waitFor(() => calls.length >= 5);
+    const o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
+    expect(o.metadata.finalizers).toEqual([FINALIZER]);
+    expect(o.status).toMatchObject({ phase: 'Ready', observedGeneration: 1 });
+    expect(api.requestsMatching('PATCH', '/status')).toHaveLength(1);
+    expect(api.list(EVENTS, 'db')).toHaveLength(1);
+    expect(outcomes.filter((x) => x.statusWritten)).toHaveLength(1);
+    expect(outcomes.every((x) => !x.error)).toBe(true);
+    // A spec change: generation 2 reaches observedGeneration.
+    api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => ((x.spec as { paused?: boolean }).paused = true));
+    await waitFor(() => (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { observedGeneration?: number } | undefined)?.observedGeneration === 2);
+    // Deletion: the finalizer goes, the object goes, no more passes.
+    api.delete(TOPOLOGIES, 'db', 'warehouse');
+    await waitFor(() => api.get(TOPOLOGIES, 'db', 'warehouse') === undefined);
+    await waitFor(() => ctl.stats().timers === 0 && ctl.stats().running === 0);
+    const n = calls.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls.length).toBe(n);
+    ac.abort();
+    await ctl.done;
+    await w.done;
+  });
+
+  it('reports Invalid when the admin Secret is missing and recovers when it appears (Secret watch)', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const ac = abortable();
+    const calls: string[] = [];
+    const fixed = status();
+    const reconcile = stubReconciler(fixed, calls);
+    // Slow polling: only the Secret watch can bring the next pass quickly.
+    const slow: Reconciler = async (s, r, o) => {
+      const res = await reconcile(s, r, o);
+      return res && { ...res, requeueAfterMs: 60_000 };
+    };
+    const ctl = runController({ store, reconcile: slow, log: silentLog, signal: ac.signal });
+    const w = store.watch({ enqueue: (r) => ctl.enqueue(r), signal: ac.signal });
+    await waitFor(() => (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Invalid');
+    await waitFor(() => api.watchesOf(SECRETS) === 1);
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await waitFor(() => (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready');
+    ac.abort();
+    await Promise.all([ctl.done, w.done]);
+  });
+
+  it('writes nothing while mayWrite() is false', async () => {
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const ac = abortable();
+    const calls: string[] = [];
+    const ctl = runController({ store, reconcile: stubReconciler(status(), calls), log: silentLog, signal: ac.signal, mayWrite: () => false });
+    await waitFor(() => calls.length >= 3);
+    const writes = api.requests.filter((r) => r.method !== 'GET');
+    expect(writes).toEqual([]);
+    ac.abort();
+    await ctl.done;
+  });
+});
+
+export type { TopologyRef };

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../../src/analyze/findings.js';
+import { buildView } from '../../../src/analyze/view.js';
+import type { Observation } from '../../../src/observe/types.js';
+import { channelState, projectStatus } from '../../../src/report/status.js';
+import { renderTree } from '../../../src/report/tree.js';
+import { gtidOps } from '../../../src/sql/gtid/index.js';
+import { channel, converged, fresh, warehouse } from '../../fixtures/topology.js';
+
+function project(obs: Observation, now = '2026-11-21T00:00:00.000Z', previous?: ReturnType<typeof projectStatus>) {
+  const spec = warehouse();
+  const view = buildView(spec, obs, previous);
+  const remembered = spec.groups.flatMap((g) => g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })));
+  const findings = analyze({ view, gtid: gtidOps, remembered });
+  return projectStatus({ view, findings, generation: 3, now, paused: false, remembered, failovers: [] }, previous);
+}
+
+describe('status projection', () => {
+  it('converged: Ready, every channel Running, roles and summary', () => {
+    const s = project(converged());
+    expect(s.phase).toBe('Ready');
+    expect(s.summary).toMatchObject({ channelsRunning: 4, channelsTotal: 4, channels: '4/4', groups: 3 });
+    expect(s.instances.map((i) => `${i.name}:${i.role}`)).toEqual(['a-0:primary', 'a-1:replica', 'b-0:primary', 'dw-0:primary', 'dw-1:replica']);
+    expect(s.channels.find((c) => c.name === 'shard_b')).toMatchObject({ replica: 'dw-0', from: 'shard-b', source: 'b-0', managed: true });
+    expect(s.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AllChannelsRunning', observedGeneration: 3 });
+  });
+
+  it('the same observation later gives an identical status (no write owed)', () => {
+    const first = project(converged(), '2026-11-21T00:00:00.000Z');
+    expect(project(converged(), '2026-11-21T01:00:00.000Z', first)).toEqual(first);
+  });
+
+  it('an unreachable member keeps the time it was last seen while it stays unreachable', () => {
+    const down = converged({ 'dw-1': { reachable: false } });
+    const first = project(down, '2026-11-21T00:00:00.000Z');
+    const later = project(down, '2026-11-21T00:05:00.000Z', first);
+    expect(later.instances.find((i) => i.name === 'dw-1')).toMatchObject({ reachable: false, role: 'unknown', lastSeen: '2026-11-21T00:00:00.000Z' });
+    expect(later).toEqual(first);
+  });
+
+  it('a condition keeps its lastTransitionTime until its status changes', () => {
+    const ready = project(converged(), '2026-11-21T00:00:00.000Z');
+    const degraded = project(converged({ 'dw-1': { reachable: false } }), '2026-11-21T00:01:00.000Z', ready);
+    expect(degraded.phase).toBe('Degraded');
+    expect(degraded.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe('2026-11-21T00:01:00.000Z');
+    const again = project(converged({ 'dw-1': { reachable: false } }), '2026-11-21T00:02:00.000Z', degraded);
+    expect(again.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe('2026-11-21T00:01:00.000Z');
+  });
+
+  it('a declared channel missing on the server is reported as Missing', () => {
+    const s = project(fresh());
+    expect(s.channels.filter((c) => c.state === 'Missing').map((c) => `${c.replica}/${c.name}`)).toEqual(['dw-0/shard_a', 'dw-0/shard_b']);
+    expect(s.phase).toBe('Degraded');
+  });
+
+  it.each([
+    [{ ioRunning: 'Yes', sqlRunning: 'Yes' }, 'Running'],
+    [{ ioRunning: 'Connecting', sqlRunning: 'Yes' }, 'Connecting'],
+    [{ ioRunning: 'No', sqlRunning: 'No' }, 'Stopped'],
+    [{ ioRunning: 'Yes', sqlRunning: 'No', lastSQLErrno: 1062 }, 'Broken'],
+    [{ ioRunning: 'No', sqlRunning: 'Yes', lastIOErrno: 1236 }, 'Broken'],
+  ] as const)('channel state %j → %s', (over, want) => expect(channelState(channel('x', 'a-0', over))).toBe(want));
+});
+
+describe('tree', () => {
+  it('draws the multi-source replica under each of its sources, its subtree once', () => {
+    const text = renderTree('warehouse', project(converged()));
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('warehouse: Ready, 4/4 channels running');
+    expect(lines.filter((l) => l.includes('dw-0 [dw] primary'))).toHaveLength(2);
+    expect(lines.filter((l) => l.includes('dw-1 [dw] replica'))).toHaveLength(1);
+    expect(lines.some((l) => l.includes('(see above)'))).toBe(true);
+    expect(text.indexOf('a-0 [shard-a] primary')).toBeLessThan(text.indexOf('via shard_a'));
+    expect(text.indexOf('b-0 [shard-b] primary')).toBeLessThan(text.indexOf('via shard_b'));
+  });
+});
