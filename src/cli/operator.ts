@@ -49,10 +49,15 @@ export function loadKubeConfig(): KubeConfig {
   const hasFile = Boolean(process.env.KUBECONFIG) || existsSync(join(homedir(), '.kube', 'config'));
   const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST) && existsSync(join(SA_DIR, 'token'));
   if (!hasFile && !inCluster) {
-    throw new Error('no Kubernetes configuration: set KUBECONFIG, or run inside a cluster with a service account');
+    throw new Error(
+      'no Kubernetes configuration: set KUBECONFIG, or run inside a cluster with a service account',
+    );
   }
   kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error('the Kubernetes configuration has no current cluster (check KUBECONFIG and its current-context)');
+  if (!kc.getCurrentCluster())
+    throw new Error(
+      'the Kubernetes configuration has no current cluster (check KUBECONFIG and its current-context)',
+    );
   return kc;
 }
 
@@ -137,7 +142,8 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
         port: opts.healthPort,
         host: opts.host,
         isReady: () => watch.synced() && !root.signal.aborted,
-        notReadyReason: () => (root.signal.aborted ? 'stopping' : 'waiting for the first list of MySQLTopologies'),
+        notReadyReason: () =>
+          root.signal.aborted ? 'stopping' : 'waiting for the first list of MySQLTopologies',
       }),
     );
     if (opts.leaderElect) {
@@ -154,13 +160,23 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
         },
       });
       electorDone = elector.run(electorAc.signal);
-      log.info({ lease: `${elector.namespace}/${elector.name}`, identity: elector.identity }, 'leader election: campaigning');
+      log.info(
+        { lease: `${elector.namespace}/${elector.name}`, identity: elector.identity },
+        'leader election: campaigning',
+      );
     } else {
       startLoop();
     }
-    opts.onStarted?.({ metricsPort: servers[0]!.port, healthPort: servers[1]!.port, identity: elector?.identity });
+    opts.onStarted?.({
+      metricsPort: servers[0]!.port,
+      healthPort: servers[1]!.port,
+      identity: elector?.identity,
+    });
     log.info({ metricsPort: servers[0]!.port, healthPort: servers[1]!.port }, 'operator started');
-    if (!root.signal.aborted) await new Promise<void>((resolve) => root.signal.addEventListener('abort', () => resolve(), { once: true }));
+    if (!root.signal.aborted)
+      await new Promise<void>((resolve) =>
+        root.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
   } finally {
     // Order matters: no pass may run once the Lease is released, or a successor could act at the same time.
     root.abort();

@@ -105,7 +105,8 @@ export class FakeClock implements Clock {
 
   private earliest(): FakeTimer | undefined {
     let best: FakeTimer | undefined;
-    for (const t of this.timers) if (!best || t.due < best.due || (t.due === best.due && t.id < best.id)) best = t;
+    for (const t of this.timers)
+      if (!best || t.due < best.due || (t.due === best.due && t.id < best.id)) best = t;
     return best;
   }
 }

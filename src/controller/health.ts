@@ -13,12 +13,18 @@ export interface RunningServer {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-async function listen(port: number, host: string | undefined, routes: Record<string, Handler>): Promise<RunningServer> {
+async function listen(
+  port: number,
+  host: string | undefined,
+  routes: Record<string, Handler>,
+): Promise<RunningServer> {
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const handler = routes[path];
     if (!handler || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(handler ? 405 : 404, { 'content-type': 'text/plain' }).end(handler ? 'method not allowed\n' : 'not found\n');
+      res
+        .writeHead(handler ? 405 : 404, { 'content-type': 'text/plain' })
+        .end(handler ? 'method not allowed\n' : 'not found\n');
       return;
     }
     Promise.resolve(handler(req, res)).catch((e: unknown) => {
@@ -59,10 +65,14 @@ export interface HealthServerOptions {
 
 export function startHealthServer(options: HealthServerOptions): Promise<RunningServer> {
   return listen(options.port, options.host, {
-    '/healthz': (_req, res) => ((options.isLive?.() ?? true) ? text(res, 200, 'ok\n') : text(res, 500, 'not live\n')),
-    '/livez': (_req, res) => ((options.isLive?.() ?? true) ? text(res, 200, 'ok\n') : text(res, 500, 'not live\n')),
+    '/healthz': (_req, res) =>
+      (options.isLive?.() ?? true) ? text(res, 200, 'ok\n') : text(res, 500, 'not live\n'),
+    '/livez': (_req, res) =>
+      (options.isLive?.() ?? true) ? text(res, 200, 'ok\n') : text(res, 500, 'not live\n'),
     '/readyz': (_req, res) =>
-      options.isReady() ? text(res, 200, 'ok\n') : text(res, 503, `not ready: ${options.notReadyReason?.() ?? 'starting'}\n`),
+      options.isReady()
+        ? text(res, 200, 'ok\n')
+        : text(res, 503, `not ready: ${options.notReadyReason?.() ?? 'starting'}\n`),
   });
 }
 

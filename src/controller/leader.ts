@@ -86,13 +86,18 @@ export class LeaderElector {
         this.armWatchdog();
         if (!this.leading) {
           this.leading = true;
-          this.log.info({ lease: `${this.namespace}/${this.name}`, identity: this.identity }, 'leader election: became leader');
+          this.log.info(
+            { lease: `${this.namespace}/${this.name}`, identity: this.identity },
+            'leader election: became leader',
+          );
           this.options.onStartedLeading?.();
         }
       } else if (this.leading) {
         const expired = this.clock.now() - this.lastRenew >= this.renewDeadlineMs;
         if (result === 'held' || expired) {
-          this.stopLeading(result === 'held' ? 'another candidate holds the lease' : 'could not renew within the deadline');
+          this.stopLeading(
+            result === 'held' ? 'another candidate holds the lease' : 'could not renew within the deadline',
+          );
         }
       }
       await sleep(this.clock, this.retryPeriodMs, signal);
@@ -119,7 +124,13 @@ export class LeaderElector {
       const lease = await this.api.readNamespacedLease({ namespace: this.namespace, name: this.name });
       if (lease.spec?.holderIdentity !== this.identity) return;
       const now = new V1MicroTime(this.clock.now());
-      lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
+      lease.spec = {
+        ...lease.spec,
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        renewTime: now,
+        acquireTime: now,
+      };
       await this.api.replaceNamespacedLease({ namespace: this.namespace, name: this.name, body: lease });
       this.log.info({ lease: `${this.namespace}/${this.name}` }, 'leader election: lease released');
     } catch (e) {
@@ -163,7 +174,13 @@ export class LeaderElector {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
             metadata: { name: this.name, namespace: this.namespace },
-            spec: { holderIdentity: this.identity, leaseDurationSeconds: durationSeconds, acquireTime: t, renewTime: t, leaseTransitions: 0 },
+            spec: {
+              holderIdentity: this.identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: t,
+              renewTime: t,
+              leaseTransitions: 0,
+            },
           },
         });
         this.lastRenew = now;
@@ -176,7 +193,11 @@ export class LeaderElector {
     }
 
     const spec = lease.spec ?? {};
-    const record = JSON.stringify([spec.holderIdentity, String(spec.renewTime ?? ''), spec.leaseDurationSeconds]);
+    const record = JSON.stringify([
+      spec.holderIdentity,
+      String(spec.renewTime ?? ''),
+      spec.leaseDurationSeconds,
+    ]);
     if (!this.observed || this.observed.record !== record) this.observed = { record, at: now };
     const holder = spec.holderIdentity ?? '';
     const mine = holder === this.identity;
@@ -197,9 +218,16 @@ export class LeaderElector {
     };
     try {
       // The body carries metadata.resourceVersion: a concurrent update makes this a 409.
-      const updated = await this.api.replaceNamespacedLease({ namespace: this.namespace, name: this.name, body: next });
+      const updated = await this.api.replaceNamespacedLease({
+        namespace: this.namespace,
+        name: this.name,
+        body: next,
+      });
       const s = updated.spec ?? {};
-      this.observed = { record: JSON.stringify([s.holderIdentity, String(s.renewTime ?? ''), s.leaseDurationSeconds]), at: now };
+      this.observed = {
+        record: JSON.stringify([s.holderIdentity, String(s.renewTime ?? ''), s.leaseDurationSeconds]),
+        at: now,
+      };
       this.lastRenew = now;
       return mine ? 'renewed' : 'acquired';
     } catch (e) {

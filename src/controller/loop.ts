@@ -170,7 +170,10 @@ export function runController(options: ControllerOptions): Controller {
         }
       }
       const guarded = guardStore(store, ref, writable);
-      const result = await reconcile(guarded.store, ref, { dryRun: options.dryRun ?? false, mayWrite: writable });
+      const result = await reconcile(guarded.store, ref, {
+        dryRun: options.dryRun ?? false,
+        mayWrite: writable,
+      });
       if (!result) {
         known.delete(key);
         queue.remove(ref);
@@ -194,7 +197,10 @@ export function runController(options: ControllerOptions): Controller {
             await store.emitEvent(ref, event);
             outcome.eventsEmitted++;
           } catch (e) {
-            log.warn({ topology: key, reason: event.reason, err: errorMessage(e) }, 'emitting an event failed');
+            log.warn(
+              { topology: key, reason: event.reason, err: errorMessage(e) },
+              'emitting an event failed',
+            );
           }
         }
       }

@@ -69,13 +69,47 @@ export class OperatorMetrics {
     const p = options.prefix ?? 'tributary_';
     const r = [this.registry];
     const channel = ['namespace', 'topology', 'replica', 'channel'];
-    this.receiverRunning = new Gauge({ name: `${p}channel_receiver_running`, help: 'Replication receiver (I/O) thread of the channel running: 1, else 0', labelNames: channel, registers: r });
-    this.applierRunning = new Gauge({ name: `${p}channel_applier_running`, help: 'Replication applier (SQL) thread of the channel running: 1, else 0', labelNames: channel, registers: r });
-    this.secondsBehind = new Gauge({ name: `${p}channel_seconds_behind_source`, help: 'Seconds_Behind_Source of the channel (absent while unknown)', labelNames: channel, registers: r });
-    this.instanceUp = new Gauge({ name: `${p}instance_up`, help: 'Instance reachable by the operator: 1, else 0', labelNames: ['namespace', 'topology', 'group', 'instance'], registers: r });
-    this.topologyPhase = new Gauge({ name: `${p}topology_phase`, help: 'Phase of the topology: 1 for the current phase', labelNames: ['namespace', 'topology', 'phase'], registers: r });
-    this.channelsRunning = new Gauge({ name: `${p}topology_channels`, help: 'Channels of the topology, by state (running / total)', labelNames: ['namespace', 'topology', 'state'], registers: r });
-    this.leader = new Gauge({ name: `${p}leader`, help: 'This process is the elected leader (or runs without election): 1, else 0', registers: r });
+    this.receiverRunning = new Gauge({
+      name: `${p}channel_receiver_running`,
+      help: 'Replication receiver (I/O) thread of the channel running: 1, else 0',
+      labelNames: channel,
+      registers: r,
+    });
+    this.applierRunning = new Gauge({
+      name: `${p}channel_applier_running`,
+      help: 'Replication applier (SQL) thread of the channel running: 1, else 0',
+      labelNames: channel,
+      registers: r,
+    });
+    this.secondsBehind = new Gauge({
+      name: `${p}channel_seconds_behind_source`,
+      help: 'Seconds_Behind_Source of the channel (absent while unknown)',
+      labelNames: channel,
+      registers: r,
+    });
+    this.instanceUp = new Gauge({
+      name: `${p}instance_up`,
+      help: 'Instance reachable by the operator: 1, else 0',
+      labelNames: ['namespace', 'topology', 'group', 'instance'],
+      registers: r,
+    });
+    this.topologyPhase = new Gauge({
+      name: `${p}topology_phase`,
+      help: 'Phase of the topology: 1 for the current phase',
+      labelNames: ['namespace', 'topology', 'phase'],
+      registers: r,
+    });
+    this.channelsRunning = new Gauge({
+      name: `${p}topology_channels`,
+      help: 'Channels of the topology, by state (running / total)',
+      labelNames: ['namespace', 'topology', 'state'],
+      registers: r,
+    });
+    this.leader = new Gauge({
+      name: `${p}leader`,
+      help: 'This process is the elected leader (or runs without election): 1, else 0',
+      registers: r,
+    });
     this.reconcileDuration = new Histogram({
       name: `${p}reconcile_duration_seconds`,
       help: 'Duration of reconciliation passes',
@@ -83,7 +117,12 @@ export class OperatorMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: r,
     });
-    this.reconcileErrors = new Counter({ name: `${p}reconcile_errors_total`, help: 'Reconciliation passes that failed', labelNames: ['namespace', 'topology'], registers: r });
+    this.reconcileErrors = new Counter({
+      name: `${p}reconcile_errors_total`,
+      help: 'Reconciliation passes that failed',
+      labelNames: ['namespace', 'topology'],
+      registers: r,
+    });
     this.failoversTotal = new Counter({
       name: `${p}failovers_total`,
       help: 'Failovers and switchovers that finished, by reason (DeadPrimary, Switchover) and result (Done, Aborted)',
@@ -97,7 +136,12 @@ export class OperatorMetrics {
       buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
       registers: r,
     });
-    this.statusWrites = new Counter({ name: `${p}status_writes_total`, help: 'Status subresource writes', labelNames: ['namespace', 'topology'], registers: r });
+    this.statusWrites = new Counter({
+      name: `${p}status_writes_total`,
+      help: 'Status subresource writes',
+      labelNames: ['namespace', 'topology'],
+      registers: r,
+    });
     this.perTopology = {
       receiver: new TopologyGauge(this.receiverRunning),
       applier: new TopologyGauge(this.applierRunning),
@@ -121,15 +165,25 @@ export class OperatorMetrics {
     );
     this.perTopology.applier.replace(
       key,
-      status.channels.map((c) => ({ labels: chan(c.replica, c.name), value: c.sqlRunning === 'Yes' ? 1 : 0 })),
+      status.channels.map((c) => ({
+        labels: chan(c.replica, c.name),
+        value: c.sqlRunning === 'Yes' ? 1 : 0,
+      })),
     );
     this.perTopology.behind.replace(
       key,
-      status.channels.flatMap((c) => (c.secondsBehindSource === null ? [] : [{ labels: chan(c.replica, c.name), value: c.secondsBehindSource }])),
+      status.channels.flatMap((c) =>
+        c.secondsBehindSource === null
+          ? []
+          : [{ labels: chan(c.replica, c.name), value: c.secondsBehindSource }],
+      ),
     );
     this.perTopology.up.replace(
       key,
-      status.instances.map((i) => ({ labels: { ...base, group: i.group, instance: i.name }, value: i.reachable ? 1 : 0 })),
+      status.instances.map((i) => ({
+        labels: { ...base, group: i.group, instance: i.name },
+        value: i.reachable ? 1 : 0,
+      })),
     );
     this.perTopology.phase.replace(key, [{ labels: { ...base, phase: status.phase }, value: 1 }]);
     const running = status.channels.filter((c) => c.state === 'Running').length;
@@ -155,7 +209,10 @@ export class OperatorMetrics {
       return;
     }
     const labels = { namespace: ref.namespace, topology: ref.name };
-    this.reconcileDuration.observe({ ...labels, result: outcome.error ? 'error' : 'success' }, outcome.durationMs / 1000);
+    this.reconcileDuration.observe(
+      { ...labels, result: outcome.error ? 'error' : 'success' },
+      outcome.durationMs / 1000,
+    );
     if (outcome.error) this.reconcileErrors.inc(labels);
     if (outcome.statusWritten) this.statusWrites.inc(labels);
     if (outcome.result) this.updateFromStatus(ref, outcome.result.status);
@@ -184,11 +241,20 @@ export class OperatorMetrics {
     for (const f of finished) {
       if (counted.has(f.id)) continue;
       counted.add(f.id);
-      this.failoversTotal.inc({ namespace: ref.namespace, topology: ref.name, group: f.group, reason: f.reason, result: f.phase });
+      this.failoversTotal.inc({
+        namespace: ref.namespace,
+        topology: ref.name,
+        group: f.group,
+        reason: f.reason,
+        result: f.phase,
+      });
       const start = Date.parse(f.startedAt);
       const end = f.finishedAt ? Date.parse(f.finishedAt) : NaN;
       if (f.phase === 'Done' && Number.isFinite(start) && Number.isFinite(end) && end >= start) {
-        this.failoverDuration.observe({ namespace: ref.namespace, topology: ref.name, group: f.group, reason: f.reason }, (end - start) / 1000);
+        this.failoverDuration.observe(
+          { namespace: ref.namespace, topology: ref.name, group: f.group, reason: f.reason },
+          (end - start) / 1000,
+        );
       }
     }
     // The journal is bounded; forget ids that left it.

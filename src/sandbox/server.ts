@@ -184,6 +184,8 @@ export class SandboxServer {
     } finally {
       closeSync(fd);
     }
+    // A forgotten sandbox must not keep its owner alive: the 'exit' hook kills the servers then.
+    child.unref();
     this.#child = child;
     this.#expectExit = false;
     trackChild(child);
@@ -230,9 +232,16 @@ export class SandboxServer {
       }
       // A probe never outlives an exit: when the process dies while a login hangs (say, on a port some
       // other program accepted), the exit wins the race and is reported at once.
-      const probe = this.#probeLogin();
-      const r = await Promise.race([probe, exited.then(() => null)]);
-      if (r === null) continue;
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([
+        this.#probeLogin(),
+        exited.then(() => null),
+        new Promise<'deadline'>(
+          (res) => (timer = setTimeout(() => res('deadline'), Math.max(0, deadline - Date.now()) + 1)),
+        ),
+      ]);
+      clearTimeout(timer);
+      if (r === null || r === 'deadline') continue;
       if (r.ok) {
         if (r.datadir === this.#realDataDir()) return;
         // Another server answered on this port: ours cannot have bound it and will fail; do not wait for that.
@@ -252,7 +261,7 @@ export class SandboxServer {
     try {
       const conn = await this.connect(ADMIN_USER, ADMIN_PASSWORD, { connectTimeout: 2000 });
       try {
-        const [rows] = await conn.query('SELECT @@datadir AS d');
+        const [rows] = await conn.query({ sql: 'SELECT @@datadir AS d', timeout: 2000 });
         const d = String((rows as Row[])[0]?.d ?? '');
         return { ok: true, datadir: d.replace(/\/+$/, '') };
       } finally {
@@ -362,7 +371,9 @@ export class SandboxServer {
   #dropConnection(): void {
     const p = this.#conn;
     this.#conn = null;
-    p?.then((c) => c.destroy()).catch(() => {});
+    // destroy() would leave a query in flight pending forever; the server's exit closes the socket, which
+    // rejects it. Destroy later only as a safety net for a socket that somehow stays open.
+    p?.then((c) => setTimeout(() => c.destroy(), 2000).unref()).catch(() => {});
   }
 
   /** Resident memory of the running process in bytes (Linux), or null. */

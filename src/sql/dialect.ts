@@ -6,6 +6,11 @@ import type { ChannelStatus } from '../api/status.js';
 export interface Statement {
   sql: string;
   display: string;
+  /**
+   * Set when the statement bounds its own run time on the server (GTID waits): the client then waits
+   * that long plus a margin instead of its default query timeout.
+   */
+  timeoutSeconds?: number;
 }
 
 /** Where a channel receives from and how. Always GTID auto-positioned. */

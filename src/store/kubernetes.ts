@@ -71,7 +71,11 @@ export function describeError(e: unknown): string {
   const code = statusCodeOf(e);
   const body = (e as { body?: unknown })?.body;
   let message: string | undefined;
-  if (typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string') {
+  if (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof (body as { message?: unknown }).message === 'string'
+  ) {
     message = (body as { message: string }).message;
   } else if (typeof body === 'string') {
     try {
@@ -85,12 +89,14 @@ export function describeError(e: unknown): string {
   return code !== undefined && !message.includes(String(code)) ? `HTTP ${code}: ${message}` : message;
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Deep equality of JSON values. */
 function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
   if (isPlainObject(a) && isPlainObject(b)) {
     const ka = Object.keys(a).filter((k) => a[k] !== undefined);
     const kb = Object.keys(b).filter((k) => b[k] !== undefined);
@@ -185,6 +191,9 @@ export class KubernetesStore implements Store, LifecycleStore {
   /** The last object seen per topology: its status is the base of the next status diff; uid for events. */
   private readonly seen = new Map<string, { uid?: string; status: unknown }>();
   private readonly recentEvents = new Map<string, { name: string; count: number; last: number }>();
+  /** Finalizer state of watched topologies, while a watch runs: admit() then skips its GET when all is set. */
+  private readonly lifecycle = new Map<string, { finalized: boolean; deleting: boolean }>();
+  private watching = false;
   private eventSeq = 0;
 
   constructor(options: KubernetesStoreOptions) {
@@ -200,7 +209,9 @@ export class KubernetesStore implements Store, LifecycleStore {
   async list(): Promise<TopologyRef[]> {
     const list = (await this.listTopologies()) as KubeList;
     return (list.items ?? []).flatMap((o) =>
-      o.metadata?.name && o.metadata.namespace ? [{ namespace: o.metadata.namespace, name: o.metadata.name }] : [],
+      o.metadata?.name && o.metadata.namespace
+        ? [{ namespace: o.metadata.namespace, name: o.metadata.name }]
+        : [],
     );
   }
 
@@ -211,7 +222,11 @@ export class KubernetesStore implements Store, LifecycleStore {
     if (obj.status !== undefined) {
       const parsed = TopologyStatus.safeParse(obj.status);
       if (parsed.success) status = parsed.data;
-      else this.log.warn({ topology: refKey(ref), issues: parsed.error.issues.length }, 'stored status does not parse; ignored');
+      else
+        this.log.warn(
+          { topology: refKey(ref), issues: parsed.error.issues.length },
+          'stored status does not parse; ignored',
+        );
     }
     return {
       ref: { namespace: ref.namespace, name: ref.name },
@@ -227,7 +242,8 @@ export class KubernetesStore implements Store, LifecycleStore {
     try {
       const secret = await this.core.readNamespacedSecret({ namespace, name });
       const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
+      for (const [k, v] of Object.entries(secret.data ?? {}))
+        out[k] = Buffer.from(v, 'base64').toString('utf8');
       return out;
     } catch (e) {
       if (statusCodeOf(e) === 404) return undefined;
@@ -250,7 +266,15 @@ export class KubernetesStore implements Store, LifecycleStore {
     }
     try {
       const updated = (await this.custom.patchNamespacedCustomObjectStatus(
-        { group: API_GROUP, version: API_VERSION, namespace: ref.namespace, plural: PLURAL, name: ref.name, body: { status: diff }, fieldManager: FIELD_MANAGER },
+        {
+          group: API_GROUP,
+          version: API_VERSION,
+          namespace: ref.namespace,
+          plural: PLURAL,
+          name: ref.name,
+          body: { status: diff },
+          fieldManager: FIELD_MANAGER,
+        },
         mergePatchOptions(),
       )) as KubeObject;
       this.remember(ref, updated);
@@ -273,7 +297,11 @@ export class KubernetesStore implements Store, LifecycleStore {
     if (recent && now - recent.last < EVENT_AGGREGATION_WINDOW_MS) {
       try {
         await this.core.patchNamespacedEvent(
-          { namespace: ref.namespace, name: recent.name, body: { count: recent.count + 1, lastTimestamp: new Date(now).toISOString() } },
+          {
+            namespace: ref.namespace,
+            name: recent.name,
+            body: { count: recent.count + 1, lastTimestamp: new Date(now).toISOString() },
+          },
           mergePatchOptions(),
         );
         recent.count += 1;
@@ -290,7 +318,13 @@ export class KubernetesStore implements Store, LifecycleStore {
     const time = new Date(now);
     const body: CoreV1Event = {
       metadata: { name, namespace: ref.namespace },
-      involvedObject: { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, namespace: ref.namespace, name: ref.name, ...(uid ? { uid } : {}) },
+      involvedObject: {
+        apiVersion: `${API_GROUP}/${API_VERSION}`,
+        kind: KIND,
+        namespace: ref.namespace,
+        name: ref.name,
+        ...(uid ? { uid } : {}),
+      },
       type: event.type,
       reason: event.reason,
       message,
@@ -340,6 +374,11 @@ export class KubernetesStore implements Store, LifecycleStore {
    * left as it is). False as well when the topology does not exist.
    */
   async admit(ref: TopologyRef): Promise<boolean> {
+    const known = this.watching ? this.lifecycle.get(refKey(ref)) : undefined;
+    // The common case, without a request: the watch saw the finalizer in place and no deletion. (A deletion
+    // the watch has not delivered yet is caught by the pass, whose fresh read says `deleting`, and by the
+    // admit that the deletion event then triggers.)
+    if (known?.finalized && !known.deleting) return true;
     for (let attempt = 0; attempt < 3; attempt++) {
       const obj = await this.fetch(ref);
       if (!obj) return false;
@@ -364,7 +403,10 @@ export class KubernetesStore implements Store, LifecycleStore {
         )) as KubeObject;
         if (deleting) {
           this.seen.delete(refKey(ref));
-          this.log.info({ topology: refKey(ref) }, 'topology deleted: finalizer removed, replication left as it is');
+          this.log.info(
+            { topology: refKey(ref) },
+            'topology deleted: finalizer removed, replication left as it is',
+          );
           return false;
         }
         this.remember(ref, updated);
@@ -395,8 +437,13 @@ export class KubernetesStore implements Store, LifecycleStore {
     const base = this.namespace ? `/namespaces/${encodeURIComponent(this.namespace)}` : '';
 
     const entryOf = (o: KubeObject): TopologyIndexEntry => {
-      const spec = (isPlainObject(o.spec) ? o.spec : {}) as { adminSecretRef?: { name?: unknown }; replicationSecretRef?: { name?: unknown } };
-      const secrets = [spec.adminSecretRef?.name, spec.replicationSecretRef?.name].filter((n): n is string => typeof n === 'string');
+      const spec = (isPlainObject(o.spec) ? o.spec : {}) as {
+        adminSecretRef?: { name?: unknown };
+        replicationSecretRef?: { name?: unknown };
+      };
+      const secrets = [spec.adminSecretRef?.name, spec.replicationSecretRef?.name].filter(
+        (n): n is string => typeof n === 'string',
+      );
       return {
         generation: o.metadata?.generation,
         annotations: JSON.stringify(o.metadata?.annotations ?? {}),
@@ -405,8 +452,14 @@ export class KubernetesStore implements Store, LifecycleStore {
         secrets,
       };
     };
+    const lifecycleOf = (o: KubeObject) => ({
+      finalized: (o.metadata?.finalizers ?? []).includes(FINALIZER),
+      deleting: Boolean(o.metadata?.deletionTimestamp),
+    });
     const refOf = (o: KubeObject): TopologyRef | undefined =>
-      o.metadata?.name && o.metadata.namespace ? { namespace: o.metadata.namespace, name: o.metadata.name } : undefined;
+      o.metadata?.name && o.metadata.namespace
+        ? { namespace: o.metadata.namespace, name: o.metadata.name }
+        : undefined;
 
     const topologies = new ListWatcher({
       name: 'mysqltopologies',
@@ -420,11 +473,13 @@ export class KubernetesStore implements Store, LifecycleStore {
           if (!ref) continue;
           fresh.add(refKey(ref));
           index.set(refKey(ref), entryOf(o));
+          this.lifecycle.set(refKey(ref), lifecycleOf(o));
           options.enqueue(ref);
         }
         for (const key of [...index.keys()]) {
           if (fresh.has(key)) continue;
           index.delete(key);
+          this.lifecycle.delete(key);
           const [namespace = '', name = ''] = key.split('/');
           this.seen.delete(key);
           options.onDeleted?.({ namespace, name });
@@ -441,6 +496,7 @@ export class KubernetesStore implements Store, LifecycleStore {
         const key = refKey(ref);
         if (type === 'DELETED') {
           index.delete(key);
+          this.lifecycle.delete(key);
           this.seen.delete(key);
           options.onDeleted?.(ref);
           options.enqueue(ref);
@@ -449,6 +505,7 @@ export class KubernetesStore implements Store, LifecycleStore {
         const entry = entryOf(o);
         const before = index.get(key);
         index.set(key, entry);
+        this.lifecycle.set(key, lifecycleOf(o));
         const relevant =
           !before ||
           before.generation !== entry.generation ||
@@ -502,15 +559,28 @@ export class KubernetesStore implements Store, LifecycleStore {
       options,
     });
 
-    const done = Promise.all([topologies.run(), secrets.run()]).then(() => undefined);
+    this.watching = true;
+    const done = Promise.all([topologies.run(), secrets.run()]).then(() => {
+      this.watching = false;
+      this.lifecycle.clear();
+    });
     return { synced: () => synced, whenSynced, done, stats: () => ({ ...counters }) };
   }
 
   private async listTopologies(): Promise<unknown> {
     try {
       return this.namespace
-        ? await this.custom.listNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace: this.namespace, plural: PLURAL })
-        : await this.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: PLURAL });
+        ? await this.custom.listNamespacedCustomObject({
+            group: API_GROUP,
+            version: API_VERSION,
+            namespace: this.namespace,
+            plural: PLURAL,
+          })
+        : await this.custom.listClusterCustomObject({
+            group: API_GROUP,
+            version: API_VERSION,
+            plural: PLURAL,
+          });
     } catch (e) {
       throw new Error(`listing ${PLURAL}: ${describeError(e)}`);
     }
@@ -537,7 +607,10 @@ export class KubernetesStore implements Store, LifecycleStore {
   }
 
   private remember(ref: TopologyRef, obj: KubeObject): void {
-    this.seen.set(refKey(ref), { uid: obj.metadata?.uid, status: obj.status === undefined ? undefined : plain(obj.status) });
+    this.seen.set(refKey(ref), {
+      uid: obj.metadata?.uid,
+      status: obj.status === undefined ? undefined : plain(obj.status),
+    });
   }
 }
 
@@ -554,7 +627,12 @@ interface ListWatcherConfig {
   options: WatchOptions;
 }
 
-type WatchEnd = { kind: 'closed' } | { kind: 'gone' } | { kind: 'stalled' } | { kind: 'aborted' } | { kind: 'error'; error: unknown };
+type WatchEnd =
+  | { kind: 'closed' }
+  | { kind: 'gone' }
+  | { kind: 'stalled' }
+  | { kind: 'aborted' }
+  | { kind: 'error'; error: unknown };
 
 /** List, then watch from the list's resourceVersion; relist on 410; back off and relist on errors. */
 class ListWatcher {
@@ -612,7 +690,10 @@ class ListWatcher {
         this.c.counters.errors++;
         failures++;
         const delay = backoffDelay(failures, baseMs, maxMs);
-        this.c.log.warn({ watch: this.c.name, err: describeError(e), retryInMs: delay }, 'watch failed; restarting after backoff');
+        this.c.log.warn(
+          { watch: this.c.name, err: describeError(e), retryInMs: delay },
+          'watch failed; restarting after backoff',
+        );
         rv = '';
         await sleep(this.c.clock, delay, signal);
       }
@@ -621,7 +702,10 @@ class ListWatcher {
 
   private watchOnce(rv: string, onProgress: (rv: string) => void): Promise<WatchEnd> {
     const { signal } = this.c.options;
-    const timeoutSeconds = Math.max(1, Math.round((this.c.options.watchTimeoutSeconds ?? 300) * (0.8 + 0.2 * Math.random())));
+    const timeoutSeconds = Math.max(
+      1,
+      Math.round((this.c.options.watchTimeoutSeconds ?? 300) * (0.8 + 0.2 * Math.random())),
+    );
     const stallMs = this.c.options.stallTimeoutMs ?? timeoutSeconds * 1000 + 30_000;
     this.c.counters.watches++;
     return new Promise<WatchEnd>((resolve) => {
@@ -662,7 +746,10 @@ class ListWatcher {
             armStall();
             if (type === 'ERROR') {
               if (obj?.code === 410) gone = true;
-              else remoteError = Object.assign(new Error(`watch error: ${obj?.message ?? 'unknown'}`), { code: obj?.code });
+              else
+                remoteError = Object.assign(new Error(`watch error: ${obj?.message ?? 'unknown'}`), {
+                  code: obj?.code,
+                });
               controller?.abort();
               return;
             }
@@ -682,7 +769,8 @@ class ListWatcher {
             if (gone) return finish({ kind: 'gone' });
             if (remoteError) return finish({ kind: 'error', error: remoteError });
             if (err && statusCodeOf(err) === 410) return finish({ kind: 'gone' });
-            if (err && (err as { name?: string }).name !== 'AbortError') return finish({ kind: 'error', error: err });
+            if (err && (err as { name?: string }).name !== 'AbortError')
+              return finish({ kind: 'error', error: err });
             finish({ kind: 'closed' });
           },
         )

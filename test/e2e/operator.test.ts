@@ -6,7 +6,14 @@
 // the CRD from crds/ accepts the status the reconciler writes (structural schema, status subresource,
 // merge patch), observedGeneration follows spec changes, the finalizer is added and removed on deletion
 // (the object then goes away), events are recorded, and leader election holds a Lease.
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, VersionApi, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  VersionApi,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,15 +31,21 @@ async function probeCluster(): Promise<{ kc: KubeConfig } | { reason: string }> 
   }
   const context = kc.getCurrentContext();
   if (!context.startsWith('kind-') && process.env.TRIBUTARY_E2E !== '1') {
-    return { reason: `context "${context}" is not a kind cluster; set TRIBUTARY_E2E=1 to run against it anyway` };
+    return {
+      reason: `context "${context}" is not a kind cluster; set TRIBUTARY_E2E=1 to run against it anyway`,
+    };
   }
   try {
     const version = kc.makeApiClient(VersionApi).getCode();
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5000).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('no answer in 5 s')), 5000).unref(),
+    );
     await Promise.race([version, timeout]);
     return { kc };
   } catch (e) {
-    return { reason: `cluster of context "${context}" is not reachable: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
+    return {
+      reason: `cluster of context "${context}" is not reachable: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    };
   }
 }
 
@@ -40,7 +53,8 @@ const cluster = await probeCluster();
 const reachable = 'kc' in cluster;
 if (!reachable) {
   // scripts/e2e-kind.sh sets this: there, a skipped e2e would be a false pass.
-  if (process.env.TRIBUTARY_E2E_REQUIRED === '1') throw new Error(`e2e: required but cannot run: ${cluster.reason}`);
+  if (process.env.TRIBUTARY_E2E_REQUIRED === '1')
+    throw new Error(`e2e: required but cannot run: ${cluster.reason}`);
   console.warn(`e2e: no KUBECONFIG cluster, not run (${cluster.reason})`);
 }
 
@@ -49,7 +63,11 @@ const GROUP = 'tributary.dev';
 const VERSION = 'v1alpha1';
 const PLURAL = 'mysqltopologies';
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -59,7 +77,8 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined | fal
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`e2e: timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`e2e: timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -75,7 +94,9 @@ describe.skipIf(!reachable)('operator against a real Kubernetes API', () => {
     custom = kc.makeApiClient(CustomObjectsApi);
     core = kc.makeApiClient(CoreV1Api);
     const ext = kc.makeApiClient(ApiextensionsV1Api);
-    const crd = parse(readFileSync(new URL('../../crds/tributary.dev_mysqltopologies.yaml', import.meta.url), 'utf8')) as V1CustomResourceDefinition;
+    const crd = parse(
+      readFileSync(new URL('../../crds/tributary.dev_mysqltopologies.yaml', import.meta.url), 'utf8'),
+    ) as V1CustomResourceDefinition;
     try {
       const existing = await ext.readCustomResourceDefinition({ name: crd.metadata!.name! });
       crd.metadata!.resourceVersion = existing.metadata?.resourceVersion;
@@ -90,7 +111,13 @@ describe.skipIf(!reachable)('operator against a real Kubernetes API', () => {
     });
     await core.createNamespace({ body: { metadata: { name: NS } } });
     for (const name of ['tributary-admin', 'tributary-repl']) {
-      await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name }, stringData: { username: 'tributary', password: 'e2e-not-a-real-password' } } });
+      await core.createNamespacedSecret({
+        namespace: NS,
+        body: {
+          metadata: { name },
+          stringData: { username: 'tributary', password: 'e2e-not-a-real-password' },
+        },
+      });
     }
     // The real reconciler (members point nowhere: it reports them unreachable). Loaded lazily so this file
     // is collected even while other modules are in flux.
@@ -136,24 +163,50 @@ describe.skipIf(!reachable)('operator against a real Kubernetes API', () => {
           failover: { enabled: false, pollIntervalSeconds: 2 },
           groups: [
             { name: 'shard-a', members: [{ name: 'a-0', host: '127.0.0.1', port: 1 }] },
-            { name: 'dw', members: [{ name: 'dw-0', host: '127.0.0.2', port: 1 }], channels: [{ name: 'shard_a', from: 'shard-a' }] },
+            {
+              name: 'dw',
+              members: [{ name: 'dw-0', host: '127.0.0.2', port: 1 }],
+              channels: [{ name: 'shard_a', from: 'shard-a' }],
+            },
           ],
         },
       },
     });
-    const get = () => custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name: 'warehouse' });
+    const get = () =>
+      custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: NS,
+        plural: PLURAL,
+        name: 'warehouse',
+      });
     const obj = await waitFor('status with observedGeneration 1', async () => {
       const o = await get();
       return o.status?.observedGeneration === 1 ? o : undefined;
     });
     expect(obj.metadata.finalizers).toContain('tributary.dev/finalizer');
     expect(obj.status.phase).toBeTruthy();
-    expect(obj.status.instances.map((i: { name: string; reachable: boolean }) => [i.name, i.reachable])).toEqual(
-      expect.arrayContaining([['a-0', false], ['dw-0', false]]),
+    expect(
+      obj.status.instances.map((i: { name: string; reachable: boolean }) => [i.name, i.reachable]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['a-0', false],
+        ['dw-0', false],
+      ]),
     );
     await custom.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name: 'warehouse', body: { spec: { paused: true } } },
-      (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: NS,
+        plural: PLURAL,
+        name: 'warehouse',
+        body: { spec: { paused: true } },
+      },
+      (await import('@kubernetes/client-node')).setHeaderOptions(
+        'Content-Type',
+        'application/merge-patch+json',
+      ),
     );
     await waitFor('observedGeneration 2', async () => (await get()).status?.observedGeneration === 2);
     const events = await waitFor('an event on the topology', async () => {
@@ -164,16 +217,30 @@ describe.skipIf(!reachable)('operator against a real Kubernetes API', () => {
     expect(events[0]!.involvedObject.name).toBe('warehouse');
     const lease = await waitFor('the leader Lease', async () => {
       const { CoordinationV1Api } = await import('@kubernetes/client-node');
-      return kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'tributary-operator' });
+      return kc
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ namespace: NS, name: 'tributary-operator' });
     });
     expect(lease.spec?.holderIdentity).toBeTruthy();
   }, 120_000);
 
   it('on deletion removes its finalizer and nothing else: the object goes away', async () => {
-    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name: 'warehouse' });
+    await custom.deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: NS,
+      plural: PLURAL,
+      name: 'warehouse',
+    });
     await waitFor('the topology to be gone', async () => {
       try {
-        await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name: 'warehouse' });
+        await custom.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: NS,
+          plural: PLURAL,
+          name: 'warehouse',
+        });
         return false;
       } catch (e) {
         return (e as { code?: number }).code === 404;

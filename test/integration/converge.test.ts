@@ -44,9 +44,9 @@ describe('convergence of the warehouse topology on real servers', () => {
     await a0.sql('CREATE DATABASE shop');
     await a0.sql('CREATE TABLE shop.orders (id INT PRIMARY KEY, item VARCHAR(20))');
     await b0.sql('CREATE DATABASE sales');
-    await b0.sql('CREATE TABLE sales.invoices (id INT PRIMARY KEY, amount INT)');
+    await b0.sql('USE sales; CREATE TABLE invoices (id INT PRIMARY KEY, amount INT)');
     await b0.sql('CREATE DATABASE scratch');
-    await b0.sql('CREATE TABLE scratch.t (id INT PRIMARY KEY)');
+    await b0.sql('USE scratch; CREATE TABLE t (id INT PRIMARY KEY)');
     for (let i = 1; i <= 20; i++) {
       await a0.sql('INSERT INTO shop.orders VALUES (?, ?)', [i, `item-${i}`]);
       await b0.sql('INSERT INTO sales.invoices VALUES (?, ?)', [i, i * 10]);

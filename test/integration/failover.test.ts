@@ -37,7 +37,7 @@ async function tables(sb: Sandbox): Promise<void> {
   await sb.server('a-0').sql('CREATE DATABASE shop');
   await sb.server('a-0').sql('CREATE TABLE shop.orders (id INT PRIMARY KEY, v VARCHAR(20))');
   await sb.server('b-0').sql('CREATE DATABASE sales');
-  await sb.server('b-0').sql('CREATE TABLE sales.invoices (id INT PRIMARY KEY, v VARCHAR(20))');
+  await sb.server('b-0').sql('USE sales; CREATE TABLE invoices (id INT PRIMARY KEY, v VARCHAR(20))');
 }
 
 async function waitRows(sb: Sandbox, member: string, table: string, n: number, ms = 15_000): Promise<number> {
@@ -74,9 +74,11 @@ async function watchChannel(sb: Sandbox, member: string, name: string, fn: () =>
 
 describe('(a) shard-a primary dies under write load; (e) it returns; (h) a second failure inside the cooldown', () => {
   const sb = useSandbox({ names: MEMBERS });
+  let shared: Setup;
 
   it('promotes a-1, repoints dw-0/shard_a, never touches shard_b, keeps every row that reached a survivor', async () => {
-    const { d, store } = await setup(sb());
+    shared = await setup(sb());
+    const { d, store } = shared;
     await tables(sb());
     const load = startLoad(sb().server('a-0'), 'shop.orders', { max: 100_000 });
     await sleep(400);
@@ -104,8 +106,12 @@ describe('(a) shard-a primary dies under write load; (e) it returns; (h) a secon
   });
 
   it('(e) the old primary returns: fenced at once, then rejoins as a replica of a-1', async () => {
-    const { d } = await setup(sb());
+    const { d } = shared;
     await sb().server('a-0').start();
+    // The first pass that sees it makes it read-only before anything else.
+    const first = await d.pass();
+    expect(first.events[0]).toMatchObject({ reason: 'MemberFenced' });
+    expect(Number(await sb().server('a-0').scalar('SELECT @@read_only'))).toBe(1);
     const s = await d.until((x) => x.instances.find((i) => i.name === 'a-0')?.role === 'replica');
     expect(s.instances.find((i) => i.name === 'a-0')).toMatchObject({ reachable: true, readOnly: true, role: 'replica' });
     expect(channel(s, 'a-0', '')).toMatchObject({ source: 'a-1', state: 'Running' });
@@ -115,7 +121,7 @@ describe('(a) shard-a primary dies under write load; (e) it returns; (h) a secon
   });
 
   it('(h) a second failure inside the cooldown: no automatic failover, reported; ack lifts it', async () => {
-    const { d, store } = await setup(sb());
+    const { d, store } = shared;
     await sb().server('a-1').kill9();
     const s = await d.until((x) => x.conditions.some((c) => c.type === 'FailoverBlocked' && c.reason === 'FailoverCooldown'));
     expect(s.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-1');
@@ -124,6 +130,18 @@ describe('(a) shard-a primary dies under write load; (e) it returns; (h) a secon
     const after = await d.until((x) => lastRecord(x)?.phase === 'Done' && lastRecord(x)?.to === 'a-0');
     expect(after.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-0');
     expect(after.failovers.filter((r) => r.group === 'shard-a')).toHaveLength(2);
+  });
+  it('(e) a returning old primary with an errant transaction stays fenced, with the errant GTIDs listed', async () => {
+    const { d } = shared;
+    await sb().server('a-1').start();
+    // Written before the operator sees it back: a transaction the new primary a-0 lacks.
+    await sb().server('a-1').sql("INSERT INTO shop.orders VALUES (2000000, 'errant')");
+    const s = await d.until((x) => x.instances.find((i) => i.name === 'a-1')?.reachable === true && x.conditions.some((c) => /errant/.test(c.message)));
+    expect(s.instances.find((i) => i.name === 'a-1')).toMatchObject({ role: 'fenced', readOnly: true });
+    expect(s.conditions.find((c) => c.type === 'Degraded')?.message).toMatch(/a-1: errant transactions \d+-\d+-\d+/);
+    for (let i = 0; i < 3; i++) await d.pass();
+    expect(await sb().server('a-1').sql('SHOW ALL REPLICAS STATUS')).toEqual([]);
+    expect(Number(await sb().server('a-1').scalar('SELECT @@read_only'))).toBe(1);
   });
 });
 

@@ -5,7 +5,14 @@ import { runOperator } from '../../src/cli/operator.js';
 import { silentLog } from '../../src/controller/loop.js';
 import type { Reconciler } from '../../src/controller/pass.js';
 import { FINALIZER, mergePatchDiff } from '../../src/store/kubernetes.js';
-import { FakeKubeApiServer, LEASES, SECRETS, TOPOLOGIES, secretManifest, topologyManifest } from '../harness/kube-api-server.js';
+import {
+  FakeKubeApiServer,
+  LEASES,
+  SECRETS,
+  TOPOLOGIES,
+  secretManifest,
+  topologyManifest,
+} from '../harness/kube-api-server.js';
 
 let api: FakeKubeApiServer;
 beforeEach(async () => {
@@ -24,11 +31,31 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 8000
 }
 
 const channelStatus = {
-  sourceHost: 'a-0.shard-a.db.svc', sourcePort: 3306, sourceUser: 'repl', sourceServerId: 1, sourceUuid: null,
-  ioRunning: 'Yes' as const, sqlRunning: 'Yes' as const, ioState: '', sqlState: '', secondsBehindSource: 4,
-  lastIOErrno: 0, lastIOError: '', lastIOErrorTimestamp: null, lastSQLErrno: 0, lastSQLError: '', lastSQLErrorTimestamp: null,
-  retrievedGtidSet: '', executedGtidSet: '', autoPosition: true, gtidMode: 'Slave_Pos', delaySeconds: 0, connectRetry: 60,
-  heartbeatPeriod: 30, sslAllowed: false, filter: { doDatabases: [], ignoreDatabases: [] },
+  sourceHost: 'a-0.shard-a.db.svc',
+  sourcePort: 3306,
+  sourceUser: 'repl',
+  sourceServerId: 1,
+  sourceUuid: null,
+  ioRunning: 'Yes' as const,
+  sqlRunning: 'Yes' as const,
+  ioState: '',
+  sqlState: '',
+  secondsBehindSource: 4,
+  lastIOErrno: 0,
+  lastIOError: '',
+  lastIOErrorTimestamp: null,
+  lastSQLErrno: 0,
+  lastSQLError: '',
+  lastSQLErrorTimestamp: null,
+  retrievedGtidSet: '',
+  executedGtidSet: '',
+  autoPosition: true,
+  gtidMode: 'Slave_Pos',
+  delaySeconds: 0,
+  connectRetry: 60,
+  heartbeatPeriod: 30,
+  sslAllowed: false,
+  filter: { doDatabases: [], ignoreDatabases: [] },
 };
 
 /** A stub pass: a fixed status naming the process that computed it, written when it differs. */
@@ -43,12 +70,24 @@ function stub(who: string, passes: string[]): Reconciler {
       conditions: [],
       groups: [{ name: 'g', primary: 'm-0', members: 1, ready: 1 }],
       instances: [{ name: 'm-0', group: 'g', reachable: true, role: 'primary' }],
-      channels: [{ ...channelStatus, name: 'shard_a', replica: 'dw-0', from: 'shard-a', source: 'a-0', managed: true, state: 'Running' }],
+      channels: [
+        {
+          ...channelStatus,
+          name: 'shard_a',
+          replica: 'dw-0',
+          from: 'shard-a',
+          source: 'a-0',
+          managed: true,
+          state: 'Running',
+        },
+      ],
       managedChannels: [],
       failovers: [],
       summary: { channelsRunning: 1, channelsTotal: 1 },
     };
-    const changed = mergePatchDiff(JSON.parse(JSON.stringify(t.status ?? {})), JSON.parse(JSON.stringify(status))) !== undefined;
+    const changed =
+      mergePatchDiff(JSON.parse(JSON.stringify(t.status ?? {})), JSON.parse(JSON.stringify(status))) !==
+      undefined;
     return { status, statusChanged: changed, events: [], actionsExecuted: 0, requeueAfterMs: 100 };
   };
 }
@@ -99,11 +138,19 @@ describe('runOperator', () => {
 
     const metricsA = (await get(started.a!.metricsPort, '/metrics')).text;
     expect(metricsA).toMatch(/^tributary_leader 1$/m);
-    expect(metricsA).toMatch(/^tributary_channel_receiver_running\{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"\} 1$/m);
-    expect(metricsA).toMatch(/^tributary_channel_seconds_behind_source\{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"\} 4$/m);
-    expect(metricsA).toMatch(/^tributary_instance_up\{namespace="db",topology="warehouse",group="g",instance="m-0"\} 1$/m);
+    expect(metricsA).toMatch(
+      /^tributary_channel_receiver_running\{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"\} 1$/m,
+    );
+    expect(metricsA).toMatch(
+      /^tributary_channel_seconds_behind_source\{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"\} 4$/m,
+    );
+    expect(metricsA).toMatch(
+      /^tributary_instance_up\{namespace="db",topology="warehouse",group="g",instance="m-0"\} 1$/m,
+    );
     expect(metricsA).toMatch(/^tributary_status_writes_total\{namespace="db",topology="warehouse"\} 1$/m);
-    expect(metricsA).toMatch(/^tributary_reconcile_duration_seconds_count\{namespace="db",topology="warehouse",result="success"\} \d+$/m);
+    expect(metricsA).toMatch(
+      /^tributary_reconcile_duration_seconds_count\{namespace="db",topology="warehouse",result="success"\} \d+$/m,
+    );
     expect((await get(started.b!.metricsPort, '/metrics')).text).toMatch(/^tributary_leader 0$/m);
 
     // The leader stops: it releases the Lease and the standby leads well before the lease duration.
@@ -112,8 +159,13 @@ describe('runOperator', () => {
     await a;
     await waitFor(() => passes.at(-1) === 'b');
     expect(Date.now() - stoppedAt).toBeLessThan(1500);
-    expect((api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { holderIdentity: string }).holderIdentity).toBe('b');
-    await waitFor(async () => /^tributary_leader 1$/m.test((await get(started.b!.metricsPort, '/metrics')).text));
+    expect(
+      (api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { holderIdentity: string })
+        .holderIdentity,
+    ).toBe('b');
+    await waitFor(async () =>
+      /^tributary_leader 1$/m.test((await get(started.b!.metricsPort, '/metrics')).text),
+    );
     // a's servers are closed.
     await expect(fetch(`http://127.0.0.1:${started.a!.healthPort}/healthz`)).rejects.toThrow();
     acs.b.abort();
@@ -140,11 +192,16 @@ describe('runOperator', () => {
       host: '127.0.0.1',
       onStarted: (i) => (ports = i),
     });
-    await waitFor(() => passes.length > 0);
-    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).toMatchObject({ phase: 'Ready' });
+    await waitFor(
+      () =>
+        (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready',
+    );
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${ports!.healthPort}/readyz`)).status === 200);
+    // Passes of other namespaces would have happened by now (passes run every 100 ms).
+    await new Promise((r) => setTimeout(r, 300));
     expect(api.get(TOPOLOGIES, 'other', 'ignored')!.status).toBeUndefined();
+    expect(api.requests.filter((r) => r.path.includes('/namespaces/other/'))).toEqual([]);
     expect(api.list(LEASES)).toEqual([]);
-    expect((await fetch(`http://127.0.0.1:${ports!.healthPort}/readyz`)).status).toBe(200);
     ac.abort();
     await done;
     await waitFor(() => api.activeWatches === 0);

@@ -83,9 +83,15 @@ describe('KubernetesStore: reads', () => {
   });
 
   it('reads a Secret, decoding base64 data; a missing Secret is undefined', async () => {
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'tributary', password: 'p@ss wörd' }));
+    api.create(
+      SECRETS,
+      secretManifest('db', 'tributary-admin', { username: 'tributary', password: 'p@ss wörd' }),
+    );
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
-    expect(await store.readSecret('db', 'tributary-admin')).toEqual({ username: 'tributary', password: 'p@ss wörd' });
+    expect(await store.readSecret('db', 'tributary-admin')).toEqual({
+      username: 'tributary',
+      password: 'p@ss wörd',
+    });
     expect(await store.readSecret('db', 'missing')).toBeUndefined();
   });
 });
@@ -110,7 +116,11 @@ describe('KubernetesStore: writes', () => {
     await store.writeStatus(ref, status(), 1);
     expect(api.requestsMatching('PATCH', '/status')).toHaveLength(1);
     // A change sends only the difference, and removes what disappeared.
-    await store.writeStatus(ref, status({ phase: 'Degraded', summary: { channelsRunning: 0, channelsTotal: 1 } }), 1);
+    await store.writeStatus(
+      ref,
+      status({ phase: 'Degraded', summary: { channelsRunning: 0, channelsTotal: 1 } }),
+      1,
+    );
     await store.writeStatus(ref, status({ phase: 'Degraded' }), 1);
     const last = api.requestsMatching('PATCH', '/status').at(-1)!;
     expect(last.body).toEqual({ status: { summary: null } });
@@ -132,8 +142,16 @@ describe('KubernetesStore: writes', () => {
   it('emits core/v1 Events on the topology and aggregates repeats by count', async () => {
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const uid = api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.uid;
-    await store.emitEvent(ref, { type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a: error 1236' });
-    await store.emitEvent(ref, { type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a: error 1236' });
+    await store.emitEvent(ref, {
+      type: 'Warning',
+      reason: 'ChannelBroken',
+      message: 'dw-0/shard_a: error 1236',
+    });
+    await store.emitEvent(ref, {
+      type: 'Warning',
+      reason: 'ChannelBroken',
+      message: 'dw-0/shard_a: error 1236',
+    });
     await store.emitEvent(ref, { type: 'Normal', reason: 'FailoverDone', message: 'shard-a: a-0 -> a-1' });
     const events = api.list(EVENTS, 'db');
     expect(events).toHaveLength(2);
@@ -141,7 +159,13 @@ describe('KubernetesStore: writes', () => {
     expect(broken).toMatchObject({
       type: 'Warning',
       count: 2,
-      involvedObject: { apiVersion: 'tributary.dev/v1alpha1', kind: 'MySQLTopology', name: 'warehouse', namespace: 'db', uid },
+      involvedObject: {
+        apiVersion: 'tributary.dev/v1alpha1',
+        kind: 'MySQLTopology',
+        name: 'warehouse',
+        namespace: 'db',
+        uid,
+      },
       source: { component: 'tributary-operator' },
     });
     expect(typeof broken.firstTimestamp).toBe('string');
@@ -183,7 +207,10 @@ describe('KubernetesStore: writes', () => {
     api.injectFailure({ method: 'PATCH', pathIncludes: '/mysqltopologies/warehouse', status: 409 });
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     expect(await store.admit(ref)).toBe(true);
-    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual(['example.com/other', FINALIZER]);
+    expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual([
+      'example.com/other',
+      FINALIZER,
+    ]);
     api.delete(TOPOLOGIES, 'db', 'warehouse');
     expect(await store.admit(ref)).toBe(false);
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual(['example.com/other']);
@@ -200,24 +227,46 @@ describe('the in-process API server enforces what clients get wrong', () => {
     fetch(api.url + path, { method, headers: { 'content-type': contentType }, body: JSON.stringify(body) });
 
   it('refuses strategic merge and plain JSON patches of custom resources (415)', async () => {
-    expect((await raw('PATCH', base, 'application/strategic-merge-patch+json', { spec: {} })).status).toBe(415);
+    expect((await raw('PATCH', base, 'application/strategic-merge-patch+json', { spec: {} })).status).toBe(
+      415,
+    );
     expect((await raw('PATCH', base + '/status', 'application/json', { status: {} })).status).toBe(415);
-    expect((await raw('PATCH', base + '/status', 'application/merge-patch+json', { status: { phase: 'Ready' } })).status).toBe(200);
+    expect(
+      (await raw('PATCH', base + '/status', 'application/merge-patch+json', { status: { phase: 'Ready' } }))
+        .status,
+    ).toBe(200);
   });
 
   it('the client library without an explicit content type sends a JSON patch, which fails on a missing status', async () => {
     const custom = api.kubeConfig().makeApiClient(CustomObjectsApi);
-    const params = { group: 'tributary.dev', version: 'v1alpha1', namespace: 'db', plural: 'mysqltopologies', name: 'warehouse' };
-    await expect(custom.patchNamespacedCustomObjectStatus({ ...params, body: [{ op: 'replace', path: '/status/phase', value: 'Ready' }] })).rejects.toMatchObject({ code: 422 });
+    const params = {
+      group: 'tributary.dev',
+      version: 'v1alpha1',
+      namespace: 'db',
+      plural: 'mysqltopologies',
+      name: 'warehouse',
+    };
+    await expect(
+      custom.patchNamespacedCustomObjectStatus({
+        ...params,
+        body: [{ op: 'replace', path: '/status/phase', value: 'Ready' }],
+      }),
+    ).rejects.toMatchObject({ code: 422 });
     expect(api.requests.at(-1)!.contentType).toBe('application/json-patch+json');
-    await custom.patchNamespacedCustomObjectStatus({ ...params, body: { status: { phase: 'Ready' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await custom.patchNamespacedCustomObjectStatus(
+      { ...params, body: { status: { phase: 'Ready' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).toEqual({ phase: 'Ready' });
   });
 
   it('ignores status on the main resource and spec on /status; generation moves only with spec', async () => {
     await raw('PATCH', base, 'application/merge-patch+json', { status: { phase: 'Ready' } });
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).toBeUndefined();
-    await raw('PATCH', base + '/status', 'application/merge-patch+json', { spec: { paused: true }, status: { phase: 'Paused' } });
+    await raw('PATCH', base + '/status', 'application/merge-patch+json', {
+      spec: { paused: true },
+      status: { phase: 'Paused' },
+    });
     let o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
     expect((o.spec as { paused?: boolean }).paused).toBeUndefined();
     expect(o.metadata.generation).toBe(1);
@@ -233,8 +282,21 @@ describe('the in-process API server enforces what clients get wrong', () => {
     const o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
     api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => (x.metadata.labels = { moved: 'on' }));
     expect((await raw('PUT', base, 'application/json', o)).status).toBe(409);
-    expect((await raw('PUT', base, 'application/json', { ...o, metadata: { ...o.metadata, resourceVersion: undefined } })).status).toBe(422);
-    expect((await raw('PATCH', base, 'application/merge-patch+json', { metadata: { resourceVersion: o.metadata.resourceVersion, finalizers: [] } })).status).toBe(409);
+    expect(
+      (
+        await raw('PUT', base, 'application/json', {
+          ...o,
+          metadata: { ...o.metadata, resourceVersion: undefined },
+        })
+      ).status,
+    ).toBe(422);
+    expect(
+      (
+        await raw('PATCH', base, 'application/merge-patch+json', {
+          metadata: { resourceVersion: o.metadata.resourceVersion, finalizers: [] },
+        })
+      ).status,
+    ).toBe(409);
   });
 });
 
@@ -263,7 +325,12 @@ describe('KubernetesStore.watch', () => {
     api.create(TOPOLOGIES, topologyManifest('db', 'b'));
     await waitFor(() => w.enqueued.includes('db/b'));
     await store.writeStatus({ namespace: 'db', name: 'a' }, status(), 1);
-    api.edit(TOPOLOGIES, 'db', 'b', (o) => (o.metadata.annotations = { 'tributary.dev/switchover': 'g=m-0' }));
+    api.edit(
+      TOPOLOGIES,
+      'db',
+      'b',
+      (o) => (o.metadata.annotations = { 'tributary.dev/switchover': 'g=m-0' }),
+    );
     await waitFor(() => w.enqueued.filter((k) => k === 'db/b').length === 2);
     expect(w.enqueued.filter((k) => k === 'db/a')).toHaveLength(1);
     api.edit(TOPOLOGIES, 'db', 'a', (o) => ((o.spec as { paused?: boolean }).paused = true));
@@ -292,23 +359,26 @@ describe('KubernetesStore.watch', () => {
     expect(api.requestsMatching('GET', '/api/v1/secrets').find((r) => !r.query.watch)?.query.limit).toBe('1');
   });
 
-  it.each(['event', 'http'] as const)('relists after 410 Gone (%s) and catches up on what changed', async (mode) => {
-    api.goneMode = mode;
-    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
-    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
-    const w = startWatch(store);
-    await w.handle.whenSynced;
-    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
-    // Changes the watch will not see, then history is compacted and the streams are cut.
-    api.closeWatches();
-    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
-    api.compact();
-    await waitFor(() => w.enqueued.includes('db/b'));
-    expect(w.handle.stats().relistsOnGone).toBeGreaterThanOrEqual(1);
-    expect(w.handle.stats().lists).toBeGreaterThanOrEqual(3);
-    expect(w.handle.stats().errors).toBe(0);
-    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
-  });
+  it.each(['event', 'http'] as const)(
+    'relists after 410 Gone (%s) and catches up on what changed',
+    async (mode) => {
+      api.goneMode = mode;
+      api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+      const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+      const w = startWatch(store);
+      await w.handle.whenSynced;
+      await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
+      // Changes the watch will not see, then history is compacted and the streams are cut.
+      api.closeWatches();
+      api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+      api.compact();
+      await waitFor(() => w.enqueued.includes('db/b'));
+      expect(w.handle.stats().relistsOnGone).toBeGreaterThanOrEqual(1);
+      expect(w.handle.stats().lists).toBeGreaterThanOrEqual(3);
+      expect(w.handle.stats().errors).toBe(0);
+      await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
+    },
+  );
 
   it('re-watches from the last resourceVersion when the server ends the stream, without relisting', async () => {
     api.create(TOPOLOGIES, topologyManifest('db', 'a'));
@@ -329,7 +399,13 @@ describe('KubernetesStore.watch', () => {
   it('restarts with backoff after a watch error, and after a list error', async () => {
     api.create(TOPOLOGIES, topologyManifest('db', 'a'));
     api.injectFailure({ method: 'GET', pathIncludes: '/mysqltopologies', watch: false, status: 500 });
-    api.injectFailure({ method: 'GET', pathIncludes: '/mysqltopologies', watch: true, status: 500, times: 2 });
+    api.injectFailure({
+      method: 'GET',
+      pathIncludes: '/mysqltopologies',
+      watch: true,
+      status: 500,
+      times: 2,
+    });
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const w = startWatch(store);
     await w.handle.whenSynced;
@@ -345,7 +421,9 @@ describe('KubernetesStore.watch', () => {
       const store = new KubernetesStore({ kubeConfig: quiet.kubeConfig() });
       const w = startWatch(store, { stallTimeoutMs: 150 });
       await w.handle.whenSynced;
-      await waitFor(() => quiet.requestsMatching('GET', '/mysqltopologies').filter((r) => r.query.watch).length >= 3);
+      await waitFor(
+        () => quiet.requestsMatching('GET', '/mysqltopologies').filter((r) => r.query.watch).length >= 3,
+      );
       w.ac.abort();
       await w.handle.done;
     } finally {
@@ -372,8 +450,14 @@ describe('controller loop with the Kubernetes store', () => {
       const t = await store.get(ref);
       if (!t) return undefined;
       const secret = await store.readSecret(ref.namespace, 'tributary-admin');
-      const next = { ...fixed, phase: secret ? fixed.phase : ('Invalid' as const), observedGeneration: t.generation };
-      const changed = mergePatchDiff(JSON.parse(JSON.stringify(t.status ?? {})), JSON.parse(JSON.stringify(next))) !== undefined;
+      const next = {
+        ...fixed,
+        phase: secret ? fixed.phase : ('Invalid' as const),
+        observedGeneration: t.generation,
+      };
+      const changed =
+        mergePatchDiff(JSON.parse(JSON.stringify(t.status ?? {})), JSON.parse(JSON.stringify(next))) !==
+        undefined;
       return {
         status: next,
         statusChanged: changed,
@@ -391,7 +475,13 @@ describe('controller loop with the Kubernetes store', () => {
     const ac = abortable();
     const calls: string[] = [];
     const outcomes: PassOutcome[] = [];
-    const ctl = runController({ store, reconcile: stubReconciler(status(), calls), log: silentLog, signal: ac.signal, onPass: (o) => outcomes.push(o) });
+    const ctl = runController({
+      store,
+      reconcile: stubReconciler(status(), calls),
+      log: silentLog,
+      signal: ac.signal,
+      onPass: (o) => outcomes.push(o),
+    });
     const w = store.watch({ enqueue: (r) => ctl.enqueue(r), signal: ac.signal });
     await w.whenSynced;
     await waitFor(() => calls.length >= 5);
@@ -402,9 +492,19 @@ describe('controller loop with the Kubernetes store', () => {
     expect(api.list(EVENTS, 'db')).toHaveLength(1);
     expect(outcomes.filter((x) => x.statusWritten)).toHaveLength(1);
     expect(outcomes.every((x) => !x.error)).toBe(true);
+    // Once the watch has seen the finalizer, admitting a pass costs no request: one GET per pass (the stub's).
+    const gets = () => api.requestsMatching('GET', '/namespaces/db/mysqltopologies/warehouse').length;
+    const [g0, c0] = [gets(), calls.length];
+    await waitFor(() => calls.length >= c0 + 5);
+    await waitFor(() => ctl.stats().running === 0);
+    expect(gets() - g0).toBeLessThanOrEqual(calls.length - c0 + 1);
     // A spec change: generation 2 reaches observedGeneration.
     api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => ((x.spec as { paused?: boolean }).paused = true));
-    await waitFor(() => (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { observedGeneration?: number } | undefined)?.observedGeneration === 2);
+    await waitFor(
+      () =>
+        (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { observedGeneration?: number } | undefined)
+          ?.observedGeneration === 2,
+    );
     // Deletion: the finalizer goes, the object goes, no more passes.
     api.delete(TOPOLOGIES, 'db', 'warehouse');
     await waitFor(() => api.get(TOPOLOGIES, 'db', 'warehouse') === undefined);
@@ -431,10 +531,17 @@ describe('controller loop with the Kubernetes store', () => {
     };
     const ctl = runController({ store, reconcile: slow, log: silentLog, signal: ac.signal });
     const w = store.watch({ enqueue: (r) => ctl.enqueue(r), signal: ac.signal });
-    await waitFor(() => (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Invalid');
+    await waitFor(
+      () =>
+        (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase ===
+        'Invalid',
+    );
     await waitFor(() => api.watchesOf(SECRETS) === 1);
     api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
-    await waitFor(() => (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready');
+    await waitFor(
+      () =>
+        (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready',
+    );
     ac.abort();
     await Promise.all([ctl.done, w.done]);
   });
@@ -445,7 +552,13 @@ describe('controller loop with the Kubernetes store', () => {
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const ac = abortable();
     const calls: string[] = [];
-    const ctl = runController({ store, reconcile: stubReconciler(status(), calls), log: silentLog, signal: ac.signal, mayWrite: () => false });
+    const ctl = runController({
+      store,
+      reconcile: stubReconciler(status(), calls),
+      log: silentLog,
+      signal: ac.signal,
+      mayWrite: () => false,
+    });
     await waitFor(() => calls.length >= 3);
     const writes = api.requests.filter((r) => r.method !== 'GET');
     expect(writes).toEqual([]);

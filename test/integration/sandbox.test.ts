@@ -234,6 +234,17 @@ describe('sandbox failure and cleanup paths', () => {
     expect(readdirSync(base)).toEqual([]);
   });
 
+  it('bounds the wait for a start and kills the server that missed it', async () => {
+    const err = await createSandbox({ baseDir: base, names: ['slow'], startTimeoutMs: 30 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SandboxStartError);
+    expect((err as Error).message).toMatch(
+      /slow: no successful admin login on 127\.0\.0\.1:\d+ within 30 ms/,
+    );
+    expect(readdirSync(base)).toEqual([]);
+  });
+
   it('validates names', async () => {
     await expect(createSandbox({ baseDir: base, names: ['a b'] })).rejects.toThrow(
       /invalid sandbox server name/,

@@ -34,7 +34,9 @@ describe('(d) the operator is killed in the middle of a failover', () => {
     };
     writeFileSync(status, JSON.stringify({ ...s0, phase: 'FailingOver', failovers: [record] }));
     const r = await cli(['local', '-f', file, '--once', '--status-out', status]);
-    expect(r.code, r.stderr).toBe(0);
+    // Degraded (exit 2): a-0 is still down, but the failover it journaled is finished.
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toMatch(/warehouse: Degraded/);
     const s = read(status)!;
     expect(s.failovers).toHaveLength(1);
     expect(s.failovers[0]).toMatchObject({ id: 'shard-a-crashed', phase: 'Done', to: 'a-1' });

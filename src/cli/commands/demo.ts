@@ -130,7 +130,7 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
     await sb.server('a-0').sql('CREATE DATABASE shop');
     await sb.server('a-0').sql('CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(40))');
     await sb.server('b-0').sql('CREATE DATABASE sales');
-    await sb.server('b-0').sql('CREATE TABLE sales.invoices (id INT AUTO_INCREMENT PRIMARY KEY, amount INT)');
+    await sb.server('b-0').sql('USE sales; CREATE TABLE invoices (id INT AUTO_INCREMENT PRIMARY KEY, amount INT)');
     for (let i = 0; i < 5; i++) {
       await sb.server('a-0').sql(`INSERT INTO shop.orders (item) VALUES ('item-${i}')`);
       await sb.server('b-0').sql(`INSERT INTO sales.invoices (amount) VALUES (${(i + 1) * 100})`);

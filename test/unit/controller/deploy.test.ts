@@ -30,9 +30,14 @@ function render(dir: string): K8sObject[] {
   return parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject);
 }
 
-const find = (objs: K8sObject[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+const find = (objs: K8sObject[], kind: string, name?: string) =>
+  objs.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
 const rulesOf = (o: K8sObject) =>
-  (o.rules as Rule[]).flatMap((r) => r.resources.map((res) => `${r.apiGroups.join(',') || 'core'}/${res}: ${[...r.verbs].sort().join(',')}`)).sort();
+  (o.rules as Rule[])
+    .flatMap((r) =>
+      r.resources.map((res) => `${r.apiGroups.join(',') || 'core'}/${res}: ${[...r.verbs].sort().join(',')}`),
+    )
+    .sort();
 
 const CLUSTER_RULES = [
   'core/events: create,patch',
@@ -46,7 +51,16 @@ describe.skipIf(!hasKubectl)('kubectl kustomize deploy/', () => {
   it('deploy/operator renders the operator objects in tributary-system', () => {
     const objs = render('deploy/operator');
     expect(objs.map((o) => o.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Deployment',
+        'Namespace',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
     );
     for (const o of objs) {
       if (['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) continue;
@@ -65,15 +79,20 @@ describe.skipIf(!hasKubectl)('kubectl kustomize deploy/', () => {
     const json = JSON.stringify([clusterRole, role]);
     expect(json).not.toContain('"*"');
     for (const binding of [...find(objs, 'ClusterRoleBinding'), ...find(objs, 'RoleBinding')]) {
-      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'tributary-operator', namespace: 'tributary-system' }]);
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'tributary-operator', namespace: 'tributary-system' },
+      ]);
     }
-    expect((find(objs, 'ClusterRoleBinding')[0]!.roleRef as { name: string }).name).toBe(clusterRole!.metadata.name);
+    expect((find(objs, 'ClusterRoleBinding')[0]!.roleRef as { name: string }).name).toBe(
+      clusterRole!.metadata.name,
+    );
     expect((find(objs, 'RoleBinding')[0]!.roleRef as { name: string }).name).toBe(role!.metadata.name);
   });
 
   it('runs the Deployment non-root, read-only, with probes on the health port and leader election', () => {
     const [dep] = find(render('deploy/operator'), 'Deployment');
-    const spec = (dep as unknown as { spec: { template: { spec: Record<string, unknown> } } }).spec.template.spec as {
+    const spec = (dep as unknown as { spec: { template: { spec: Record<string, unknown> } } }).spec.template
+      .spec as {
       serviceAccountName: string;
       securityContext: Record<string, unknown>;
       containers: {
@@ -91,19 +110,32 @@ describe.skipIf(!hasKubectl)('kubectl kustomize deploy/', () => {
     expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
     const [c] = spec.containers;
     expect(c!.image).toBe('ghcr.io/tributary-dev/tributary:0.1.0');
-    expect(c!.args).toEqual(expect.arrayContaining(['--leader-elect', '--metrics-port=8080', '--health-port=8081']));
+    expect(c!.args).toEqual(
+      expect.arrayContaining(['--leader-elect', '--metrics-port=8080', '--health-port=8081']),
+    );
     expect(c!.env.map((e) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
-    expect(c!.ports).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'metrics', containerPort: 8080 }), expect.objectContaining({ name: 'health', containerPort: 8081 })]));
+    expect(c!.ports).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'metrics', containerPort: 8080 }),
+        expect.objectContaining({ name: 'health', containerPort: 8081 }),
+      ]),
+    );
     expect(c!.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(c!.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
     expect(c!.resources.requests).toBeDefined();
     expect(c!.resources.limits.memory).toBeDefined();
-    expect(c!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(c!.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
   });
 
   it('deploy/ adds the CRD from crds/', (ctx) => {
     if (!existsSync(`${root}crds/kustomization.yaml`)) {
-      console.warn('deploy test: crds/kustomization.yaml is missing, so deploy/ cannot include the CRD yet; not checked');
+      console.warn(
+        'deploy test: crds/kustomization.yaml is missing, so deploy/ cannot include the CRD yet; not checked',
+      );
       ctx.skip();
     }
     const objs = render('deploy');
@@ -115,12 +147,17 @@ describe.skipIf(!hasKubectl)('kubectl kustomize deploy/', () => {
 
 describe('deploy/examples', () => {
   it('the warehouse example is a valid spec whose Secrets are in the file with username and password', () => {
-    const docs = parseAllDocuments(readFileSync(`${root}deploy/examples/warehouse.yaml`, 'utf8')).map((d) => d.toJS() as K8sObject);
+    const docs = parseAllDocuments(readFileSync(`${root}deploy/examples/warehouse.yaml`, 'utf8')).map(
+      (d) => d.toJS() as K8sObject,
+    );
     const topology = docs.find((d) => d.kind === 'MySQLTopology')!;
     const parsed = TopologySpec.safeParse(topology.spec);
     expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
     const spec = parsed.data!;
-    expect(spec.groups.find((g) => g.name === 'dw')!.channels.map((c) => c.name)).toEqual(['shard_a', 'shard_b']);
+    expect(spec.groups.find((g) => g.name === 'dw')!.channels.map((c) => c.name)).toEqual([
+      'shard_a',
+      'shard_b',
+    ]);
     for (const ref of [spec.adminSecretRef.name, spec.replicationSecretRef.name]) {
       const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === ref);
       expect(secret?.metadata.namespace).toBe(topology.metadata.namespace);
@@ -131,14 +168,39 @@ describe('deploy/examples', () => {
 
 describe('charts/tributary', () => {
   it('has Chart.yaml, values with the documented knobs, RBAC matching deploy/, and the CRD', () => {
-    const chart = parse(readFileSync(`${root}charts/tributary/Chart.yaml`, 'utf8')) as { apiVersion: string; name: string; version: string };
+    const chart = parse(readFileSync(`${root}charts/tributary/Chart.yaml`, 'utf8')) as {
+      apiVersion: string;
+      name: string;
+      version: string;
+    };
     expect(chart).toMatchObject({ apiVersion: 'v2', name: 'tributary' });
-    const values = parse(readFileSync(`${root}charts/tributary/values.yaml`, 'utf8')) as Record<string, unknown>;
-    expect(Object.keys(values)).toEqual(expect.arrayContaining(['image', 'resources', 'leaderElection', 'metrics', 'rbac', 'watchNamespace', 'serviceAccount']));
+    const values = parse(readFileSync(`${root}charts/tributary/values.yaml`, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.keys(values)).toEqual(
+      expect.arrayContaining([
+        'image',
+        'resources',
+        'leaderElection',
+        'metrics',
+        'rbac',
+        'watchNamespace',
+        'serviceAccount',
+      ]),
+    );
     expect((values.metrics as { serviceMonitor: { enabled: boolean } }).serviceMonitor.enabled).toBe(false);
     const rbac = readFileSync(`${root}charts/tributary/templates/rbac.yaml`, 'utf8');
-    for (const verbs of ['[get, list, watch, update, patch]', '[get, patch, update]', '[create, patch]', '[get, create, update]']) expect(rbac).toContain(verbs);
-    expect(realpathSync(`${root}charts/tributary/crds/tributary.dev_mysqltopologies.yaml`)).toBe(realpathSync(`${root}crds/tributary.dev_mysqltopologies.yaml`));
+    for (const verbs of [
+      '[get, list, watch, update, patch]',
+      '[get, patch, update]',
+      '[create, patch]',
+      '[get, create, update]',
+    ])
+      expect(rbac).toContain(verbs);
+    expect(realpathSync(`${root}charts/tributary/crds/tributary.dev_mysqltopologies.yaml`)).toBe(
+      realpathSync(`${root}crds/tributary.dev_mysqltopologies.yaml`),
+    );
   });
 });
 

@@ -58,7 +58,9 @@ function candidate(identity: string) {
   };
 }
 
-const holder = () => (api.get(LEASES, 'tributary-system', 'tributary-operator')?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+const holder = () =>
+  (api.get(LEASES, 'tributary-system', 'tributary-operator')?.spec as { holderIdentity?: string } | undefined)
+    ?.holderIdentity;
 
 describe('LeaderElector', () => {
   it('creates the Lease and leads; a second candidate does not', async () => {
@@ -104,7 +106,10 @@ describe('LeaderElector', () => {
     await b.tick(2000);
     expect(b.elector.isLeader()).toBe(true);
     expect(holder()).toBe('b');
-    expect((api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { leaseTransitions: number }).leaseTransitions).toBe(1);
+    expect(
+      (api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { leaseTransitions: number })
+        .leaseTransitions,
+    ).toBe(1);
   });
 
   it('takes over a Lease that has not changed for the lease duration; the old leader steps down when it notices', async () => {
@@ -140,7 +145,10 @@ describe('LeaderElector', () => {
   });
 
   it('only one of two candidates racing for a free Lease wins (the other gets a conflict)', async () => {
-    api.create(LEASES, { metadata: { name: 'tributary-operator', namespace: 'tributary-system' }, spec: { holderIdentity: '' } });
+    api.create(LEASES, {
+      metadata: { name: 'tributary-operator', namespace: 'tributary-system' },
+      spec: { holderIdentity: '' },
+    });
     const a = candidate('a');
     const b = candidate('b');
     const results = await Promise.all([a.elector.tryAcquireOrRenew(), b.elector.tryAcquireOrRenew()]);
@@ -151,7 +159,10 @@ describe('LeaderElector', () => {
   });
 
   it('a 409 on update loses the round only: the next round acquires', async () => {
-    api.create(LEASES, { metadata: { name: 'tributary-operator', namespace: 'tributary-system' }, spec: { holderIdentity: '' } });
+    api.create(LEASES, {
+      metadata: { name: 'tributary-operator', namespace: 'tributary-system' },
+      spec: { holderIdentity: '' },
+    });
     const a = candidate('a');
     api.injectFailure({ method: 'PUT', pathIncludes: '/leases/', status: 409 });
     void a.start();

@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock, flushMicrotasks } from '../../../src/controller/clock.js';
-import { runController, silentLog, WriteForbiddenError, type Controller, type Log, type PassOutcome } from '../../../src/controller/loop.js';
+import {
+  runController,
+  silentLog,
+  WriteForbiddenError,
+  type Controller,
+  type Log,
+  type PassOutcome,
+} from '../../../src/controller/loop.js';
 import type { PassOptions, PassResult, Reconciler } from '../../../src/controller/pass.js';
 import type { Store, TopologyRef } from '../../../src/store/store.js';
 import { deferred, MemoryStore, readyStatus } from './memory-store.js';
@@ -20,12 +27,25 @@ afterEach(() => {
 });
 
 function result(over: Partial<PassResult> = {}): PassResult {
-  return { status: readyStatus(), statusChanged: false, events: [], actionsExecuted: 0, requeueAfterMs: 1000, ...over };
+  return {
+    status: readyStatus(),
+    statusChanged: false,
+    events: [],
+    actionsExecuted: 0,
+    requeueAfterMs: 1000,
+    ...over,
+  };
 }
 
 function start(
   reconcile: (store: Store, ref: TopologyRef, options?: PassOptions) => Promise<PassResult | undefined>,
-  opts: { store?: MemoryStore; mayWrite?: () => boolean; resyncIntervalMs?: number; concurrency?: number; log?: Log } = {},
+  opts: {
+    store?: MemoryStore;
+    mayWrite?: () => boolean;
+    resyncIntervalMs?: number;
+    concurrency?: number;
+    log?: Log;
+  } = {},
 ): Harness {
   const clock = new FakeClock();
   const store = opts.store ?? new MemoryStore();
@@ -180,7 +200,9 @@ describe('runController', () => {
         return result({
           statusChanged: changed,
           status: readyStatus({ phase: 'Degraded' }),
-          events: changed ? [{ type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a stopped' }] : [],
+          events: changed
+            ? [{ type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a stopped' }]
+            : [],
         });
       },
       { store },
@@ -189,7 +211,9 @@ describe('runController', () => {
     expect(store.statusWrites).toHaveLength(1);
     expect(store.statusWrites[0]!.observedGeneration).toBe(7);
     expect(store.statusWrites[0]!.status.phase).toBe('Degraded');
-    expect(store.events).toEqual([{ ref, event: { type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a stopped' } }]);
+    expect(store.events).toEqual([
+      { ref, event: { type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a stopped' } },
+    ]);
     expect(h.outcomes[0]!.statusWritten).toBe(true);
     changed = false;
     await h.clock.advance(1000);

@@ -1,6 +1,12 @@
 // An in-memory Store for controller tests: topologies and secrets in maps, every write recorded.
 import type { TopologyStatus } from '../../../src/api/status.js';
-import { refKey, type Store, type StoredTopology, type TopologyEvent, type TopologyRef } from '../../../src/store/store.js';
+import {
+  refKey,
+  type Store,
+  type StoredTopology,
+  type TopologyEvent,
+  type TopologyRef,
+} from '../../../src/store/store.js';
 
 export class MemoryStore implements Store {
   readonly topologies = new Map<string, StoredTopology>();
@@ -67,7 +73,11 @@ export function readyStatus(extra: Partial<TopologyStatus> = {}): TopologyStatus
 }
 
 /** A promise with its resolve/reject exposed. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+export function deferred<T = void>(): {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+} {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
   const promise = new Promise<T>((res, rej) => {

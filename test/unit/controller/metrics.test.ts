@@ -7,25 +7,68 @@ const ref = { namespace: 'db', name: 'warehouse' };
 
 function channel(replica: string, name: string, over: Partial<ChannelReport> = {}): ChannelReport {
   return {
-    name, replica, from: 'shard-a', source: 'a-0', managed: true, state: 'Running',
-    sourceHost: 'h', sourcePort: 3306, sourceUser: 'repl', sourceServerId: 1, sourceUuid: null,
-    ioRunning: 'Yes', sqlRunning: 'Yes', ioState: '', sqlState: '', secondsBehindSource: 0,
-    lastIOErrno: 0, lastIOError: '', lastIOErrorTimestamp: null, lastSQLErrno: 0, lastSQLError: '', lastSQLErrorTimestamp: null,
-    retrievedGtidSet: '', executedGtidSet: '', autoPosition: true, gtidMode: 'Slave_Pos', delaySeconds: 0, connectRetry: 60,
-    heartbeatPeriod: null, sslAllowed: false, filter: { doDatabases: [], ignoreDatabases: [] },
+    name,
+    replica,
+    from: 'shard-a',
+    source: 'a-0',
+    managed: true,
+    state: 'Running',
+    sourceHost: 'h',
+    sourcePort: 3306,
+    sourceUser: 'repl',
+    sourceServerId: 1,
+    sourceUuid: null,
+    ioRunning: 'Yes',
+    sqlRunning: 'Yes',
+    ioState: '',
+    sqlState: '',
+    secondsBehindSource: 0,
+    lastIOErrno: 0,
+    lastIOError: '',
+    lastIOErrorTimestamp: null,
+    lastSQLErrno: 0,
+    lastSQLError: '',
+    lastSQLErrorTimestamp: null,
+    retrievedGtidSet: '',
+    executedGtidSet: '',
+    autoPosition: true,
+    gtidMode: 'Slave_Pos',
+    delaySeconds: 0,
+    connectRetry: 60,
+    heartbeatPeriod: null,
+    sslAllowed: false,
+    filter: { doDatabases: [], ignoreDatabases: [] },
     ...over,
   };
 }
 
 function failover(id: string, phase: FailoverRecord['phase'], seconds = 3): FailoverRecord {
   return FailoverRecord.parse({
-    id, group: 'shard-a', from: 'a-0', to: 'a-1', reason: 'DeadPrimary', phase,
-    startedAt: '2026-01-01T00:00:00Z', finishedAt: phase === 'Done' ? new Date(Date.parse('2026-01-01T00:00:00Z') + seconds * 1000).toISOString() : undefined,
+    id,
+    group: 'shard-a',
+    from: 'a-0',
+    to: 'a-1',
+    reason: 'DeadPrimary',
+    phase,
+    startedAt: '2026-01-01T00:00:00Z',
+    finishedAt:
+      phase === 'Done'
+        ? new Date(Date.parse('2026-01-01T00:00:00Z') + seconds * 1000).toISOString()
+        : undefined,
   });
 }
 
 function status(over: Partial<TopologyStatus> = {}): TopologyStatus {
-  return { phase: 'Ready', conditions: [], groups: [], instances: [], channels: [], managedChannels: [], failovers: [], ...over };
+  return {
+    phase: 'Ready',
+    conditions: [],
+    groups: [],
+    instances: [],
+    channels: [],
+    managedChannels: [],
+    failovers: [],
+    ...over,
+  };
 }
 
 const text = async (m: OperatorMetrics) => (await m.render()).body;
@@ -33,22 +76,54 @@ const text = async (m: OperatorMetrics) => (await m.render()).body;
 describe('OperatorMetrics', () => {
   it('sets per-channel and per-instance gauges and removes series that disappeared', async () => {
     const m = new OperatorMetrics({ processMetrics: false });
-    m.updateFromStatus(ref, status({
-      phase: 'Degraded',
-      channels: [channel('dw-0', 'shard_a', { secondsBehindSource: 12 }), channel('dw-0', 'shard_b', { ioRunning: 'Connecting', sqlRunning: 'No', secondsBehindSource: null, state: 'Connecting' })],
-      instances: [{ name: 'a-0', group: 'shard-a', reachable: false, role: 'fenced' }, { name: 'a-1', group: 'shard-a', reachable: true, role: 'primary' }],
-    }));
+    m.updateFromStatus(
+      ref,
+      status({
+        phase: 'Degraded',
+        channels: [
+          channel('dw-0', 'shard_a', { secondsBehindSource: 12 }),
+          channel('dw-0', 'shard_b', {
+            ioRunning: 'Connecting',
+            sqlRunning: 'No',
+            secondsBehindSource: null,
+            state: 'Connecting',
+          }),
+        ],
+        instances: [
+          { name: 'a-0', group: 'shard-a', reachable: false, role: 'fenced' },
+          { name: 'a-1', group: 'shard-a', reachable: true, role: 'primary' },
+        ],
+      }),
+    );
     let t = await text(m);
-    expect(t).toContain('tributary_channel_receiver_running{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"} 1');
-    expect(t).toContain('tributary_channel_receiver_running{namespace="db",topology="warehouse",replica="dw-0",channel="shard_b"} 0');
-    expect(t).toContain('tributary_channel_applier_running{namespace="db",topology="warehouse",replica="dw-0",channel="shard_b"} 0');
-    expect(t).toContain('tributary_channel_seconds_behind_source{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"} 12');
-    expect(t).not.toContain('tributary_channel_seconds_behind_source{namespace="db",topology="warehouse",replica="dw-0",channel="shard_b"}');
-    expect(t).toContain('tributary_instance_up{namespace="db",topology="warehouse",group="shard-a",instance="a-0"} 0');
+    expect(t).toContain(
+      'tributary_channel_receiver_running{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"} 1',
+    );
+    expect(t).toContain(
+      'tributary_channel_receiver_running{namespace="db",topology="warehouse",replica="dw-0",channel="shard_b"} 0',
+    );
+    expect(t).toContain(
+      'tributary_channel_applier_running{namespace="db",topology="warehouse",replica="dw-0",channel="shard_b"} 0',
+    );
+    expect(t).toContain(
+      'tributary_channel_seconds_behind_source{namespace="db",topology="warehouse",replica="dw-0",channel="shard_a"} 12',
+    );
+    expect(t).not.toContain(
+      'tributary_channel_seconds_behind_source{namespace="db",topology="warehouse",replica="dw-0",channel="shard_b"}',
+    );
+    expect(t).toContain(
+      'tributary_instance_up{namespace="db",topology="warehouse",group="shard-a",instance="a-0"} 0',
+    );
     expect(t).toContain('tributary_topology_phase{namespace="db",topology="warehouse",phase="Degraded"} 1');
     expect(t).toContain('tributary_topology_channels{namespace="db",topology="warehouse",state="running"} 1');
 
-    m.updateFromStatus(ref, status({ channels: [channel('dw-0', 'shard_a')], instances: [{ name: 'a-1', group: 'shard-a', reachable: true, role: 'primary' }] }));
+    m.updateFromStatus(
+      ref,
+      status({
+        channels: [channel('dw-0', 'shard_a')],
+        instances: [{ name: 'a-1', group: 'shard-a', reachable: true, role: 'primary' }],
+      }),
+    );
     t = await text(m);
     expect(t).not.toContain('channel="shard_b"');
     expect(t).not.toContain('instance="a-0"');
@@ -67,19 +142,35 @@ describe('OperatorMetrics', () => {
     m.updateFromStatus(ref, status({ failovers: [failover('old', 'Done'), failover('f1', 'Done', 7)] }));
     m.updateFromStatus(ref, status({ failovers: [failover('old', 'Done'), failover('f1', 'Done', 7)] }));
     const t = await text(m);
-    expect(t).toContain('tributary_failovers_total{namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary",result="Done"} 1');
-    expect(t).toContain('tributary_failover_duration_seconds_sum{namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary"} 7');
-    expect(t).toContain('tributary_failover_duration_seconds_count{namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary"} 1');
+    expect(t).toContain(
+      'tributary_failovers_total{namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary",result="Done"} 1',
+    );
+    expect(t).toContain(
+      'tributary_failover_duration_seconds_sum{namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary"} 7',
+    );
+    expect(t).toContain(
+      'tributary_failover_duration_seconds_count{namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary"} 1',
+    );
   });
 
   it('observes passes: duration by result, errors, status writes; a vanished topology is forgotten', async () => {
     const m = new OperatorMetrics({ processMetrics: false });
-    const result = { status: status({ channels: [channel('dw-0', 'x')] }), statusChanged: true, events: [], actionsExecuted: 0, requeueAfterMs: 1000 };
+    const result = {
+      status: status({ channels: [channel('dw-0', 'x')] }),
+      statusChanged: true,
+      events: [],
+      actionsExecuted: 0,
+      requeueAfterMs: 1000,
+    };
     m.observePass({ ref, result, durationMs: 250, statusWritten: true, eventsEmitted: 0 });
     m.observePass({ ref, error: new Error('x'), durationMs: 50, statusWritten: false, eventsEmitted: 0 });
     let t = await text(m);
-    expect(t).toContain('tributary_reconcile_duration_seconds_count{namespace="db",topology="warehouse",result="success"} 1');
-    expect(t).toContain('tributary_reconcile_duration_seconds_sum{namespace="db",topology="warehouse",result="success"} 0.25');
+    expect(t).toContain(
+      'tributary_reconcile_duration_seconds_count{namespace="db",topology="warehouse",result="success"} 1',
+    );
+    expect(t).toContain(
+      'tributary_reconcile_duration_seconds_sum{namespace="db",topology="warehouse",result="success"} 0.25',
+    );
     expect(t).toContain('tributary_reconcile_errors_total{namespace="db",topology="warehouse"} 1');
     expect(t).toContain('tributary_status_writes_total{namespace="db",topology="warehouse"} 1');
     expect(t).toContain('channel="x"');
@@ -96,7 +187,12 @@ describe('OperatorMetrics', () => {
 describe('health and metrics servers', () => {
   it('serves /healthz, /readyz (503 until ready) and /metrics', async () => {
     let ready = false;
-    const health = await startHealthServer({ port: 0, host: '127.0.0.1', isReady: () => ready, notReadyReason: () => 'watch not synced' });
+    const health = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      isReady: () => ready,
+      notReadyReason: () => 'watch not synced',
+    });
     const m = new OperatorMetrics({ processMetrics: false });
     m.setLeader(true);
     const metrics = await startMetricsServer({ port: 0, host: '127.0.0.1', render: () => m.render() });

@@ -1,0 +1,208 @@
+// MySQL replication channels, both word sets: `mysql` (8.0.23+: SOURCE/REPLICA) and `mysql-legacy`
+// (5.7 – 8.0.22: MASTER/SLAVE). The statements are the same shapes; a word table tells them apart.
+// Every channel statement ends in FOR CHANNEL '<name>', the default channel '' included: without it
+// START/STOP act on every channel and RESET … ALL deletes them all (facts/mysql.md).
+import type { ChannelFilter, Flavor } from '../../api/spec.js';
+import type { ChannelStatus } from '../../api/status.js';
+import type { ChannelSource, Dialect, ServerVariables, Statement, Threads } from '../dialect.js';
+import { FilterUnsupportedError } from '../errors.js';
+import {
+  ident,
+  int,
+  join,
+  kw,
+  lit,
+  opt,
+  sourceFragments,
+  sql,
+  validateChannelName,
+  validateDatabaseName,
+  validateGtidSet,
+  type SqlFragment,
+} from '../escape.js';
+import type { ServerVersion } from '../flavor.js';
+import {
+  COL,
+  bool,
+  boolOrNull,
+  commonChannelFields,
+  gtidText,
+  int as intCol,
+  str,
+  strOrNull,
+  waitReached,
+  type Row,
+} from '../rows.js';
+
+type MysqlFlavor = Extract<Flavor, 'mysql' | 'mysql-legacy'>;
+
+interface Words {
+  /** START/STOP/RESET <replica>, SHOW <replica> STATUS. */
+  replica: 'REPLICA' | 'SLAVE';
+  change: 'CHANGE REPLICATION SOURCE TO' | 'CHANGE MASTER TO';
+  /** Prefix of every CHANGE option: SOURCE_HOST / MASTER_HOST, SOURCE_DELAY / MASTER_DELAY… */
+  option: 'SOURCE' | 'MASTER';
+  logReplicaUpdates: 'log_replica_updates' | 'log_slave_updates';
+  /** caching_sha2_password (8.0.4+) over a non-TLS link needs the source's RSA key: ask for it. */
+  publicKey: boolean;
+  /** CHANGE REPLICATION FILTER … FOR CHANNEL exists from 8.0.2; 5.7 only has server-wide filters. */
+  channelFilters: boolean;
+}
+
+const before = (
+  v: ServerVersion | undefined,
+  major: number,
+  minor: number,
+  patch: number,
+  unknown: boolean,
+): boolean =>
+  v === undefined
+    ? unknown
+    : v.major !== major
+      ? v.major < major
+      : v.minor !== minor
+        ? v.minor < minor
+        : v.patch < patch;
+
+function wordsFor(flavor: MysqlFlavor, v: ServerVersion | undefined): Words {
+  if (flavor === 'mysql') {
+    return {
+      replica: 'REPLICA',
+      change: 'CHANGE REPLICATION SOURCE TO',
+      option: 'SOURCE',
+      // Renamed in 8.0.26; without a version assume the current name (8.0.26 – 9.x).
+      logReplicaUpdates: before(v, 8, 0, 26, false) ? 'log_slave_updates' : 'log_replica_updates',
+      publicKey: true,
+      channelFilters: true,
+    };
+  }
+  // Without a version, legacy means 5.7: no caching_sha2_password, no per-channel filters.
+  return {
+    replica: 'SLAVE',
+    change: 'CHANGE MASTER TO',
+    option: 'MASTER',
+    logReplicaUpdates: 'log_slave_updates',
+    publicKey: !before(v, 8, 0, 4, true),
+    channelFilters: !before(v, 8, 0, 2, true),
+  };
+}
+
+const ONE = int(1, 'flag', 1, 1);
+
+const forChannel = (channel: string): SqlFragment =>
+  lit(validateChannelName(channel, { allowDefault: true }), 'channel name');
+
+/** No thread option means both threads. The thread words are the same in every version. */
+const THREAD_WORDS: Record<Threads, string> = { both: '', receiver: ' IO_THREAD', applier: ' SQL_THREAD' };
+
+/** Database names as identifiers in ( ) — an empty list clears that filter. */
+const dbList = (names: readonly string[]): SqlFragment =>
+  join(names.map((n) => ident(validateDatabaseName(n), 'database name')));
+
+/** Dialects are stateless; one per word set is built on demand (cheap) so versions can refine words. */
+export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dialect {
+  const w = wordsFor(flavor, version);
+  const p = (name: string): string => `${w.option}_${name}`;
+
+  return {
+    flavor,
+
+    // Without FOR CHANNEL: one row per channel, name in Channel_Name ('' for the default).
+    showChannels: () => sql`SHOW ${kw(w.replica)} STATUS`,
+
+    parseChannels(rows: Row[]): ChannelStatus[] {
+      return rows.map((row) => {
+        const autoPosition = bool(row, COL.autoPosition);
+        return {
+          ...commonChannelFields(row),
+          retrievedGtidSet: gtidText(row, COL.retrievedGtidSet),
+          // The server's whole gtid_executed, the same on every row: what a channel resumes from.
+          executedGtidSet: gtidText(row, COL.executedGtidSet),
+          autoPosition,
+          gtidMode: autoPosition ? 'Auto' : 'No',
+        };
+      });
+    },
+
+    showVariables: () =>
+      sql`SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.${kw(w.logReplicaUpdates)} AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged`,
+
+    parseVariables(row: Row): ServerVariables {
+      return {
+        version: str(row, ['version']),
+        serverId: intCol(row, ['server_id']),
+        serverUuid: strOrNull(row, ['server_uuid']),
+        readOnly: bool(row, ['read_only']),
+        superReadOnly: boolOrNull(row, ['super_read_only']) ?? false,
+        logBin: bool(row, ['log_bin']),
+        logReplicaUpdates: bool(row, ['log_replica_updates']),
+        binlogFormat: str(row, ['binlog_format']),
+        gtidExecuted: gtidText(row, ['gtid_executed']),
+        gtidPurged: gtidText(row, ['gtid_purged']),
+        gtidBinlogPos: null,
+        gtidSlavePos: null,
+        gtidCurrentPos: null,
+        gtidDomainId: null,
+        gtidStrictMode: null,
+      };
+    },
+
+    changeSource(channel: string, source: ChannelSource): Statement {
+      // MySQL 5.7.8+ user names and replication passwords: at most 32 characters each.
+      const f = sourceFragments(source, { maxUser: 32, maxPassword: 32 });
+      const options = [
+        opt(p('HOST'), f.host),
+        opt(p('PORT'), f.port),
+        opt(p('USER'), f.user),
+        opt(p('PASSWORD'), f.password),
+        opt(p('AUTO_POSITION'), ONE),
+        opt(p('CONNECT_RETRY'), f.connectRetry),
+        opt(p('RETRY_COUNT'), f.retryCount),
+        opt(p('HEARTBEAT_PERIOD'), f.heartbeatPeriod),
+        opt(p('DELAY'), f.delaySeconds),
+        opt(p('SSL'), f.ssl),
+        ...(w.publicKey ? [opt(`GET_${w.option}_PUBLIC_KEY`, ONE)] : []),
+      ];
+      return sql`${kw(w.change)} ${join(options)} FOR CHANNEL ${forChannel(channel)}`;
+    },
+
+    start: (channel: string, threads: Threads = 'both') =>
+      sql`START ${kw(w.replica + THREAD_WORDS[threads])} FOR CHANNEL ${forChannel(channel)}`,
+    stop: (channel: string, threads: Threads = 'both') =>
+      sql`STOP ${kw(w.replica + THREAD_WORDS[threads])} FOR CHANNEL ${forChannel(channel)}`,
+    resetAll: (channel: string) => sql`RESET ${kw(w.replica)} ALL FOR CHANNEL ${forChannel(channel)}`,
+
+    setFilter(channel: string, filter: ChannelFilter): Statement[] {
+      const name = forChannel(channel);
+      if (!w.channelFilters) {
+        throw new FilterUnsupportedError(
+          flavor,
+          channel,
+          'MySQL 5.7 has no per-channel replication filters (CHANGE REPLICATION FILTER … FOR CHANNEL needs 8.0.2+)',
+        );
+      }
+      // Both lists every time: `()` clears a list, so the result never depends on what was set before.
+      // Not persisted by the server: after a restart the channel has no filter until this runs again.
+      return [
+        sql`CHANGE REPLICATION FILTER REPLICATE_DO_DB = (${dbList(filter.doDatabases)}), REPLICATE_IGNORE_DB = (${dbList(filter.ignoreDatabases)}) FOR CHANNEL ${name}`,
+      ];
+    },
+
+    // 0: reached; 1: timed out. A timeout of 0 would mean "wait forever" on MySQL: it is never sent.
+    waitForGtid(gtidSet: string, timeoutSeconds: number): Statement {
+      const seconds = Math.ceil(timeoutSeconds);
+      const stmt = sql`SELECT WAIT_FOR_EXECUTED_GTID_SET(${lit(validateGtidSet(gtidSet), 'GTID set')}, ${int(seconds, 'wait timeout', 1, 31_536_000)}) AS reached`;
+      return { ...stmt, timeoutSeconds: seconds };
+    },
+    waitReached,
+
+    // Auto-position resumes from gtid_executed, which already holds everything the server applied or wrote.
+    setReplicaPosition: () => [],
+
+    // super_read_only=ON sets read_only=ON itself; the way back needs both, super first.
+    setReadOnly: (readOnly: boolean) =>
+      readOnly
+        ? [sql`SET GLOBAL super_read_only = ON`]
+        : [sql`SET GLOBAL super_read_only = OFF`, sql`SET GLOBAL read_only = OFF`],
+  };
+}
