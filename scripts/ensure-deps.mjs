@@ -9,9 +9,11 @@ const fail = (msg) => {
 };
 
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 20 || (major === 20 && minor < 19)) fail(`Node ${process.versions.node} is too old; Node 20.19+, 22 or 24 is needed`);
+if (major < 20 || (major === 20 && minor < 19))
+  fail(`Node ${process.versions.node} is too old; Node 20.19+, 22 or 24 is needed`);
 
-const lockNewer = existsSync('node_modules/.package-lock.json') &&
+const lockNewer =
+  existsSync('node_modules/.package-lock.json') &&
   statSync('package-lock.json').mtimeMs > statSync('node_modules/.package-lock.json').mtimeMs + 1000;
 if (!existsSync('node_modules/.package-lock.json') || lockNewer) {
   console.error('tributary: installing node_modules (npm ci)…');
@@ -25,10 +27,14 @@ const hasMariadbd = () =>
   sbinDirs.some((d) => existsSync(`${d}/mariadbd`));
 if (!hasMariadbd()) {
   const cmd = 'apt-get update && apt-get install -y mariadb-server';
-  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) fail(`the MariaDB server is missing; install it with: sudo sh -c '${cmd}'`);
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get'))
+    fail(`the MariaDB server is missing; install it with: sudo sh -c '${cmd}'`);
   console.error('tributary: installing the MariaDB server from Debian packages…');
   try {
-    execFileSync('sh', ['-c', cmd], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('sh', ['-c', cmd], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch {
     fail(`installing mariadb-server failed; run: ${cmd}`);
   }

@@ -4,7 +4,6 @@ import type { ChannelStatus } from '../api/status.js';
 import type { GtidOps } from '../sql/gtid/index.js';
 import { channelSourceMember, type GroupView, type MemberView, type TopologyView } from './view.js';
 
-
 /** Where a managed channel must point and how: the desired state of one channel. */
 export interface DesiredChannel {
   member: string;
@@ -33,8 +32,14 @@ export type Finding =
   | ({ kind: 'ChannelMissing'; desired: DesiredChannel } & At)
   | ({ kind: 'ChannelPointsElsewhere'; desired: DesiredChannel; actual: string } & At)
   | ({ kind: 'ChannelConfigDrift'; desired: DesiredChannel; differences: string[] } & At)
-  | ({ kind: 'ChannelStopped'; io: string; sql: string } & At)
-  | ({ kind: 'ChannelBroken'; thread: 'receiver' | 'applier'; errno: number; error: string } & At)
+  | ({ kind: 'ChannelStopped'; fromGroup: string; io: string; sql: string } & At)
+  | ({
+      kind: 'ChannelBroken';
+      fromGroup: string;
+      thread: 'receiver' | 'applier';
+      errno: number;
+      error: string;
+    } & At)
   | ({ kind: 'ChannelRemovedFromSpec' } & At)
   | ({ kind: 'ChannelMisplaced'; reason: string } & At)
   | ({ kind: 'GtidDomainConflict'; domain: number; withMember: string } & At)
@@ -71,7 +76,8 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
   const { view } = ctx;
   const primary = g.members.find((m) => m.spec.name === g.primary);
   for (const m of g.members) {
-    if (!m.reachable) out.push({ kind: 'InstanceUnreachable', member: m.spec.name, error: m.obs?.error ?? 'not probed' });
+    if (!m.reachable)
+      out.push({ kind: 'InstanceUnreachable', member: m.spec.name, error: m.obs?.error ?? 'not probed' });
   }
   if (!primary) {
     out.push({ kind: 'NoPrimary', group: g.spec.name, reason: 'the group has no member' });
@@ -86,7 +92,13 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
     const v = primary.obs.vars;
     if (v.readOnly) out.push({ kind: 'PrimaryReadOnly', member: primary.spec.name });
     if (feedsOthers && !v.logBin) out.push({ kind: 'LogBinOff', member: primary.spec.name });
-    if (feedsOthers && v.logBin && !v.logReplicaUpdates && g.spec.channels.length > 0 && g.members.length > 1) {
+    if (
+      feedsOthers &&
+      v.logBin &&
+      !v.logReplicaUpdates &&
+      g.spec.channels.length > 0 &&
+      g.members.length > 1
+    ) {
       // A multi-source primary without log_replica_updates never passes its sources' rows to its replicas.
       out.push({ kind: 'LogReplicaUpdatesOff', member: primary.spec.name });
     }
@@ -103,13 +115,24 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
 }
 
 /** A non-primary member: read-only, replicating from the primary over '', nothing else managed. */
-function analyzeReplica(ctx: AnalyzeContext, g: GroupView, primary: MemberView, m: MemberView, out: Finding[]): void {
+function analyzeReplica(
+  ctx: AnalyzeContext,
+  g: GroupView,
+  primary: MemberView,
+  m: MemberView,
+  out: Finding[],
+): void {
   const name = m.spec.name;
   if (m.readOnly === false) out.push({ kind: 'ReplicaWritable', member: name });
   for (const ch of m.obs!.channels) {
     if (ch.name === '') continue;
     if (isManagedName(ctx, g, ch.name)) {
-      out.push({ kind: 'ChannelMisplaced', member: name, channel: ch.name, reason: `${name} is not the primary of ${g.spec.name}` });
+      out.push({
+        kind: 'ChannelMisplaced',
+        member: name,
+        channel: ch.name,
+        reason: `${name} is not the primary of ${g.spec.name}`,
+      });
     } else out.push({ kind: 'UnmanagedChannel', member: name, channel: ch.name });
   }
   if (!primary.reachable || !primary.obs?.vars) return; // nothing to compare with or point at
@@ -132,7 +155,11 @@ function analyzeReplica(ctx: AnalyzeContext, g: GroupView, primary: MemberView, 
     filter: { doDatabases: [], ignoreDatabases: [] },
   };
   const v = m.obs!.vars!;
-  if (flavor === 'mariadb' && v.gtidBinlogPos && ctx.gtid(flavor).missing(v.gtidSlavePos ?? '', v.gtidBinlogPos)) {
+  if (
+    flavor === 'mariadb' &&
+    v.gtidBinlogPos &&
+    ctx.gtid(flavor).missing(v.gtidSlavePos ?? '', v.gtidBinlogPos)
+  ) {
     desired.alignReplicaPosition = v.gtidCurrentPos ?? v.gtidBinlogPos;
   }
   compareChannel(ctx, current, desired, out);
@@ -147,7 +174,12 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
       // A primary's default channel pointing into its own group is a leftover of a promotion or switchover.
       const src = channelSourceMember(view, ch);
       if (src && g.members.some((m) => m.spec.name === src)) {
-        out.push({ kind: 'ChannelMisplaced', member: name, channel: '', reason: `${name} is the primary of ${g.spec.name}` });
+        out.push({
+          kind: 'ChannelMisplaced',
+          member: name,
+          channel: '',
+          reason: `${name} is the primary of ${g.spec.name}`,
+        });
       } else out.push({ kind: 'UnmanagedChannel', member: name, channel: '' });
       continue;
     }
@@ -180,7 +212,13 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
     if (domain !== null && domain !== undefined) {
       const holder = domains.get(domain);
       if (holder !== undefined) {
-        out.push({ kind: 'GtidDomainConflict', member: name, channel: spec.name, domain, withMember: holder });
+        out.push({
+          kind: 'GtidDomainConflict',
+          member: name,
+          channel: spec.name,
+          domain,
+          withMember: holder,
+        });
         continue;
       }
       domains.set(domain, source.spec.name);
@@ -197,51 +235,89 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
   }
 }
 
-function compareChannel(ctx: AnalyzeContext, current: ChannelStatus | undefined, desired: DesiredChannel, out: Finding[]): void {
-  const at = { member: desired.member, channel: desired.channel };
+function compareChannel(
+  ctx: AnalyzeContext,
+  current: ChannelStatus | undefined,
+  desired: DesiredChannel,
+  out: Finding[],
+): void {
+  const at = { member: desired.member, channel: desired.channel, fromGroup: desired.fromGroup };
   if (!current) {
-    out.push({ kind: 'ChannelMissing', ...at, desired });
+    out.push({ kind: 'ChannelMissing', member: at.member, channel: at.channel, desired });
     return;
   }
   const src = channelSourceMember(ctx.view, current);
   if (src !== desired.source || current.sourcePort !== desired.sourcePort) {
-    out.push({ kind: 'ChannelPointsElsewhere', ...at, desired, actual: `${current.sourceHost}:${current.sourcePort}` });
+    out.push({
+      kind: 'ChannelPointsElsewhere',
+      ...at,
+      desired,
+      actual: `${current.sourceHost}:${current.sourcePort}`,
+    });
     return;
   }
   const differences = configDifferences(current, desired);
   if (differences.length > 0) {
-    out.push({ kind: 'ChannelConfigDrift', ...at, desired, differences });
+    out.push({ kind: 'ChannelConfigDrift', member: at.member, channel: at.channel, desired, differences });
     return;
   }
   if (current.lastSQLErrno !== 0 && current.sqlRunning === 'No') {
-    out.push({ kind: 'ChannelBroken', ...at, thread: 'applier', errno: current.lastSQLErrno, error: current.lastSQLError });
+    out.push({
+      kind: 'ChannelBroken',
+      ...at,
+      thread: 'applier',
+      errno: current.lastSQLErrno,
+      error: current.lastSQLError,
+    });
   } else if (current.lastIOErrno !== 0 && current.ioRunning === 'No') {
-    out.push({ kind: 'ChannelBroken', ...at, thread: 'receiver', errno: current.lastIOErrno, error: current.lastIOError });
+    out.push({
+      kind: 'ChannelBroken',
+      ...at,
+      thread: 'receiver',
+      errno: current.lastIOErrno,
+      error: current.lastIOError,
+    });
   } else if (current.ioRunning === 'No' || current.sqlRunning === 'No') {
     out.push({ kind: 'ChannelStopped', ...at, io: current.ioRunning, sql: current.sqlRunning });
   }
 }
 
-const sortedLower = (xs: string[]) => [...xs].map((x) => x.toLowerCase()).sort().join(',');
+const sortedLower = (xs: string[]) =>
+  [...xs]
+    .map((x) => x.toLowerCase())
+    .sort()
+    .join(',');
 
 /** Settings that differ from the desired channel (a repoint with the same source fixes them). */
 export function configDifferences(current: ChannelStatus, desired: DesiredChannel): string[] {
   const d: string[] = [];
   if (!current.autoPosition) d.push('GTID auto-position off');
-  if (current.delaySeconds !== desired.delaySeconds) d.push(`delay ${current.delaySeconds}s, want ${desired.delaySeconds}s`);
-  if (current.connectRetry !== CHANNEL_DEFAULTS.connectRetry) d.push(`connect retry ${current.connectRetry}s, want ${CHANNEL_DEFAULTS.connectRetry}s`);
-  if (current.heartbeatPeriod !== null && current.heartbeatPeriod > 2) d.push(`heartbeat ${current.heartbeatPeriod}s, want ≤ 2s`);
-  if (sortedLower(current.filter.doDatabases) !== sortedLower(desired.filter.doDatabases)) d.push('do-databases filter differs');
-  if (sortedLower(current.filter.ignoreDatabases) !== sortedLower(desired.filter.ignoreDatabases)) d.push('ignore-databases filter differs');
+  if (current.delaySeconds !== desired.delaySeconds)
+    d.push(`delay ${current.delaySeconds}s, want ${desired.delaySeconds}s`);
+  if (current.connectRetry !== CHANNEL_DEFAULTS.connectRetry)
+    d.push(`connect retry ${current.connectRetry}s, want ${CHANNEL_DEFAULTS.connectRetry}s`);
+  if (current.heartbeatPeriod !== null && current.heartbeatPeriod > 2)
+    d.push(`heartbeat ${current.heartbeatPeriod}s, want ≤ 2s`);
+  if (sortedLower(current.filter.doDatabases) !== sortedLower(desired.filter.doDatabases))
+    d.push('do-databases filter differs');
+  if (sortedLower(current.filter.ignoreDatabases) !== sortedLower(desired.filter.ignoreDatabases))
+    d.push('ignore-databases filter differs');
   return d;
 }
 
 /** Declared now, or declared before (status remembers): the operator's to act on. */
 function isManagedName(ctx: AnalyzeContext, g: GroupView, name: string): boolean {
-  return g.spec.channels.some((c) => sameName(c.name, name)) || ctx.remembered.some((r) => r.group === g.spec.name && sameName(r.name, name));
+  return (
+    g.spec.channels.some((c) => sameName(c.name, name)) ||
+    ctx.remembered.some((r) => r.group === g.spec.name && sameName(r.name, name))
+  );
 }
 
-export function isManagedChannel(ctx: Pick<AnalyzeContext, 'view' | 'remembered'>, member: string, ch: ChannelStatus): boolean {
+export function isManagedChannel(
+  ctx: Pick<AnalyzeContext, 'view' | 'remembered'>,
+  member: string,
+  ch: ChannelStatus,
+): boolean {
   const m = ctx.view.members.get(member);
   if (!m) return false;
   const g = ctx.view.groups.find((x) => x.spec.name === m.group)!;

@@ -33,7 +33,10 @@ export interface TopologyView {
 
 export const addressKey = (host: string, port: number): string => `${host.toLowerCase()}:${port}`;
 
-export function channelSourceMember(view: Pick<TopologyView, 'byAddress'>, ch: ChannelStatus): string | undefined {
+export function channelSourceMember(
+  view: Pick<TopologyView, 'byAddress'>,
+  ch: ChannelStatus,
+): string | undefined {
   return view.byAddress.get(addressKey(ch.sourceHost, ch.sourcePort));
 }
 
@@ -51,7 +54,11 @@ export function governingFailover(group: string, journal: FailoverRecord[]): Fai
   return undefined;
 }
 
-export function buildView(spec: TopologySpec, observation: Observation, previous?: TopologyStatus): TopologyView {
+export function buildView(
+  spec: TopologySpec,
+  observation: Observation,
+  previous?: TopologyStatus,
+): TopologyView {
   const byAddress = new Map<string, string>();
   for (const g of spec.groups) for (const m of g.members) byAddress.set(addressKey(m.host, m.port), m.name);
   const obsByName = new Map(observation.instances.map((o) => [o.member, o]));
@@ -89,7 +96,8 @@ export function decidePrimary(
   previous: TopologyStatus | undefined,
 ): { primary: string | undefined; basis: GroupView['primaryBasis'] } {
   const record = governingFailover(g.name, previous?.failovers ?? []);
-  if (record && ['Promoting', 'Repointing', 'Done'].includes(record.phase)) return { primary: record.to, basis: 'failover' };
+  if (record && ['Promoting', 'Repointing', 'Done'].includes(record.phase))
+    return { primary: record.to, basis: 'failover' };
   if (record) return { primary: record.from, basis: 'remembered' };
   const memberNames = new Set(g.members.map((m) => m.name));
   const remembered = previous?.groups.find((s) => s.name === g.name)?.primary ?? undefined;
@@ -105,7 +113,8 @@ export function decidePrimary(
   if (remembered && memberNames.has(remembered)) return { primary: remembered, basis: 'remembered' };
   // Nothing writable: the member the others replicate from, else the first listed.
   const pointedAt = views.map((v) => v.defaultSource).find((s) => s !== undefined && memberNames.has(s));
-  const rootOfChain = pointedAt && !views.find((v) => v.spec.name === pointedAt)?.defaultSource ? pointedAt : undefined;
+  const rootOfChain =
+    pointedAt && !views.find((v) => v.spec.name === pointedAt)?.defaultSource ? pointedAt : undefined;
   if (rootOfChain) return { primary: rootOfChain, basis: 'discovered' };
   return { primary: g.members[0]?.name, basis: 'bootstrap' };
 }

@@ -9,14 +9,12 @@ export const API_GROUP = 'tributary.dev';
 export const API_VERSION = 'v1alpha1';
 export const KIND = 'MySQLTopology';
 
-/** Channel names a spec may not declare: MySQL Group Replication's, and Tributary's own catch-up channel. */
-export const RESERVED_CHANNEL_NAMES = [
-  'group_replication_applier',
-  'group_replication_recovery',
-  'tributary_catchup',
-];
+/** Channel names the servers reserve (MySQL Group Replication): no statement may use them. */
+export const SERVER_RESERVED_CHANNEL_NAMES = ['group_replication_applier', 'group_replication_recovery'];
 /** The temporary channel a failover candidate catches up over; never declared, always removed after. */
 export const CATCHUP_CHANNEL = 'tributary_catchup';
+/** Channel names a spec may not declare: the servers' reserved names, and Tributary's own catch-up channel. */
+export const RESERVED_CHANNEL_NAMES = [...SERVER_RESERVED_CHANNEL_NAMES, CATCHUP_CHANNEL];
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Kubernetes-style names for groups and members: they end up in status, events and logs. */
 export const OBJECT_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -109,7 +107,7 @@ export const ChannelSpec = z.strictObject({
       "is reserved for Tributary's failover catch-up channel",
     )
     .refine(
-      (n) => n.toLowerCase() === CATCHUP_CHANNEL || !RESERVED_CHANNEL_NAMES.includes(n.toLowerCase()),
+      (n) => !SERVER_RESERVED_CHANNEL_NAMES.includes(n.toLowerCase()),
       'is a channel name reserved by MySQL Group Replication',
     )
     .meta({

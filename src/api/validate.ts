@@ -4,6 +4,7 @@
 // Values from the resource are quoted, escaped and truncated: a hostile value cannot add a line.
 import { z } from 'zod';
 import { API_GROUP, API_VERSION, KIND, ObjectMeta, TopologySpec, formatIssuePath, quote } from './spec.js';
+import { oneLine } from '../util/errors.js';
 
 export type TopologyMeta = z.infer<typeof ObjectMeta>;
 
@@ -68,15 +69,6 @@ export function formatIssues(
 function line(path: readonly PropertyKey[], message: string): string {
   const where = formatIssuePath(path) || 'resource';
   return oneLine(`${where}: ${message}`);
-}
-
-/** Defense in depth: no control character, line or paragraph separator, or bidi override in a line. */
-export function oneLine(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
 }
 
 /** The offending value, when it helps: primitives, and the length of a list that is too long or short. */

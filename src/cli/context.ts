@@ -16,14 +16,26 @@ export interface LocalContext {
   close(): Promise<void>;
 }
 
-export async function openLocal(files: string[], statusOut?: string, opts: { settleMs?: number } = {}): Promise<LocalContext> {
+export async function openLocal(
+  files: string[],
+  statusOut?: string,
+  opts: { settleMs?: number } = {},
+): Promise<LocalContext> {
   const log = createLogger();
-  const store = new LocalStore({ files, ...(statusOut ? { statusOut } : {}), log: (line: string) => log.info(line) });
+  const store = new LocalStore({
+    files,
+    ...(statusOut ? { statusOut } : {}),
+    log: (line: string) => log.info(line),
+  });
   const refs = await store.list();
   const ref = refs[0];
   if (!ref) throw new UserError(`no MySQLTopology in ${files.join(', ')}`);
   const pool = new SqlClientPool();
-  const reconcile = createReconciler({ pool, log, ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}) });
+  const reconcile = createReconciler({
+    pool,
+    log,
+    ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
+  });
   return { store, ref, pool, log, reconcile, close: () => pool.closeAll() };
 }
 
@@ -36,7 +48,11 @@ export function reportProblems(problems: string[] | undefined): boolean {
 }
 
 /** What the loop does after a pass, for the commands that run single passes themselves. */
-export async function applyPass(ctx: LocalContext, result: import('../controller/pass.js').PassResult): Promise<void> {
-  if (result.statusChanged) await ctx.store.writeStatus(ctx.ref, result.status, result.status.observedGeneration ?? 0);
+export async function applyPass(
+  ctx: LocalContext,
+  result: import('../controller/pass.js').PassResult,
+): Promise<void> {
+  if (result.statusChanged)
+    await ctx.store.writeStatus(ctx.ref, result.status, result.status.observedGeneration ?? 0);
   for (const e of result.events) await ctx.store.emitEvent(ctx.ref, e);
 }

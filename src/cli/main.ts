@@ -4,10 +4,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { oneLine, UserError } from '../util/errors.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-const fileOption = () => new Option('-f, --filename <file>', 'manifest file (MySQLTopology and its Secrets); repeatable').argParser(collect).makeOptionMandatory();
+const fileOption = () =>
+  new Option('-f, --filename <file>', 'manifest file (MySQLTopology and its Secrets); repeatable')
+    .argParser(collect)
+    .makeOptionMandatory();
 
 function build(): Command {
   const program = new Command('tributary')
@@ -30,8 +35,15 @@ function build(): Command {
     .description('run the same controller with manifest files as its store')
     .addOption(fileOption())
     .option('--once', 'one pass, then exit 0 when Ready, 2 otherwise', false)
-    .option('--status-out <file>', 'status file (JSON, or YAML by extension): written on change, read back at start')
-    .option('--ack-failover <group>', 'lift the failover cooldown of a group (the annotation tributary.dev/ack-failover)', collect)
+    .option(
+      '--status-out <file>',
+      'status file (JSON, or YAML by extension): written on change, read back at start',
+    )
+    .option(
+      '--ack-failover <group>',
+      'lift the failover cooldown of a group (the annotation tributary.dev/ack-failover)',
+      collect,
+    )
     .action(async (o) => (await import('./commands/local.js')).localCommand(o));
 
   program
@@ -45,7 +57,9 @@ function build(): Command {
     .command('status')
     .description('observe only and show groups, members and channels')
     .addOption(fileOption())
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['tree', 'json', 'yaml']).default('tree'))
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['tree', 'json', 'yaml']).default('tree'),
+    )
     .option('--status-out <file>', 'status file to read the managed-channel memory from')
     .action(async (o) => (await import('./commands/status.js')).statusCommand(o));
 
@@ -76,7 +90,8 @@ function build(): Command {
 
 function parsePort(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UserError(`port must be 1–65535, got "${oneLine(value, 40)}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UserError(`port must be 1–65535, got "${oneLine(value, 40)}"`);
   return n;
 }
 

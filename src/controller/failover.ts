@@ -26,7 +26,12 @@ export interface FailoverRunContext {
 
 const noFilter = { doDatabases: [], ignoreDatabases: [] };
 
-function phase(record: FailoverRecord, next: FailoverPhase, now: Date, extra: Partial<FailoverRecord> = {}): FailoverRecord {
+function phase(
+  record: FailoverRecord,
+  next: FailoverPhase,
+  now: Date,
+  extra: Partial<FailoverRecord> = {},
+): FailoverRecord {
   const done = next === 'Done' || next === 'Aborted';
   return {
     ...record,
@@ -43,7 +48,13 @@ async function run(actions: Action[], ctx: FailoverRunContext): Promise<void> {
 }
 
 /** Temporary channel on the candidate from a survivor holding what it lacks; removed once caught up. */
-function catchUpActions(ctx: FailoverRunContext, candidate: string, donor: string, position: string, domains?: number[]): Action[] {
+function catchUpActions(
+  ctx: FailoverRunContext,
+  candidate: string,
+  donor: string,
+  position: string,
+  domains?: number[],
+): Action[] {
   const d = ctx.view.members.get(donor)!;
   const desired: DesiredChannel = {
     member: candidate,
@@ -56,10 +67,24 @@ function catchUpActions(ctx: FailoverRunContext, candidate: string, donor: strin
     filter: noFilter,
     ...(domains ? { doDomainIds: domains } : {}),
   };
-  const exists = ctx.view.members.get(candidate)?.obs?.channels.some((c) => c.name === CATCHUP_CHANNEL) ?? false;
+  const exists =
+    ctx.view.members.get(candidate)?.obs?.channels.some((c) => c.name === CATCHUP_CHANNEL) ?? false;
   return [
-    { kind: 'ConfigureChannel', member: candidate, channel: CATCHUP_CHANNEL, desired, exists, reason: `catch up from ${donor}` },
-    { kind: 'WaitForGtid', member: candidate, gtidSet: position, timeoutSeconds: ctx.waitSeconds, reason: `transactions only ${donor} holds` },
+    {
+      kind: 'ConfigureChannel',
+      member: candidate,
+      channel: CATCHUP_CHANNEL,
+      desired,
+      exists,
+      reason: `catch up from ${donor}`,
+    },
+    {
+      kind: 'WaitForGtid',
+      member: candidate,
+      gtidSet: position,
+      timeoutSeconds: ctx.waitSeconds,
+      reason: `transactions only ${donor} holds`,
+    },
     { kind: 'RemoveChannel', member: candidate, channel: CATCHUP_CHANNEL, reason: 'caught up' },
   ];
 }
@@ -68,7 +93,10 @@ function catchUpActions(ctx: FailoverRunContext, candidate: string, donor: strin
  * Survivors downstream of the dead group (replicas of its channels elsewhere) that hold more of the
  * group's GTID domains than the candidate: MariaDB would refuse to resume them from the new primary.
  */
-function downstreamDonors(ctx: FailoverRunContext, record: FailoverRecord): { member: string; position: string }[] {
+function downstreamDonors(
+  ctx: FailoverRunContext,
+  record: FailoverRecord,
+): { member: string; position: string }[] {
   const cand = ctx.view.members.get(record.to)?.obs;
   if (!cand?.vars || cand.flavor !== 'mariadb' || ctx.groupDomains.length === 0) return [];
   const ops = gtidOps('mariadb');
@@ -83,21 +111,27 @@ function downstreamDonors(ctx: FailoverRunContext, record: FailoverRecord): { me
       .map((e) => e.trim())
       .filter((e) => e && ctx.groupDomains.includes(Number(e.split('-')[0])))
       .join(',');
-    const missing = inDomains ? ops.missing(cand.vars.gtidCurrentPos ?? cand.vars.gtidExecuted, inDomains) : '';
+    const missing = inDomains
+      ? ops.missing(cand.vars.gtidCurrentPos ?? cand.vars.gtidExecuted, inDomains)
+      : '';
     if (missing) out.push({ member: p.spec.name, position: missing });
   }
   return out;
 }
 
 /** Advances a record as far as it can go in this pass; returns it at Repointing (or Aborted). */
-export async function advanceFailover(start: FailoverRecord, ctx: FailoverRunContext): Promise<FailoverRecord> {
+export async function advanceFailover(
+  start: FailoverRecord,
+  ctx: FailoverRunContext,
+): Promise<FailoverRecord> {
   let record = start;
   const candidate = ctx.view.members.get(record.to);
   const write = async (next: FailoverPhase, extra: Partial<FailoverRecord> = {}) => {
     record = phase(record, next, ctx.now(), extra);
     await ctx.journal(record);
   };
-  if (!candidate?.reachable || !candidate.obs) throw new Error(`failover of ${record.group}: candidate ${record.to} is unreachable`);
+  if (!candidate?.reachable || !candidate.obs)
+    throw new Error(`failover of ${record.group}: candidate ${record.to} is unreachable`);
   if (record.phase === 'Decided') await write('CatchingUp');
   if (record.phase === 'CatchingUp') {
     if (record.reason === 'Switchover') {
@@ -111,10 +145,18 @@ export async function advanceFailover(start: FailoverRecord, ctx: FailoverRunCon
       const actions: Action[] = [];
       // Apply every transaction already received from the dead primary (bounded wait).
       if (def?.retrievedGtidSet) {
-        actions.push({ kind: 'WaitForGtid', member: record.to, gtidSet: def.retrievedGtidSet, timeoutSeconds: ctx.waitSeconds, reason: 'apply the received relay log' });
+        actions.push({
+          kind: 'WaitForGtid',
+          member: record.to,
+          gtidSet: def.retrievedGtidSet,
+          timeoutSeconds: ctx.waitSeconds,
+          reason: 'apply the received relay log',
+        });
       }
-      if (record.donor && record.catchUpTo) actions.push(...catchUpActions(ctx, record.to, record.donor, record.catchUpTo));
-      for (const d of downstreamDonors(ctx, record)) actions.push(...catchUpActions(ctx, record.to, d.member, d.position, ctx.groupDomains));
+      if (record.donor && record.catchUpTo)
+        actions.push(...catchUpActions(ctx, record.to, record.donor, record.catchUpTo));
+      for (const d of downstreamDonors(ctx, record))
+        actions.push(...catchUpActions(ctx, record.to, d.member, d.position, ctx.groupDomains));
       await run(actions, ctx);
     }
     await write('Promoting');
@@ -122,8 +164,19 @@ export async function advanceFailover(start: FailoverRecord, ctx: FailoverRunCon
   if (record.phase === 'Promoting') {
     const actions: Action[] = [];
     // Only the channel that pointed at the old primary goes; every other channel stays as it is.
-    if (candidate.obs.channels.some((c) => c.name === '')) actions.push({ kind: 'RemoveChannel', member: record.to, channel: '', reason: `it pointed at ${record.from}` });
-    actions.push({ kind: 'SetReadOnly', member: record.to, readOnly: false, reason: `promoted in place of ${record.from}` });
+    if (candidate.obs.channels.some((c) => c.name === ''))
+      actions.push({
+        kind: 'RemoveChannel',
+        member: record.to,
+        channel: '',
+        reason: `it pointed at ${record.from}`,
+      });
+    actions.push({
+      kind: 'SetReadOnly',
+      member: record.to,
+      readOnly: false,
+      reason: `promoted in place of ${record.from}`,
+    });
     await run(actions, ctx);
     await write('Repointing');
   }
@@ -131,15 +184,36 @@ export async function advanceFailover(start: FailoverRecord, ctx: FailoverRunCon
 }
 
 /** Switchover: freeze the old primary, wait for the target to hold everything; undo on timeout. */
-async function switchoverCatchUp(record: FailoverRecord, ctx: FailoverRunContext): Promise<string | undefined> {
+async function switchoverCatchUp(
+  record: FailoverRecord,
+  ctx: FailoverRunContext,
+): Promise<string | undefined> {
   const old = ctx.view.members.get(record.from)!;
-  if (!old.reachable || !old.obs) throw new Error(`switchover of ${record.group}: ${record.from} became unreachable`);
-  const named = old.obs.channels.filter((c) => c.name !== '' && c.ioRunning !== 'No' && ctx.view.groups.find((g) => g.primary === record.from)?.spec.channels.some((s) => s.name.toLowerCase() === c.name.toLowerCase()));
+  if (!old.reachable || !old.obs)
+    throw new Error(`switchover of ${record.group}: ${record.from} became unreachable`);
+  const named = old.obs.channels.filter(
+    (c) =>
+      c.name !== '' &&
+      c.ioRunning !== 'No' &&
+      ctx.view.groups
+        .find((g) => g.primary === record.from)
+        ?.spec.channels.some((s) => s.name.toLowerCase() === c.name.toLowerCase()),
+  );
   await run(
     [
       // Stop what the old primary receives, so the target can reach a fixed point.
-      ...named.map((c): Action => ({ kind: 'StopChannel', member: record.from, channel: c.name, reason: 'switchover: freeze the old primary' })),
-      { kind: 'SetReadOnly', member: record.from, readOnly: true, reason: 'switchover: no more writes on the old primary' },
+      ...named.map((c): Action => ({
+        kind: 'StopChannel',
+        member: record.from,
+        channel: c.name,
+        reason: 'switchover: freeze the old primary',
+      })),
+      {
+        kind: 'SetReadOnly',
+        member: record.from,
+        readOnly: true,
+        reason: 'switchover: no more writes on the old primary',
+      },
     ],
     ctx,
   );
@@ -149,7 +223,15 @@ async function switchoverCatchUp(record: FailoverRecord, ctx: FailoverRunContext
   const vars = dialect.parseVariables(rows[0]!);
   const target = vars.gtidBinlogPos ?? vars.gtidExecuted;
   const wait = await executeActions(
-    [{ kind: 'WaitForGtid', member: record.to, gtidSet: target, timeoutSeconds: ctx.waitSeconds, reason: 'switchover: the target must hold everything' }],
+    [
+      {
+        kind: 'WaitForGtid',
+        member: record.to,
+        gtidSet: target,
+        timeoutSeconds: ctx.waitSeconds,
+        reason: 'switchover: the target must hold everything',
+      },
+    ],
     ctx.exec,
   );
   if (!wait.failure) return undefined;
@@ -157,7 +239,12 @@ async function switchoverCatchUp(record: FailoverRecord, ctx: FailoverRunContext
   await run(
     [
       { kind: 'SetReadOnly', member: record.from, readOnly: false, reason: 'switchover aborted' },
-      ...named.map((c): Action => ({ kind: 'StartChannel', member: record.from, channel: c.name, reason: 'switchover aborted' })),
+      ...named.map((c): Action => ({
+        kind: 'StartChannel',
+        member: record.from,
+        channel: c.name,
+        reason: 'switchover aborted',
+      })),
     ],
     ctx,
   );

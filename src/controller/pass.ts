@@ -24,4 +24,8 @@ export interface PassOptions {
   switchover?: { group: string; to: string; timeoutSeconds?: number };
 }
 
-export type Reconciler = (store: Store, ref: TopologyRef, options?: PassOptions) => Promise<PassResult | undefined>;
+export type Reconciler = (
+  store: Store,
+  ref: TopologyRef,
+  options?: PassOptions,
+) => Promise<PassResult | undefined>;

@@ -6,7 +6,7 @@ import { loadCredentials, validateTopology, type Credentials } from '../api/vali
 import { analyze, type Finding } from '../analyze/findings.js';
 import { buildView, type TopologyView } from '../analyze/view.js';
 import { executeActions, type ActionFailure, type ExecuteContext } from '../execute/execute.js';
-import { observeTopology } from '../observe/probe.js';
+import { dialectOf, observeTopology } from '../observe/probe.js';
 import type { Observation } from '../observe/types.js';
 import { channelLabel, describeAction, type Action } from '../plan/actions.js';
 import { planConvergence } from '../plan/converge.js';
@@ -20,9 +20,16 @@ import {
 } from '../plan/failover.js';
 import { mergeConditions, projectStatus } from '../report/status.js';
 import type { SqlClientPool } from '../sql/client.js';
-import { dialectFor } from '../sql/flavor.js';
 import { gtidOps } from '../sql/gtid/index.js';
-import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER, refKey, type Store, type StoredTopology, type TopologyEvent, type TopologyRef } from '../store/store.js';
+import {
+  ANNOTATION_ACK_FAILOVER,
+  ANNOTATION_SWITCHOVER,
+  refKey,
+  type Store,
+  type StoredTopology,
+  type TopologyEvent,
+  type TopologyRef,
+} from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { stableEqual } from '../util/stable.js';
 import { advanceFailover } from './failover.js';
@@ -59,7 +66,10 @@ const JOURNAL_LENGTH = 20;
 const QUICK_REPROBE_MS = 100;
 
 /** Reads the resource and its Secrets; returns the problems (one line each) when it cannot be used. */
-export async function loadInputs(store: Store, stored: StoredTopology): Promise<PassInputs | { errors: string[] }> {
+export async function loadInputs(
+  store: Store,
+  stored: StoredTopology,
+): Promise<PassInputs | { errors: string[] }> {
   const resource = {
     apiVersion: 'tributary.dev/v1alpha1',
     kind: 'MySQLTopology',
@@ -69,16 +79,25 @@ export async function loadInputs(store: Store, stored: StoredTopology): Promise<
   const result = validateTopology(resource);
   if (!result.ok) return { errors: result.errors };
   const spec = result.topology.spec;
-  const creds = await loadCredentials(spec, (name) => store.readSecret(stored.ref.namespace, name), { namespace: stored.ref.namespace });
+  const creds = await loadCredentials(spec, (name) => store.readSecret(stored.ref.namespace, name), {
+    namespace: stored.ref.namespace,
+  });
   if (!creds.ok) return { errors: creds.errors };
   return { spec, admin: creds.admin, replication: creds.replication, previous: stored.status };
 }
 
 /** Managed channels: declared now, plus those declared before that some server still holds. */
-export function rememberChannels(spec: TopologySpec, previous: TopologyStatus | undefined, observation?: Observation) {
-  const declared = spec.groups.flatMap((g) => g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })));
+export function rememberChannels(
+  spec: TopologySpec,
+  previous: TopologyStatus | undefined,
+  observation?: Observation,
+) {
+  const declared = spec.groups.flatMap((g) =>
+    g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })),
+  );
   const stillThere = (previous?.managedChannels ?? []).filter((r) => {
-    if (declared.some((d) => d.group === r.group && d.name.toLowerCase() === r.name.toLowerCase())) return false;
+    if (declared.some((d) => d.group === r.group && d.name.toLowerCase() === r.name.toLowerCase()))
+      return false;
     const g = spec.groups.find((x) => x.name === r.group);
     if (!g || !observation) return true;
     // Forget it once every member is reachable and none holds it any more.
@@ -124,7 +143,8 @@ const EVENT_REASON: Record<Action['kind'], (a: Action) => string> = {
   SetReadOnly: (a) => (a.kind === 'SetReadOnly' && a.readOnly ? 'MemberFenced' : 'PrimaryWritable'),
   EnsureReplicationUser: () => 'ReplicationUserCreated',
   RemoveChannel: () => 'ChannelRemoved',
-  ConfigureChannel: (a) => (a.kind === 'ConfigureChannel' && a.exists ? 'ChannelRepointed' : 'ChannelCreated'),
+  ConfigureChannel: (a) =>
+    a.kind === 'ConfigureChannel' && a.exists ? 'ChannelRepointed' : 'ChannelCreated',
   StartChannel: () => 'ChannelStarted',
   StopChannel: () => 'ChannelStopped',
   WaitForGtid: () => 'CaughtUp',
@@ -138,7 +158,11 @@ interface Memory {
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
   const memory = new Map<string, Memory>();
-  return async (store: Store, ref: TopologyRef, options: PassOptions = {}): Promise<PassResult | undefined> => {
+  return async (
+    store: Store,
+    ref: TopologyRef,
+    options: PassOptions = {},
+  ): Promise<PassResult | undefined> => {
     const stored = await store.get(ref);
     if (!stored || stored.deleting) return undefined;
     const started = now();
@@ -159,13 +183,28 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const i = journal.findIndex((x) => x.id === r.id);
       journal = i >= 0 ? journal.map((x, j) => (j === i ? r : x)) : [...journal, r];
       const closed = journal.filter((x) => !isOpen(x));
-      if (closed.length > JOURNAL_LENGTH) journal = journal.filter((x) => isOpen(x) || closed.indexOf(x) >= closed.length - JOURNAL_LENGTH);
+      if (closed.length > JOURNAL_LENGTH)
+        journal = journal.filter((x) => isOpen(x) || closed.indexOf(x) >= closed.length - JOURNAL_LENGTH);
     };
     // The journal is written before each failover phase acts: a restarted operator resumes it.
     const persist = async (r: FailoverRecord) => {
       upsert(r);
-      const base = inputs.previous ?? ({ phase: 'FailingOver', conditions: [], groups: [], instances: [], channels: [], managedChannels: [], failovers: [] } as TopologyStatus);
-      await store.writeStatus(ref, { ...base, phase: journal.some(isOpen) ? 'FailingOver' : base.phase, failovers: journal }, stored.generation);
+      const base =
+        inputs.previous ??
+        ({
+          phase: 'FailingOver',
+          conditions: [],
+          groups: [],
+          instances: [],
+          channels: [],
+          managedChannels: [],
+          failovers: [],
+        } as TopologyStatus);
+      await store.writeStatus(
+        ref,
+        { ...base, phase: journal.some(isOpen) ? 'FailingOver' : base.phase, failovers: journal },
+        stored.generation,
+      );
       inputs.previous = { ...base, failovers: journal };
     };
 
@@ -175,10 +214,17 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const last = [...journal].reverse().find((r) => r.group === ack.trim() && r.reason === 'DeadPrimary');
       if (last && !last.acknowledged) upsert({ ...last, acknowledged: true });
       await store.removeAnnotation(ref, ANNOTATION_ACK_FAILOVER);
-      events.push({ type: 'Normal', reason: 'FailoverAcknowledged', message: `failover cooldown of ${ack} lifted` });
+      events.push({
+        type: 'Normal',
+        reason: 'FailoverAcknowledged',
+        message: `failover cooldown of ${ack} lifted`,
+      });
     }
 
-    let decision = await decide(inputs, deps.pool, { journal, ...(deps.probeTimeoutMs ? { probeTimeoutMs: deps.probeTimeoutMs } : {}) });
+    let decision = await decide(inputs, deps.pool, {
+      journal,
+      ...(deps.probeTimeoutMs ? { probeTimeoutMs: deps.probeTimeoutMs } : {}),
+    });
     for (const i of decision.observation.instances) {
       if (i.reachable) mem.failures.delete(i.member);
       else mem.failures.set(i.member, (mem.failures.get(i.member) ?? 0) + 1);
@@ -190,31 +236,61 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     let executedCount = 0;
     if (mayWrite()) {
       const execCtx = executionContext(() => decision, inputs, deps, mayWrite);
-      const switchoverAsk = options.switchover ?? parseSwitchoverAnnotation(stored.annotations[ANNOTATION_SWITCHOVER]);
-      if (stored.annotations[ANNOTATION_SWITCHOVER] !== undefined && !parseSwitchoverAnnotation(stored.annotations[ANNOTATION_SWITCHOVER])) {
+      const switchoverAsk =
+        options.switchover ?? parseSwitchoverAnnotation(stored.annotations[ANNOTATION_SWITCHOVER]);
+      if (
+        stored.annotations[ANNOTATION_SWITCHOVER] !== undefined &&
+        !parseSwitchoverAnnotation(stored.annotations[ANNOTATION_SWITCHOVER])
+      ) {
         problems.push(`metadata.annotations["${ANNOTATION_SWITCHOVER}"]: must be <group>=<member>`);
         await store.removeAnnotation(ref, ANNOTATION_SWITCHOVER);
       }
       if (switchoverAsk) {
-        const req = { group: switchoverAsk.group, to: switchoverAsk.to, timeoutSeconds: options.switchover?.timeoutSeconds ?? deps.failoverWaitSeconds ?? 30 };
-        const sw = decideSwitchover(req, decision.view, { ...(inputs.previous ?? ({} as TopologyStatus)), failovers: journal }, now());
+        const req = {
+          group: switchoverAsk.group,
+          to: switchoverAsk.to,
+          timeoutSeconds: options.switchover?.timeoutSeconds ?? deps.failoverWaitSeconds ?? 30,
+        };
+        const sw = decideSwitchover(
+          req,
+          decision.view,
+          { ...(inputs.previous ?? ({} as TopologyStatus)), failovers: journal },
+          now(),
+        );
         if ('record' in sw) {
           await persist(sw.record);
-          events.push({ type: 'Normal', reason: 'SwitchoverStarted', message: `${sw.record.group}: ${sw.record.from} → ${sw.record.to}` });
+          events.push({
+            type: 'Normal',
+            reason: 'SwitchoverStarted',
+            message: `${sw.record.group}: ${sw.record.from} → ${sw.record.to}`,
+          });
         } else if ('refused' in sw) {
           problems.push(sw.refused);
           events.push({ type: 'Warning', reason: 'SwitchoverRefused', message: sw.refused });
         }
         if (!options.switchover) await store.removeAnnotation(ref, ANNOTATION_SWITCHOVER);
       }
-      for (const d of decideFailovers(inputs.spec, decision.view, health, { ...(inputs.previous ?? ({} as TopologyStatus)), failovers: journal }, now())) {
+      for (const d of decideFailovers(
+        inputs.spec,
+        decision.view,
+        health,
+        { ...(inputs.previous ?? ({} as TopologyStatus)), failovers: journal },
+        now(),
+      )) {
         if (d.kind === 'blocked') {
           condition('FailoverBlocked', d.condition, d.reason);
           continue;
         }
         await persist(d.record);
-        events.push({ type: 'Warning', reason: 'FailoverStarted', message: `${d.record.group}: ${d.record.from} is dead, promoting ${d.record.to} (${d.record.message ?? ''})` });
-        deps.log.warn({ topology, group: d.record.group, from: d.record.from, to: d.record.to }, 'failover started');
+        events.push({
+          type: 'Warning',
+          reason: 'FailoverStarted',
+          message: `${d.record.group}: ${d.record.from} is dead, promoting ${d.record.to} (${d.record.message ?? ''})`,
+        });
+        deps.log.warn(
+          { topology, group: d.record.group, from: d.record.from, to: d.record.to },
+          'failover started',
+        );
       }
       let advanced = false;
       for (const r of journal.filter((x) => isOpen(x) && x.phase !== 'Repointing')) {
@@ -224,7 +300,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
             exec: execCtx,
             journal: persist,
             now,
-            waitSeconds: r.reason === 'Switchover' ? (options.switchover?.timeoutSeconds ?? deps.failoverWaitSeconds ?? 30) : (deps.failoverWaitSeconds ?? 30),
+            waitSeconds:
+              r.reason === 'Switchover'
+                ? (options.switchover?.timeoutSeconds ?? deps.failoverWaitSeconds ?? 30)
+                : (deps.failoverWaitSeconds ?? 30),
             groupDomains: groupDomains(decision.view, inputs.previous, r.group),
           });
           advanced = true;
@@ -245,11 +324,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       const result = await executeActions(decision.actions, execCtx);
       failure = result.failure;
       for (const a of result.executed) {
-        events.push({ type: a.kind === 'SetReadOnly' && a.readOnly ? 'Warning' : 'Normal', reason: EVENT_REASON[a.kind](a), message: describeAction(a) });
-        deps.log.info({ topology, action: a.kind, target: 'channel' in a ? channelLabel(a.member, a.channel) : a.member }, describeAction(a));
+        events.push({
+          type: a.kind === 'SetReadOnly' && a.readOnly ? 'Warning' : 'Normal',
+          reason: EVENT_REASON[a.kind](a),
+          message: describeAction(a),
+        });
+        deps.log.info(
+          { topology, action: a.kind, target: 'channel' in a ? channelLabel(a.member, a.channel) : a.member },
+          describeAction(a),
+        );
         if (a.kind === 'ConfigureChannel') {
           const r = journal.find((x) => isOpen(x) && x.group === a.desired.fromGroup);
-          if (r) upsert({ ...r, repointed: [...new Set([...r.repointed, channelLabel(a.member, a.channel)])] });
+          if (r)
+            upsert({ ...r, repointed: [...new Set([...r.repointed, channelLabel(a.member, a.channel)])] });
         }
       }
       if (failure) {
@@ -260,10 +347,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (result.executed.length > 0) decision = await settle(inputs, deps, journal);
       for (const r of journal.filter((x) => isOpen(x) && x.phase === 'Repointing')) {
         if (!groupSettled(decision, r.group)) continue;
-        const done: FailoverRecord = { ...r, phase: 'Done', finishedAt: now().toISOString(), phaseTimes: { ...r.phaseTimes, Done: now().toISOString() } };
+        const done: FailoverRecord = {
+          ...r,
+          phase: 'Done',
+          finishedAt: now().toISOString(),
+          phaseTimes: { ...r.phaseTimes, Done: now().toISOString() },
+        };
         upsert(done);
         mem.failures.delete(r.from);
-        events.push({ type: 'Normal', reason: r.reason === 'Switchover' ? 'SwitchoverFinished' : 'FailoverFinished', message: `${r.group}: ${r.to} is primary; repointed ${done.repointed.join(', ') || 'nothing'}` });
+        events.push({
+          type: 'Normal',
+          reason: r.reason === 'Switchover' ? 'SwitchoverFinished' : 'FailoverFinished',
+          message: `${r.group}: ${r.to} is primary; repointed ${done.repointed.join(', ') || 'nothing'}`,
+        });
         deps.log.info({ topology, group: r.group, to: r.to }, 'failover finished');
       }
       executedCount = result.executed.length;
@@ -282,7 +378,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       stored.status,
     );
     const statusChanged = !stableEqual(status, stored.status);
-    const quick = health.some((h) => h.state === 'Suspect') || journal.some(isOpen);
+    // Re-probe at once while a primary is suspect or a failover has not promoted yet; a repointing
+    // failover waits for channels, at the normal pace.
+    const quick =
+      health.some((h) => h.state === 'Suspect') || journal.some((r) => isOpen(r) && r.phase !== 'Repointing');
     return {
       status,
       statusChanged,
@@ -294,23 +393,45 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 }
 
-function reportHealth(h: PrimaryHealth, condition: (type: string, reason: string, message: string) => void): void {
+function reportHealth(
+  h: PrimaryHealth,
+  condition: (type: string, reason: string, message: string) => void,
+): void {
   if (h.state === 'Unreachable') {
-    condition('PrimaryUnreachable', 'OperatorCutOff', `${h.primary} (${h.group}) fails probes but ${h.witnesses.map((w) => channelLabel(w.member, w.channel)).join(', ')} still receive from it: no failover`);
+    condition(
+      'PrimaryUnreachable',
+      'OperatorCutOff',
+      `${h.primary} (${h.group}) fails probes but ${h.witnesses.map((w) => channelLabel(w.member, w.channel)).join(', ')} still receive from it: no failover`,
+    );
   } else if (h.state === 'NoWitness') {
-    condition('PrimaryUnreachable', 'NoWitness', `${h.primary} (${h.group}) fails probes and nothing replicates from it: nobody to confirm or promote`);
+    condition(
+      'PrimaryUnreachable',
+      'NoWitness',
+      `${h.primary} (${h.group}) fails probes and nothing replicates from it: nobody to confirm or promote`,
+    );
   } else if (h.state === 'Dead') {
-    condition('PrimaryDead', 'DeadPrimary', `${h.primary} (${h.group}) is dead: ${h.failures} failed probes, no replica receives from it`);
+    condition(
+      'PrimaryDead',
+      'DeadPrimary',
+      `${h.primary} (${h.group}) is dead: ${h.failures} failed probes, no replica receives from it`,
+    );
   }
 }
 
 /** Every channel into or inside the group runs from the new primary (unreachable members aside). */
 function groupSettled(d: Decision, group: string): boolean {
+  const pending = new Set<Finding['kind']>([
+    'ChannelMissing',
+    'ChannelPointsElsewhere',
+    'ChannelStopped',
+    'ChannelBroken',
+    'ChannelMisplaced',
+    'PrimaryReadOnly',
+  ]);
   return !d.findings.some((f) => {
-    if (!('member' in f)) return false;
-    const inGroup = d.view.members.get(f.member)?.group === group;
-    const fromGroup = 'desired' in f && f.desired.fromGroup === group;
-    return (inGroup || fromGroup) && ['ChannelMissing', 'ChannelPointsElsewhere', 'ChannelStopped', 'ChannelMisplaced', 'PrimaryReadOnly'].includes(f.kind);
+    if (!pending.has(f.kind) || !('member' in f)) return false;
+    const from = 'desired' in f ? f.desired.fromGroup : 'fromGroup' in f ? f.fromGroup : undefined;
+    return from === group || d.view.members.get(f.member)?.group === group;
   });
 }
 
@@ -326,7 +447,12 @@ function groupDomains(view: TopologyView, previous: TopologyStatus | undefined, 
   return [...ids].sort((a, b) => a - b);
 }
 
-function executionContext(current: () => Decision, inputs: PassInputs, deps: ReconcilerDeps, mayWrite: () => boolean): ExecuteContext {
+function executionContext(
+  current: () => Decision,
+  inputs: PassInputs,
+  deps: ReconcilerDeps,
+  mayWrite: () => boolean,
+): ExecuteContext {
   const member = (name: string) => {
     const m = current().view.members.get(name);
     if (!m?.obs?.flavor) throw new Error(`${name} was not observed`);
@@ -336,9 +462,14 @@ function executionContext(current: () => Decision, inputs: PassInputs, deps: Rec
     client: (name: string) => {
       const m = member(name).spec;
       const target = m.connect ?? { host: m.host, port: m.port };
-      return deps.pool.get({ ...target, user: inputs.admin.username, password: inputs.admin.password, label: name });
+      return deps.pool.get({
+        ...target,
+        user: inputs.admin.username,
+        password: inputs.admin.password,
+        label: name,
+      });
     },
-    dialect: (name: string) => dialectFor(member(name).obs!.flavor!),
+    dialect: (name: string) => dialectOf(member(name).obs!),
     replication: inputs.replication,
     isPrimary: (name: string) => current().view.groups.some((g) => g.primary === name),
     mayWrite,
@@ -346,12 +477,20 @@ function executionContext(current: () => Decision, inputs: PassInputs, deps: Rec
 }
 
 /** After changes, observe again until nothing is left to do and new channels run, bounded by settleMs. */
-async function settle(inputs: PassInputs, deps: ReconcilerDeps, journal: FailoverRecord[]): Promise<Decision> {
+async function settle(
+  inputs: PassInputs,
+  deps: ReconcilerDeps,
+  journal: FailoverRecord[],
+): Promise<Decision> {
   const deadline = Date.now() + (deps.settleMs ?? 4000);
   for (;;) {
     const decision = await decide(inputs, deps.pool, { journal });
-    const pending = decision.actions.length > 0 || decision.findings.some((f) => f.kind === 'ChannelStopped' || f.kind === 'ChannelMissing');
-    const connecting = decision.observation.instances.some((i) => i.channels.some((c) => c.ioRunning === 'Connecting' && c.lastIOErrno === 0));
+    const pending =
+      decision.actions.length > 0 ||
+      decision.findings.some((f) => f.kind === 'ChannelStopped' || f.kind === 'ChannelMissing');
+    const connecting = decision.observation.instances.some((i) =>
+      i.channels.some((c) => c.ioRunning === 'Connecting' && c.lastIOErrno === 0),
+    );
     if ((!pending && !connecting) || Date.now() >= deadline) return decision;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -366,7 +505,15 @@ function invalidResult(stored: StoredTopology, errors: string[], now: string): P
     phase: 'Invalid',
     conditions: mergeConditions(
       previous?.conditions ?? [],
-      [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: stored.generation }],
+      [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'InvalidSpec',
+          message,
+          observedGeneration: stored.generation,
+        },
+      ],
       now,
     ),
   } as TopologyStatus;

@@ -33,7 +33,14 @@ export async function executeActions(actions: Action[], ctx: ExecuteContext): Pr
   const executed: Action[] = [];
   for (const [index, action] of actions.entries()) {
     if (action.kind === 'EnsureReplicationUser' && !ctx.isPrimary(action.member)) {
-      return { executed, failure: { action, index, message: `refused: ${action.member} is not a primary (never write on a replica)` } };
+      return {
+        executed,
+        failure: {
+          action,
+          index,
+          message: `refused: ${action.member} is not a primary (never write on a replica)`,
+        },
+      };
     }
     let current: Statement | undefined;
     try {
@@ -44,7 +51,8 @@ export async function executeActions(actions: Action[], ctx: ExecuteContext): Pr
         const rows = await ctx.client(action.member).query<Record<string, unknown>>(statement);
         if (action.kind === 'WaitForGtid') {
           const value = rows[0] ? Object.values(rows[0])[0] : undefined;
-          if (!ctx.dialect(action.member).waitReached(value)) throw new Error(`timed out after ${action.timeoutSeconds}s waiting for ${action.gtidSet}`);
+          if (!ctx.dialect(action.member).waitReached(value))
+            throw new Error(`timed out after ${action.timeoutSeconds}s waiting for ${action.gtidSet}`);
         }
       }
       executed.push(action);

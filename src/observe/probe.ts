@@ -3,6 +3,7 @@ import type { Flavor, Member, TopologySpec } from '../api/spec.js';
 import type { Credentials } from '../plan/actions.js';
 import type { SqlClient, SqlClientPool } from '../sql/client.js';
 import { quoteString } from '../sql/escape.js';
+import type { Dialect } from '../sql/dialect.js';
 import { detectFlavor, dialectFor } from '../sql/flavor.js';
 import { oneLine } from '../util/errors.js';
 import type { InstanceObservation, Observation } from './types.js';
@@ -16,6 +17,12 @@ export interface ObserveOptions {
 }
 
 const versions = new WeakMap<SqlClient, string>();
+
+/** The dialect of an observed server, for its exact version (MySQL 8.0.x differ in words and variables). */
+export function dialectOf(obs: InstanceObservation): Dialect {
+  if (!obs.flavor) throw new Error(`${obs.member} was not observed`);
+  return dialectFor(obs.flavor, obs.vars?.version);
+}
 
 export async function observeTopology(spec: TopologySpec, opts: ObserveOptions): Promise<Observation> {
   const jobs = spec.groups.flatMap((g) => g.members.map((m) => probeMember(g.name, m, spec.flavor, opts)));
@@ -32,15 +39,29 @@ export async function probeMember(
   const started = performance.now();
   const address = { host: member.host, port: member.port };
   const target = member.connect ?? address;
-  const client = opts.pool.get({ ...target, user: opts.admin.username, password: opts.admin.password, label: member.name });
+  const client = opts.pool.get({
+    ...target,
+    user: opts.admin.username,
+    password: opts.admin.password,
+    label: member.name,
+  });
   const base = { member: member.name, group, address };
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`probe timed out after ${opts.probeTimeoutMs ?? 3000} ms`)), opts.probeTimeoutMs ?? 3000);
+    timer = setTimeout(
+      () => reject(new Error(`probe timed out after ${opts.probeTimeoutMs ?? 3000} ms`)),
+      opts.probeTimeoutMs ?? 3000,
+    );
   });
   try {
     const result = await Promise.race([readInstance(client, flavorSetting, opts.replicationUser), deadline]);
-    return { ...base, reachable: true, ...result, observedAt: new Date().toISOString(), durationMs: performance.now() - started };
+    return {
+      ...base,
+      reachable: true,
+      ...result,
+      observedAt: new Date().toISOString(),
+      durationMs: performance.now() - started,
+    };
   } catch (e) {
     versions.delete(client);
     const err = e as { message?: string; errno?: number };
@@ -67,11 +88,13 @@ async function readInstance(client: SqlClient, flavorSetting: Flavor | 'auto', r
     versions.set(client, version);
   }
   const flavor: Flavor = flavorSetting === 'auto' ? detectFlavor(version) : flavorSetting;
-  const dialect = dialectFor(flavor);
+  const dialect = dialectFor(flavor, version);
   const [varRows, channelRows, userRows] = await Promise.all([
     client.query<Record<string, unknown>>(dialect.showVariables()),
     client.query<Record<string, unknown>>(dialect.showChannels()),
-    client.query<{ n: number }>(`SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${quoteString(replicationUser)}`),
+    client.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${quoteString(replicationUser)}`,
+    ),
   ]);
   if (!varRows[0]) throw new Error('server returned no variables row');
   const vars = dialect.parseVariables(varRows[0]);

@@ -3,20 +3,28 @@ import type { Credentials } from '../api/validate.js';
 import type { DesiredChannel } from '../analyze/findings.js';
 import { CHANNEL_DEFAULTS } from '../analyze/findings.js';
 import type { Dialect, Statement } from '../sql/dialect.js';
-import { quoteString } from '../sql/escape.js';
+import { lit, secret, sql } from '../sql/escape.js';
 
 export type Action =
   | { kind: 'SetReadOnly'; member: string; readOnly: boolean; reason: string }
   | { kind: 'EnsureReplicationUser'; member: string; reason: string }
   | { kind: 'RemoveChannel'; member: string; channel: string; reason: string }
-  | { kind: 'ConfigureChannel'; member: string; channel: string; desired: DesiredChannel; exists: boolean; reason: string }
+  | {
+      kind: 'ConfigureChannel';
+      member: string;
+      channel: string;
+      desired: DesiredChannel;
+      exists: boolean;
+      reason: string;
+    }
   | { kind: 'StartChannel'; member: string; channel: string; reason: string }
   | { kind: 'StopChannel'; member: string; channel: string; reason: string }
   | { kind: 'WaitForGtid'; member: string; gtidSet: string; timeoutSeconds: number; reason: string };
 
 export type { Credentials };
 
-export const channelLabel = (member: string, channel: string) => `${member}/${channel === '' ? "''" : channel}`;
+export const channelLabel = (member: string, channel: string) =>
+  `${member}/${channel === '' ? "''" : channel}`;
 
 export function describeAction(a: Action): string {
   switch (a.kind) {
@@ -37,21 +45,16 @@ export function describeAction(a: Action): string {
   }
 }
 
-const stmt = (sql: string, display = sql): Statement => ({ sql, display });
-
 /** The SQL of one action on one server, in order. Pure: the dialect renders, nothing is sent. */
 export function actionStatements(a: Action, dialect: Dialect, replication: Credentials): Statement[] {
   switch (a.kind) {
     case 'SetReadOnly':
       return dialect.setReadOnly(a.readOnly);
     case 'EnsureReplicationUser': {
-      const user = `${quoteString(replication.username)}@'%'`;
+      const user = lit(replication.username, 'replication user');
       return [
-        {
-          sql: `CREATE USER IF NOT EXISTS ${user} IDENTIFIED BY ${quoteString(replication.password)}`,
-          display: `CREATE USER IF NOT EXISTS ${user} IDENTIFIED BY <redacted>`,
-        },
-        stmt(`GRANT REPLICATION SLAVE ON *.* TO ${user}`),
+        sql`CREATE USER IF NOT EXISTS ${user}@'%' IDENTIFIED BY ${secret(replication.password)}`,
+        sql`GRANT REPLICATION SLAVE ON *.* TO ${user}@'%'`,
       ];
     }
     case 'RemoveChannel':
@@ -66,7 +69,8 @@ export function actionStatements(a: Action, dialect: Dialect, replication: Crede
       const d = a.desired;
       const out: Statement[] = [];
       if (a.exists) out.push(dialect.stop(a.channel));
-      if (d.alignReplicaPosition !== undefined) out.push(...dialect.setReplicaPosition(d.alignReplicaPosition));
+      if (d.alignReplicaPosition !== undefined)
+        out.push(...dialect.setReplicaPosition(d.alignReplicaPosition));
       out.push(
         dialect.changeSource(a.channel, {
           host: d.sourceHost,

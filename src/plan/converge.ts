@@ -34,36 +34,92 @@ export function planConvergence(findings: Finding[], opts: ConvergeOptions): Act
     switch (f.kind) {
       case 'ReplicaWritable':
         // Fencing is always safe, even during a failover.
-        actions.push({ kind: 'SetReadOnly', member: f.member, readOnly: true, reason: 'a replica must be read-only' });
+        actions.push({
+          kind: 'SetReadOnly',
+          member: f.member,
+          readOnly: true,
+          reason: 'a replica must be read-only',
+        });
         break;
       case 'PrimaryReadOnly':
-        if (!busy(f.member)) actions.push({ kind: 'SetReadOnly', member: f.member, readOnly: false, reason: 'the primary must be writable' });
+        if (!busy(f.member))
+          actions.push({
+            kind: 'SetReadOnly',
+            member: f.member,
+            readOnly: false,
+            reason: 'the primary must be writable',
+          });
         break;
       case 'ReplicationUserMissing':
-        if (!busy(f.member)) actions.push({ kind: 'EnsureReplicationUser', member: f.member, reason: 'replicas log in with it' });
+        if (!busy(f.member))
+          actions.push({
+            kind: 'EnsureReplicationUser',
+            member: f.member,
+            reason: 'replicas log in with it',
+          });
         break;
       case 'ChannelMissing':
-        if (!busy(f.member)) actions.push({ kind: 'ConfigureChannel', member: f.member, channel: f.channel, desired: f.desired, exists: false, reason: 'missing' });
+        if (!busy(f.member))
+          actions.push({
+            kind: 'ConfigureChannel',
+            member: f.member,
+            channel: f.channel,
+            desired: f.desired,
+            exists: false,
+            reason: 'missing',
+          });
         break;
       case 'ChannelPointsElsewhere':
-        if (!busy(f.member)) actions.push({ kind: 'ConfigureChannel', member: f.member, channel: f.channel, desired: f.desired, exists: true, reason: `points at ${f.actual}` });
+        if (!busy(f.member))
+          actions.push({
+            kind: 'ConfigureChannel',
+            member: f.member,
+            channel: f.channel,
+            desired: f.desired,
+            exists: true,
+            reason: `points at ${f.actual}`,
+          });
         break;
       case 'ChannelConfigDrift':
-        if (!busy(f.member)) actions.push({ kind: 'ConfigureChannel', member: f.member, channel: f.channel, desired: f.desired, exists: true, reason: f.differences.join('; ') });
+        if (!busy(f.member))
+          actions.push({
+            kind: 'ConfigureChannel',
+            member: f.member,
+            channel: f.channel,
+            desired: f.desired,
+            exists: true,
+            reason: f.differences.join('; '),
+          });
         break;
       case 'ChannelStopped':
-        if (!busy(f.member)) actions.push({ kind: 'StartChannel', member: f.member, channel: f.channel, reason: `stopped (receiver ${f.io}, applier ${f.sql})` });
+        if (!busy(f.member))
+          actions.push({
+            kind: 'StartChannel',
+            member: f.member,
+            channel: f.channel,
+            reason: `stopped (receiver ${f.io}, applier ${f.sql})`,
+          });
         break;
       case 'ChannelRemovedFromSpec':
-        if (!busy(f.member)) actions.push({ kind: 'RemoveChannel', member: f.member, channel: f.channel, reason: 'removed from the spec' });
+        if (!busy(f.member))
+          actions.push({
+            kind: 'RemoveChannel',
+            member: f.member,
+            channel: f.channel,
+            reason: 'removed from the spec',
+          });
         break;
       case 'ChannelMisplaced':
-        if (!busy(f.member)) actions.push({ kind: 'RemoveChannel', member: f.member, channel: f.channel, reason: f.reason });
+        if (!busy(f.member))
+          actions.push({ kind: 'RemoveChannel', member: f.member, channel: f.channel, reason: f.reason });
         break;
       default:
         // Reported only: broken channels, errant members, conflicts, unmanaged channels need a human.
         break;
     }
   }
-  return actions.map((a, i) => ({ a, i })).sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i).map((x) => x.a);
+  return actions
+    .map((a, i) => ({ a, i }))
+    .sort((x, y) => rank(x.a) - rank(y.a) || x.i - y.i)
+    .map((x) => x.a);
 }

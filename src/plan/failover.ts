@@ -27,13 +27,18 @@ export function witnessesOf(view: TopologyView, member: string): Witness[] {
   for (const m of view.members.values()) {
     if (!m.reachable || !m.obs) continue;
     for (const ch of m.obs.channels) {
-      if (channelSourceMember(view, ch) === member) out.push({ member: m.spec.name, channel: ch.name, receiver: ch.ioRunning });
+      if (channelSourceMember(view, ch) === member)
+        out.push({ member: m.spec.name, channel: ch.name, receiver: ch.ioRunning });
     }
   }
   return out;
 }
 
-export function assessPrimaries(view: TopologyView, failures: ReadonlyMap<string, number>, threshold: number): PrimaryHealth[] {
+export function assessPrimaries(
+  view: TopologyView,
+  failures: ReadonlyMap<string, number>,
+  threshold: number,
+): PrimaryHealth[] {
   return view.groups.flatMap((g): PrimaryHealth[] => {
     if (!g.primary) return [];
     const base = { group: g.spec.name, primary: g.primary, failures: failures.get(g.primary) ?? 0 };
@@ -48,13 +53,23 @@ export function assessPrimaries(view: TopologyView, failures: ReadonlyMap<string
 
 export const isOpen = (r: FailoverRecord) => r.phase !== 'Done' && r.phase !== 'Aborted';
 
-export function activeFailover(journal: readonly FailoverRecord[], group?: string): FailoverRecord | undefined {
+export function activeFailover(
+  journal: readonly FailoverRecord[],
+  group?: string,
+): FailoverRecord | undefined {
   return journal.find((r) => isOpen(r) && (group === undefined || r.group === group));
 }
 
 /** The cooldown that blocks an automatic failover of the group, if any: the time it ends. */
-export function cooldownUntil(journal: readonly FailoverRecord[], group: string, cooldownSeconds: number, now: Date): string | undefined {
-  const last = [...journal].reverse().find((r) => r.group === group && r.reason === 'DeadPrimary' && r.phase === 'Done');
+export function cooldownUntil(
+  journal: readonly FailoverRecord[],
+  group: string,
+  cooldownSeconds: number,
+  now: Date,
+): string | undefined {
+  const last = [...journal]
+    .reverse()
+    .find((r) => r.group === group && r.reason === 'DeadPrimary' && r.phase === 'Done');
   if (!last || last.acknowledged) return undefined;
   const until = new Date(Date.parse(last.finishedAt ?? last.startedAt) + cooldownSeconds * 1000);
   return until > now ? until.toISOString() : undefined;
@@ -66,7 +81,14 @@ export type FailoverDecision =
 
 const iso = (d: Date) => d.toISOString();
 
-function newRecord(group: string, from: string, to: string, reason: FailoverRecord['reason'], now: Date, extra: Partial<FailoverRecord>): FailoverRecord {
+function newRecord(
+  group: string,
+  from: string,
+  to: string,
+  reason: FailoverRecord['reason'],
+  now: Date,
+  extra: Partial<FailoverRecord>,
+): FailoverRecord {
   return {
     id: `${group}-${now.getTime().toString(36)}`,
     group,
@@ -95,9 +117,13 @@ export function decideFailovers(
   const out: FailoverDecision[] = [];
   for (const h of health) {
     if (h.state !== 'Dead' || activeFailover(journal, h.group)) continue;
-    const blocked = (reason: string, condition: string) => out.push({ kind: 'blocked', group: h.group, reason, condition });
+    const blocked = (reason: string, condition: string) =>
+      out.push({ kind: 'blocked', group: h.group, reason, condition });
     if (!spec.failover.enabled) {
-      blocked(`primary ${h.primary} of ${h.group} is dead; automatic failover is disabled`, 'FailoverDisabled');
+      blocked(
+        `primary ${h.primary} of ${h.group} is dead; automatic failover is disabled`,
+        'FailoverDisabled',
+      );
       continue;
     }
     if (spec.paused) {
@@ -106,7 +132,10 @@ export function decideFailovers(
     }
     const until = cooldownUntil(journal, h.group, spec.failover.cooldownSeconds, now);
     if (until) {
-      blocked(`primary ${h.primary} of ${h.group} is dead; a failover happened recently, cooldown until ${until} (acknowledge with tributary.dev/ack-failover: ${h.group})`, 'FailoverCooldown');
+      blocked(
+        `primary ${h.primary} of ${h.group} is dead; a failover happened recently, cooldown until ${until} (acknowledge with tributary.dev/ack-failover: ${h.group})`,
+        'FailoverCooldown',
+      );
       continue;
     }
     const g = view.groups.find((x) => x.spec.name === h.group)!;
@@ -124,7 +153,10 @@ export function decideFailovers(
       ...(lastKnown ? { lastPrimaryExecuted: lastKnown } : {}),
     });
     if (!choice.candidate) {
-      blocked(`primary ${h.primary} of ${h.group} is dead; no member can be promoted: ${choice.reason}`, 'NoCandidate');
+      blocked(
+        `primary ${h.primary} of ${h.group} is dead; no member can be promoted: ${choice.reason}`,
+        'NoCandidate',
+      );
       continue;
     }
     out.push({
@@ -148,7 +180,9 @@ export interface SwitchoverRequest {
 }
 
 /** `group=member` from the annotation; undefined when malformed. */
-export function parseSwitchoverAnnotation(value: string | undefined): { group: string; to: string } | undefined {
+export function parseSwitchoverAnnotation(
+  value: string | undefined,
+): { group: string; to: string } | undefined {
   const m = /^\s*([a-z0-9-]+)\s*=\s*([a-z0-9-]+)\s*$/.exec(value ?? '');
   return m ? { group: m[1]!, to: m[2]! } : undefined;
 }
@@ -162,12 +196,17 @@ export function decideSwitchover(
 ): { record: FailoverRecord } | { refused: string } | { nothingToDo: string } {
   const g = view.groups.find((x) => x.spec.name === req.group);
   if (!g) return { refused: `switchover: group "${req.group}" does not exist` };
-  if (!g.spec.members.some((m) => m.name === req.to)) return { refused: `switchover: "${req.to}" is not a member of group "${req.group}"` };
-  if (activeFailover(previous?.failovers ?? [], req.group)) return { refused: `switchover: a failover of ${req.group} is in progress` };
+  if (!g.spec.members.some((m) => m.name === req.to))
+    return { refused: `switchover: "${req.to}" is not a member of group "${req.group}"` };
+  if (activeFailover(previous?.failovers ?? [], req.group))
+    return { refused: `switchover: a failover of ${req.group} is in progress` };
   if (!g.primary) return { refused: `switchover: group "${req.group}" has no primary` };
   if (g.primary === req.to) return { nothingToDo: `${req.to} is already the primary of ${req.group}` };
   const primary = g.members.find((m) => m.spec.name === g.primary)!;
-  if (!primary.reachable) return { refused: `switchover: the primary ${g.primary} is unreachable (a failover, not a switchover, replaces it)` };
+  if (!primary.reachable)
+    return {
+      refused: `switchover: the primary ${g.primary} is unreachable (a failover, not a switchover, replaces it)`,
+    };
   const flavor = primary.obs!.flavor!;
   const why = checkSwitchoverTarget({
     flavor,
@@ -177,5 +216,9 @@ export function decideSwitchover(
     observations: g.members.flatMap((m) => (m.obs ? [m.obs] : [])),
   });
   if (why) return { refused: `switchover: ${req.to} cannot be promoted: ${why}` };
-  return { record: newRecord(req.group, g.primary, req.to, 'Switchover', now, { message: `planned switchover to ${req.to}` }) };
+  return {
+    record: newRecord(req.group, g.primary, req.to, 'Switchover', now, {
+      message: `planned switchover to ${req.to}`,
+    }),
+  };
 }

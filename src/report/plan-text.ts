@@ -2,7 +2,7 @@
 import type { Decision } from '../controller/reconcile.js';
 import type { Credentials } from '../api/validate.js';
 import { actionStatements, describeAction } from '../plan/actions.js';
-import { dialectFor } from '../sql/flavor.js';
+import { dialectOf } from '../observe/probe.js';
 
 export function formatPlan(name: string, d: Decision, replication: Credentials): string {
   const out: string[] = [];
@@ -16,9 +16,9 @@ export function formatPlan(name: string, d: Decision, replication: Credentials):
   out.push(`${name}: ${d.actions.length} action${d.actions.length === 1 ? '' : 's'}`);
   d.actions.forEach((a, i) => {
     out.push(`${String(i + 1).padStart(3)}. ${describeAction(a)}`);
-    const flavor = d.view.members.get(a.member)?.obs?.flavor;
-    if (!flavor) return;
-    for (const s of actionStatements(a, dialectFor(flavor), replication)) out.push(`       ${s.display};`);
+    const obs = d.view.members.get(a.member)?.obs;
+    if (!obs?.flavor) return;
+    for (const s of actionStatements(a, dialectOf(obs), replication)) out.push(`       ${s.display};`);
   });
   return out.join('\n');
 }

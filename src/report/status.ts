@@ -1,6 +1,14 @@
 // report: observation + findings + journal → status. Pure, and stable: the same inputs give the same
 // status (no timestamps of this pass unless something changed), so callers can skip unchanged writes.
-import type { ChannelStatus, ChannelReport, Condition, FailoverRecord, InstanceStatus, Phase, TopologyStatus } from '../api/status.js';
+import type {
+  ChannelStatus,
+  ChannelReport,
+  Condition,
+  FailoverRecord,
+  InstanceStatus,
+  Phase,
+  TopologyStatus,
+} from '../api/status.js';
 import type { Finding } from '../analyze/findings.js';
 import { isManagedChannel } from '../analyze/findings.js';
 import { channelSourceMember, memberRole, type TopologyView } from '../analyze/view.js';
@@ -19,21 +27,42 @@ export interface ReportInput {
 
 /** Findings that make a topology Degraded (the rest are informational). */
 const DEGRADING = new Set<Finding['kind']>([
-  'ChannelMissing', 'ChannelPointsElsewhere', 'ChannelStopped', 'ChannelBroken', 'ChannelMisplaced', 'ChannelRemovedFromSpec',
-  'GtidDomainConflict', 'SourcePurgedNeededGtids', 'ReplicaWritable', 'PrimaryReadOnly', 'TwoWritableMembers',
-  'ErrantTransactions', 'LogBinOff', 'LogReplicaUpdatesOff', 'ReplicationUserMissing', 'InstanceUnreachable', 'NoPrimary', 'ChannelConfigDrift',
+  'ChannelMissing',
+  'ChannelPointsElsewhere',
+  'ChannelStopped',
+  'ChannelBroken',
+  'ChannelMisplaced',
+  'ChannelRemovedFromSpec',
+  'GtidDomainConflict',
+  'SourcePurgedNeededGtids',
+  'ReplicaWritable',
+  'PrimaryReadOnly',
+  'TwoWritableMembers',
+  'ErrantTransactions',
+  'LogBinOff',
+  'LogReplicaUpdatesOff',
+  'ReplicationUserMissing',
+  'InstanceUnreachable',
+  'NoPrimary',
+  'ChannelConfigDrift',
 ]);
+
+/** Facts of an unreachable member that status keeps from when it was last seen. */
+const LAST_KNOWN = ['flavor', 'version', 'serverId', 'serverUuid', 'gtidDomainId', 'gtidExecuted'] as const;
 
 export function channelState(c: ChannelStatus): ChannelReport['state'] {
   if (c.ioRunning === 'Yes' && c.sqlRunning === 'Yes') return 'Running';
-  if ((c.sqlRunning === 'No' && c.lastSQLErrno !== 0) || (c.ioRunning === 'No' && c.lastIOErrno !== 0)) return 'Broken';
+  if ((c.sqlRunning === 'No' && c.lastSQLErrno !== 0) || (c.ioRunning === 'No' && c.lastIOErrno !== 0))
+    return 'Broken';
   if (c.ioRunning === 'Connecting' && c.sqlRunning === 'Yes') return 'Connecting';
   return 'Stopped';
 }
 
 export function projectStatus(input: ReportInput, previous: TopologyStatus | undefined): TopologyStatus {
   const { view, findings } = input;
-  const fenced = new Set(findings.filter((f) => f.kind === 'ErrantTransactions').map((f) => (f as { member: string }).member));
+  const fenced = new Set(
+    findings.filter((f) => f.kind === 'ErrantTransactions').map((f) => (f as { member: string }).member),
+  );
   const instances: InstanceStatus[] = [];
   const channels: ChannelReport[] = [];
   const groups = view.groups.map((g) => {
@@ -55,6 +84,9 @@ export function projectStatus(input: ReportInput, previous: TopologyStatus | und
           gtidExecuted: o.vars.gtidExecuted,
         });
       } else {
+        // Last known facts stay (the failover needs the dead primary's GTID domain and executed set);
+        // readOnly does not: nobody knows it now.
+        for (const k of LAST_KNOWN) if (prev?.[k] !== undefined) Object.assign(inst, { [k]: prev[k] });
         inst.lastError = o?.error ?? 'not probed';
         // The last time it was seen: carried while it stays unreachable, so the status does not churn.
         inst.lastSeen = prev && !prev.reachable && prev.lastSeen ? prev.lastSeen : input.now;
@@ -67,11 +99,18 @@ export function projectStatus(input: ReportInput, previous: TopologyStatus | und
     return { name: g.spec.name, primary: g.primary ?? null, members: g.members.length, ready };
   });
   for (const f of findings) {
-    if (f.kind === 'ChannelMissing' && f.channel !== '') channels.push(missingChannel(f.member, f.channel, f.desired.fromGroup));
+    if (f.kind === 'ChannelMissing' && f.channel !== '')
+      channels.push(missingChannel(f.member, f.channel, f.desired.fromGroup));
   }
   const degraded = findings.filter((f) => DEGRADING.has(f.kind));
   const active = input.failovers.find((r) => r.phase !== 'Done' && r.phase !== 'Aborted');
-  const phase: Phase = input.paused ? 'Paused' : active ? 'FailingOver' : degraded.length > 0 ? 'Degraded' : 'Ready';
+  const phase: Phase = input.paused
+    ? 'Paused'
+    : active
+      ? 'FailingOver'
+      : degraded.length > 0
+        ? 'Degraded'
+        : 'Ready';
   const running = channels.filter((c) => c.state === 'Running').length;
   const last = [...input.failovers].reverse().find((r) => r.phase === 'Done');
   const conditions = mergeConditions(
@@ -125,17 +164,49 @@ function channelReport(input: ReportInput, group: string, member: string, ch: Ch
 
 function missingChannel(member: string, name: string, from: string): ChannelReport {
   return {
-    name, replica: member, from, source: null, managed: true, state: 'Missing',
-    sourceHost: '', sourcePort: 0, sourceUser: '', sourceServerId: null, sourceUuid: null, ioRunning: 'No', sqlRunning: 'No',
-    ioState: '', sqlState: '', secondsBehindSource: null, lastIOErrno: 0, lastIOError: '', lastIOErrorTimestamp: null,
-    lastSQLErrno: 0, lastSQLError: '', lastSQLErrorTimestamp: null, retrievedGtidSet: '', executedGtidSet: '',
-    autoPosition: false, gtidMode: 'No', delaySeconds: 0, connectRetry: 0, heartbeatPeriod: null, sslAllowed: false,
+    name,
+    replica: member,
+    from,
+    source: null,
+    managed: true,
+    state: 'Missing',
+    sourceHost: '',
+    sourcePort: 0,
+    sourceUser: '',
+    sourceServerId: null,
+    sourceUuid: null,
+    ioRunning: 'No',
+    sqlRunning: 'No',
+    ioState: '',
+    sqlState: '',
+    secondsBehindSource: null,
+    lastIOErrno: 0,
+    lastIOError: '',
+    lastIOErrorTimestamp: null,
+    lastSQLErrno: 0,
+    lastSQLError: '',
+    lastSQLErrorTimestamp: null,
+    retrievedGtidSet: '',
+    executedGtidSet: '',
+    autoPosition: false,
+    gtidMode: 'No',
+    delaySeconds: 0,
+    connectRetry: 0,
+    heartbeatPeriod: null,
+    sslAllowed: false,
     filter: { doDatabases: [], ignoreDatabases: [] },
   };
 }
 
 export function describeFinding(f: Finding): string {
-  const at = 'channel' in f ? `${f.member}/${f.channel === '' ? "''" : f.channel}` : 'member' in f ? f.member : 'group' in f ? f.group : '';
+  const at =
+    'channel' in f
+      ? `${f.member}/${f.channel === '' ? "''" : f.channel}`
+      : 'member' in f
+        ? f.member
+        : 'group' in f
+          ? f.group
+          : '';
   switch (f.kind) {
     case 'ChannelBroken':
       return `${at}: ${f.thread} error ${f.errno}: ${f.error}`;
@@ -163,7 +234,11 @@ function summarize(findings: Finding[], fallback: string): string {
 }
 
 /** Keeps lastTransitionTime unless the condition's status changed (Kubernetes conventions). */
-export function mergeConditions(previous: Condition[], next: Omit<Condition, 'lastTransitionTime'>[], now: string): Condition[] {
+export function mergeConditions(
+  previous: Condition[],
+  next: Omit<Condition, 'lastTransitionTime'>[],
+  now: string,
+): Condition[] {
   return next.map((c) => {
     const prev = previous.find((p) => p.type === c.type);
     return { ...c, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now };

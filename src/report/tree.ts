@@ -5,7 +5,8 @@ import type { ChannelReport, InstanceStatus, TopologyStatus } from '../api/statu
 const channelName = (c: ChannelReport) => (c.name === '' ? "''" : c.name);
 
 function lag(c: ChannelReport): string {
-  if (c.state === 'Running') return c.secondsBehindSource === null ? 'lag ?' : `lag ${c.secondsBehindSource}s`;
+  if (c.state === 'Running')
+    return c.secondsBehindSource === null ? 'lag ?' : `lag ${c.secondsBehindSource}s`;
   if (c.state === 'Broken') {
     const errno = c.lastSQLErrno || c.lastIOErrno;
     const msg = c.lastSQLError || c.lastIOError;
@@ -17,7 +18,8 @@ function lag(c: ChannelReport): string {
 
 function describeInstance(i: InstanceStatus | undefined, name: string): string {
   if (!i) return name;
-  if (!i.reachable) return `${name} [${i.group}] ${i.role} UNREACHABLE${i.lastError ? ` (${i.lastError})` : ''}`;
+  if (!i.reachable)
+    return `${name} [${i.group}] ${i.role} UNREACHABLE${i.lastError ? ` (${i.lastError})` : ''}`;
   const rw = i.readOnly ? 'ro' : 'rw';
   return `${name} [${i.group}] ${i.role} ${rw}${i.version ? ` ${i.version}` : ''}`;
 }
@@ -25,7 +27,9 @@ function describeInstance(i: InstanceStatus | undefined, name: string): string {
 export function renderTree(name: string, status: TopologyStatus): string {
   const lines: string[] = [];
   const s = status.summary;
-  lines.push(`${name}: ${status.phase}, ${s?.channelsRunning ?? 0}/${s?.channelsTotal ?? 0} channels running`);
+  lines.push(
+    `${name}: ${status.phase}, ${s?.channelsRunning ?? 0}/${s?.channelsTotal ?? 0} channels running`,
+  );
   const inst = new Map(status.instances.map((i) => [i.name, i]));
   const bySource = new Map<string, ChannelReport[]>();
   const orphans: ChannelReport[] = [];
@@ -63,7 +67,8 @@ export function renderTree(name: string, status: TopologyStatus): string {
     draw(i.name, '  ');
   }
   for (const c of orphans) {
-    const where = c.state === 'Missing' ? `missing (from ${c.from})` : `from ${c.sourceHost}:${c.sourcePort} ${c.state}`;
+    const where =
+      c.state === 'Missing' ? `missing (from ${c.from})` : `from ${c.sourceHost}:${c.sourcePort} ${c.state}`;
     lines.push(`${c.replica} via ${channelName(c)} ${where}${c.managed ? '' : ' (unmanaged)'}`);
   }
   return lines.join('\n');

@@ -61,7 +61,10 @@ export interface Dialect {
   /** Reads every channel of the server in one statement. */
   showChannels(): Statement;
   /** Rows of showChannels() → normalized statuses; `vars` fills what rows lack (MariaDB executed pos). */
-  parseChannels(rows: Record<string, unknown>[], vars?: Pick<ServerVariables, 'gtidSlavePos' | 'gtidExecuted'>): ChannelStatus[];
+  parseChannels(
+    rows: Record<string, unknown>[],
+    vars?: Pick<ServerVariables, 'gtidSlavePos' | 'gtidExecuted'>,
+  ): ChannelStatus[];
   /** One query returning the server-level facts; parseVariables reads its first row. */
   showVariables(): Statement;
   parseVariables(row: Record<string, unknown>): ServerVariables;

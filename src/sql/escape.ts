@@ -2,7 +2,7 @@
 // whose interpolations must be fragments made here (lit, secret, ident, int, dec, kw, join), so a raw
 // string cannot slip into a statement. Odd identifiers (hosts, users, channel names) are rejected, not
 // escaped: they end up in server files and error logs where escaping does not help.
-import { CHANNEL_NAME_PATTERN, HOST_PATTERN, RESERVED_CHANNEL_NAMES } from '../api/spec.js';
+import { CHANNEL_NAME_PATTERN, HOST_PATTERN, SERVER_RESERVED_CHANNEL_NAMES } from '../api/spec.js';
 import type { ChannelSource, Statement } from './dialect.js';
 
 /** A value the caller passed that no statement may carry. The message is one line naming the field. */
@@ -48,7 +48,7 @@ export function validateChannelName(name: string, opts: { allowDefault?: boolean
   if (typeof name !== 'string' || !CHANNEL_NAME_PATTERN.test(name)) {
     throw invalid('channel name', String(name), 'must be 1–64 of letters, digits, _ and -');
   }
-  if (RESERVED_CHANNEL_NAMES.includes(name.toLowerCase()))
+  if (SERVER_RESERVED_CHANNEL_NAMES.includes(name.toLowerCase()))
     throw invalid('channel name', name, 'is a reserved channel name');
   return name;
 }
@@ -194,6 +194,11 @@ export const join = (parts: readonly SqlFragment[], sep = ', '): SqlFragment =>
   frag(parts.map((p) => p.sql).join(sep), parts.map((p) => p.display).join(sep));
 /** Nothing: for optional clauses. */
 export const empty: SqlFragment = frag('');
+/** A parenthesized list, e.g. DO_DOMAIN_IDS=(1, 2); `()` when empty. */
+export const parens = (parts: readonly SqlFragment[]): SqlFragment => {
+  const inner = join(parts);
+  return frag(`(${inner.sql})`, `(${inner.display})`);
+};
 
 /** Tagged template: literal SQL text with fragments in the gaps. */
 export function sql(strings: TemplateStringsArray, ...parts: SqlFragment[]): Statement {

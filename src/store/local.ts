@@ -12,7 +12,8 @@ import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { TopologyStatus } from '../api/status.js';
-import { formatIssues, messageFor, oneLine } from '../api/validate.js';
+import { formatIssues, messageFor } from '../api/validate.js';
+import { oneLine } from '../util/errors.js';
 import {
   ManifestError,
   localSelection,

@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { KIND, quote } from '../api/spec.js';
-import { TOPOLOGY_API_VERSION, describe, oneLine } from '../api/validate.js';
+import { TOPOLOGY_API_VERSION, describe } from '../api/validate.js';
+import { oneLine } from '../util/errors.js';
 import { UserError } from '../util/errors.js';
 
 export interface ManifestSource {

@@ -6,8 +6,15 @@ export class UserError extends Error {
   }
 }
 
-/** One printable line: no newlines, so a hostile value cannot forge log or terminal lines. */
-export function oneLine(text: string, max = 500): string {
-  const flat = text.replace(/[\r\n\t]+/g, ' ').replace(/[\x00-\x1f\x7f]/g, '?');
+/**
+ * One printable line, so a hostile value cannot forge log or terminal lines: line breaks become spaces;
+ * any other control character, line or paragraph separator or bidi override is escaped as \uXXXX.
+ */
+export function oneLine(text: string, max = Number.POSITIVE_INFINITY): string {
+  const flat = text.replace(/\s*[\r\n]+\s*/g, ' ').replace(
+    // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

@@ -8,7 +8,11 @@ export interface Load {
   done: Promise<void>;
 }
 
-export function startLoad(server: SandboxServer, table: string, opts: { max?: number; firstId?: number; pauseMs?: number } = {}): Load {
+export function startLoad(
+  server: SandboxServer,
+  table: string,
+  opts: { max?: number; firstId?: number; pauseMs?: number } = {},
+): Load {
   const acked: number[] = [];
   let stopped = false;
   const done = (async () => {

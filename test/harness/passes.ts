@@ -10,7 +10,12 @@ export interface Driver {
   passes: number;
 }
 
-export function driver(store: LocalStore, ref: TopologyRef, reconcile: Reconciler, onPass?: (r: PassResult) => void): Driver {
+export function driver(
+  store: LocalStore,
+  ref: TopologyRef,
+  reconcile: Reconciler,
+  onPass?: (r: PassResult) => void,
+): Driver {
   const d: Driver = {
     passes: 0,
     async pass(options) {
@@ -26,7 +31,10 @@ export function driver(store: LocalStore, ref: TopologyRef, reconcile: Reconcile
       for (;;) {
         const r = await d.pass();
         if (pred(r.status)) return r.status;
-        if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; phase ${r.status.phase}; ${JSON.stringify(r.status.conditions.map((c) => c.message))}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `condition not reached in ${timeoutMs} ms; phase ${r.status.phase}; ${JSON.stringify(r.status.conditions.map((c) => c.message))}`,
+          );
         await new Promise((res) => setTimeout(res, Math.min(r.requeueAfterMs, 500)));
       }
     },

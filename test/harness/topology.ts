@@ -30,11 +30,18 @@ export interface CliResult {
 /** Runs `tributary …` as a child process (the built CLI), never throwing on a non-zero exit. */
 export async function cli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   try {
-    const r = await run(process.execPath, [BIN, ...args], { timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' } });
+    const r = await run(process.execPath, [BIN, ...args], {
+      timeout: opts.timeoutMs ?? 60_000,
+      env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' },
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    return {
+      code: typeof err.code === 'number' ? err.code : -1,
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+    };
   }
 }
 

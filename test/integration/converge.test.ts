@@ -31,9 +31,18 @@ describe('convergence of the warehouse topology on real servers', () => {
     expect(r.code, r.stderr).toBe(0);
     const s = readStatus(status);
     expect(s.phase).toBe('Ready');
-    expect(s.groups.map((g) => [g.name, g.primary])).toEqual([['shard-a', 'a-0'], ['shard-b', 'b-0'], ['dw', 'dw-0']]);
-    const dw0 = s.channels.filter((c) => c.replica === 'dw-0').map((c) => [c.name, c.source, c.state, c.managed]);
-    expect(dw0).toEqual([['shard_a', 'a-0', 'Running', true], ['shard_b', 'b-0', 'Running', true]]);
+    expect(s.groups.map((g) => [g.name, g.primary])).toEqual([
+      ['shard-a', 'a-0'],
+      ['shard-b', 'b-0'],
+      ['dw', 'dw-0'],
+    ]);
+    const dw0 = s.channels
+      .filter((c) => c.replica === 'dw-0')
+      .map((c) => [c.name, c.source, c.state, c.managed]);
+    expect(dw0).toEqual([
+      ['shard_a', 'a-0', 'Running', true],
+      ['shard_b', 'b-0', 'Running', true],
+    ]);
     expect(s.instances.find((i) => i.name === 'dw-1')).toMatchObject({ role: 'replica', readOnly: true });
     expect(JSON.stringify(s)).not.toMatch(/replpass|adminpass/);
   });
@@ -55,11 +64,19 @@ describe('convergence of the warehouse topology on real servers', () => {
     for (const m of ['dw-0', 'dw-1']) {
       const s = sb().server(m);
       const counts = await waitFor(
-        async () => [await s.scalar('SELECT COUNT(*) FROM shop.orders').catch(() => -1), await s.scalar('SELECT COUNT(*) FROM sales.invoices').catch(() => -1)],
+        async () => [
+          await s.scalar('SELECT COUNT(*) FROM shop.orders').catch(() => -1),
+          await s.scalar('SELECT COUNT(*) FROM sales.invoices').catch(() => -1),
+        ],
         (v) => Number(v[0]) === 20 && Number(v[1]) === 20,
       );
       expect(counts.map(Number), m).toEqual([20, 20]);
-      expect(Number(await s.scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'scratch'")), m).toBe(0);
+      expect(
+        Number(
+          await s.scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'scratch'"),
+        ),
+        m,
+      ).toBe(0);
     }
   });
 
@@ -73,7 +90,9 @@ describe('convergence of the warehouse topology on real servers', () => {
     const dw0 = sb().server('dw-0');
     await dw0.sql("STOP REPLICA 'shard_a'");
     await dw0.sql("STOP REPLICA 'shard_b'");
-    await dw0.sql(`CHANGE MASTER 'shard_b' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${sb().server('a-1').port}`);
+    await dw0.sql(
+      `CHANGE MASTER 'shard_b' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${sb().server('a-1').port}`,
+    );
     await sb().server('dw-1').sql('SET GLOBAL read_only = 0');
     const plan = await cli(['plan', '-f', file, '--status-out', status]);
     expect(plan.code).toBe(2);
@@ -93,28 +112,50 @@ describe('convergence of the warehouse topology on real servers', () => {
 
   it('a channel made by hand on dw-0 stays exactly as it was through every pass and shows managed: false', async () => {
     const dw0 = sb().server('dw-0');
-    await dw0.sql(`CHANGE MASTER 'manual' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${sb().server('a-1').port}, MASTER_USER='nobody', MASTER_PASSWORD='x', MASTER_CONNECT_RETRY=77`);
+    await dw0.sql(
+      `CHANGE MASTER 'manual' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${sb().server('a-1').port}, MASTER_USER='nobody', MASTER_PASSWORD='x', MASTER_CONNECT_RETRY=77`,
+    );
     const before = (await dw0.sql("SHOW REPLICA 'manual' STATUS"))[0]!;
-    for (let i = 0; i < 2; i++) expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
+    for (let i = 0; i < 2; i++)
+      expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
     const after = (await dw0.sql("SHOW REPLICA 'manual' STATUS"))[0]!;
-    for (const k of ['Master_Host', 'Master_Port', 'Master_User', 'Connect_Retry', 'Slave_IO_Running', 'Slave_SQL_Running']) expect(after[k], k).toEqual(before[k]);
+    for (const k of [
+      'Master_Host',
+      'Master_Port',
+      'Master_User',
+      'Connect_Retry',
+      'Slave_IO_Running',
+      'Slave_SQL_Running',
+    ])
+      expect(after[k], k).toEqual(before[k]);
     const s = readStatus(status);
-    expect(s.channels.find((c) => c.replica === 'dw-0' && c.name === 'manual')).toMatchObject({ managed: false, state: 'Stopped' });
+    expect(s.channels.find((c) => c.replica === 'dw-0' && c.name === 'manual')).toMatchObject({
+      managed: false,
+      state: 'Stopped',
+    });
     await dw0.sql("RESET REPLICA 'manual' ALL");
   });
 
   it('a channel removed from the spec disappears from the server; the other keeps running', async () => {
-    const smaller = writeManifests(join(sb().dir, 'smaller.yaml'), warehouseDocs(sb(), (spec) => (spec.groups[2].channels = spec.groups[2].channels.slice(0, 1))));
+    const smaller = writeManifests(
+      join(sb().dir, 'smaller.yaml'),
+      warehouseDocs(sb(), (spec) => (spec.groups[2].channels = spec.groups[2].channels.slice(0, 1))),
+    );
     const r = await cli(['local', '-f', smaller, '--once', '--status-out', status]);
     expect(r.code, r.stderr).toBe(0);
-    const names = (await sb().server('dw-0').sql('SHOW ALL REPLICAS STATUS')).map((row) => row.Connection_name);
+    const names = (await sb().server('dw-0').sql('SHOW ALL REPLICAS STATUS')).map(
+      (row) => row.Connection_name,
+    );
     expect(names).toEqual(['shard_a']);
     const s = readStatus(status);
     expect(s.managedChannels.map((c) => c.name)).toEqual(['shard_a']);
     // Declared again: created again, resuming by GTID with no duplicate.
     expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
     await sb().server('b-0').sql('INSERT INTO sales.invoices VALUES (21, 210)');
-    const n = await waitFor(() => sb().server('dw-0').scalar('SELECT COUNT(*) FROM sales.invoices'), (v) => Number(v) === 21);
+    const n = await waitFor(
+      () => sb().server('dw-0').scalar('SELECT COUNT(*) FROM sales.invoices'),
+      (v) => Number(v) === 21,
+    );
     expect(Number(n)).toBe(21);
   });
 

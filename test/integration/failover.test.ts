@@ -23,9 +23,17 @@ interface Setup {
   pool: SqlClientPool;
 }
 
-async function setup(sb: Sandbox, mutate?: (spec: Record<string, any>) => void, file = 'warehouse.yaml'): Promise<Setup> {
+async function setup(
+  sb: Sandbox,
+  mutate?: (spec: Record<string, any>) => void,
+  file = 'warehouse.yaml',
+): Promise<Setup> {
   const path = writeManifests(join(sb.dir, file), warehouseDocs(sb, mutate));
-  const store = new LocalStore({ files: [path], statusOut: join(sb.dir, `${file}.status.json`), log: () => undefined });
+  const store = new LocalStore({
+    files: [path],
+    statusOut: join(sb.dir, `${file}.status.json`),
+    log: () => undefined,
+  });
   const pool = new SqlClientPool();
   const reconcile = createReconciler({ pool, log: silentLogger(), failoverWaitSeconds: 10 });
   const d = driver(store, (await store.list())[0]!, reconcile);
@@ -43,22 +51,38 @@ async function tables(sb: Sandbox): Promise<void> {
 async function waitRows(sb: Sandbox, member: string, table: string, n: number, ms = 15_000): Promise<number> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const c = Number(await sb.server(member).scalar(`SELECT COUNT(*) FROM ${table}`).catch(() => -1));
+    const c = Number(
+      await sb
+        .server(member)
+        .scalar(`SELECT COUNT(*) FROM ${table}`)
+        .catch(() => -1),
+    );
     if (c === n || Date.now() > deadline) return c;
     await sleep(100);
   }
 }
 
-const channel = (s: TopologyStatus, replica: string, name: string) => s.channels.find((c) => c.replica === replica && c.name === name);
+const channel = (s: TopologyStatus, replica: string, name: string) =>
+  s.channels.find((c) => c.replica === replica && c.name === name);
 const lastRecord = (s: TopologyStatus) => s.failovers.at(-1);
 
 /** Polls a channel on a server as fast as it can while `fn` runs; returns every state seen. */
-async function watchChannel(sb: Sandbox, member: string, name: string, fn: () => Promise<void>): Promise<string[]> {
+async function watchChannel(
+  sb: Sandbox,
+  member: string,
+  name: string,
+  fn: () => Promise<void>,
+): Promise<string[]> {
   const seen = new Set<string>();
   let on = true;
   const poll = (async () => {
     while (on) {
-      const row = (await sb.server(member).sql(`SHOW REPLICA '${name}' STATUS`).catch(() => []))[0];
+      const row = (
+        await sb
+          .server(member)
+          .sql(`SHOW REPLICA '${name}' STATUS`)
+          .catch(() => [])
+      )[0];
       if (row) seen.add(`${row.Slave_IO_Running}/${row.Slave_SQL_Running}/${row.Master_Port}`);
       await sleep(20);
     }
@@ -87,12 +111,21 @@ describe('(a) shard-a primary dies under write load; (e) it returns; (h) a secon
       await sb().server('a-0').kill9();
       await load.done;
       const s = await d.until((x) => lastRecord(x)?.phase === 'Done');
-      expect(lastRecord(s)).toMatchObject({ group: 'shard-a', from: 'a-0', to: 'a-1', reason: 'DeadPrimary' });
+      expect(lastRecord(s)).toMatchObject({
+        group: 'shard-a',
+        from: 'a-0',
+        to: 'a-1',
+        reason: 'DeadPrimary',
+      });
       expect(lastRecord(s)!.repointed).toContain('dw-0/shard_a');
     });
     expect(states).toEqual([`Yes/Yes/${bPort}`]);
     expect(load.acked.length).toBeGreaterThan(10);
-    const s = await d.until((x) => x.groups.find((g) => g.name === 'shard-a')?.primary === 'a-1' && channel(x, 'dw-0', 'shard_a')?.state === 'Running');
+    const s = await d.until(
+      (x) =>
+        x.groups.find((g) => g.name === 'shard-a')?.primary === 'a-1' &&
+        channel(x, 'dw-0', 'shard_a')?.state === 'Running',
+    );
     expect(channel(s, 'dw-0', 'shard_a')).toMatchObject({ source: 'a-1', state: 'Running', lastSQLErrno: 0 });
     expect(s.instances.find((i) => i.name === 'a-1')).toMatchObject({ role: 'primary', readOnly: false });
     // Every row a survivor holds is on the new primary, and reaches every survivor once.
@@ -100,7 +133,8 @@ describe('(a) shard-a primary dies under write load; (e) it returns; (h) a secon
     const onDw0 = await ids(sb().server('dw-0'), 'shop.orders');
     expect(onDw0.filter((id) => !onA1.includes(id))).toEqual([]);
     await sb().server('a-1').sql("INSERT INTO shop.orders VALUES (1000000, 'after')");
-    for (const m of ['dw-0', 'dw-1']) expect(await waitRows(sb(), m, 'shop.orders', onA1.length + 1), m).toBe(onA1.length + 1);
+    for (const m of ['dw-0', 'dw-1'])
+      expect(await waitRows(sb(), m, 'shop.orders', onA1.length + 1), m).toBe(onA1.length + 1);
     expect(new Set(await ids(sb().server('dw-1'), 'shop.orders')).size).toBe(onA1.length + 1);
     expect(store.events().some((e) => e.reason === 'FailoverFinished')).toBe(true);
   });
@@ -113,17 +147,35 @@ describe('(a) shard-a primary dies under write load; (e) it returns; (h) a secon
     expect(first.events[0]).toMatchObject({ reason: 'MemberFenced' });
     expect(Number(await sb().server('a-0').scalar('SELECT @@read_only'))).toBe(1);
     const s = await d.until((x) => x.instances.find((i) => i.name === 'a-0')?.role === 'replica');
-    expect(s.instances.find((i) => i.name === 'a-0')).toMatchObject({ reachable: true, readOnly: true, role: 'replica' });
+    expect(s.instances.find((i) => i.name === 'a-0')).toMatchObject({
+      reachable: true,
+      readOnly: true,
+      role: 'replica',
+    });
     expect(channel(s, 'a-0', '')).toMatchObject({ source: 'a-1', state: 'Running' });
     expect(s.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-1');
     await sb().server('a-1').sql("INSERT INTO shop.orders VALUES (1000001, 'rejoined')");
-    expect(Number(await sb().server('a-0').scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001').then(async (v) => (Number(v) ? v : (await sleep(1000), sb().server('a-0').scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001')))))).toBe(1);
+    expect(
+      Number(
+        await sb()
+          .server('a-0')
+          .scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001')
+          .then(async (v) =>
+            Number(v)
+              ? v
+              : (await sleep(1000),
+                sb().server('a-0').scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001')),
+          ),
+      ),
+    ).toBe(1);
   });
 
   it('(h) a second failure inside the cooldown: no automatic failover, reported; ack lifts it', async () => {
     const { d, store } = shared;
     await sb().server('a-1').kill9();
-    const s = await d.until((x) => x.conditions.some((c) => c.type === 'FailoverBlocked' && c.reason === 'FailoverCooldown'));
+    const s = await d.until((x) =>
+      x.conditions.some((c) => c.type === 'FailoverBlocked' && c.reason === 'FailoverCooldown'),
+    );
     expect(s.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-1');
     expect(s.failovers.filter((r) => r.group === 'shard-a')).toHaveLength(1);
     store.setAnnotation(ANNOTATION_ACK_FAILOVER, 'shard-a');
@@ -136,9 +188,15 @@ describe('(a) shard-a primary dies under write load; (e) it returns; (h) a secon
     await sb().server('a-1').start();
     // Written before the operator sees it back: a transaction the new primary a-0 lacks.
     await sb().server('a-1').sql("INSERT INTO shop.orders VALUES (2000000, 'errant')");
-    const s = await d.until((x) => x.instances.find((i) => i.name === 'a-1')?.reachable === true && x.conditions.some((c) => /errant/.test(c.message)));
+    const s = await d.until(
+      (x) =>
+        x.instances.find((i) => i.name === 'a-1')?.reachable === true &&
+        x.conditions.some((c) => /errant/.test(c.message)),
+    );
     expect(s.instances.find((i) => i.name === 'a-1')).toMatchObject({ role: 'fenced', readOnly: true });
-    expect(s.conditions.find((c) => c.type === 'Degraded')?.message).toMatch(/a-1: errant transactions \d+-\d+-\d+/);
+    expect(s.conditions.find((c) => c.type === 'Degraded')?.message).toMatch(
+      /a-1: errant transactions \d+-\d+-\d+/,
+    );
     for (let i = 0; i < 3; i++) await d.pass();
     expect(await sb().server('a-1').sql('SHOW ALL REPLICAS STATUS')).toEqual([]);
     expect(Number(await sb().server('a-1').scalar('SELECT @@read_only'))).toBe(1);
@@ -159,11 +217,18 @@ describe('(b) the multi-source replica dw-0 dies', () => {
     expect(lastRecord(s)).toMatchObject({ group: 'dw', from: 'dw-0', to: 'dw-1' });
     await la.stop();
     await lb.stop();
-    const after = await d.until((x) => channel(x, 'dw-1', 'shard_a')?.state === 'Running' && channel(x, 'dw-1', 'shard_b')?.state === 'Running');
+    const after = await d.until(
+      (x) =>
+        channel(x, 'dw-1', 'shard_a')?.state === 'Running' &&
+        channel(x, 'dw-1', 'shard_b')?.state === 'Running',
+    );
     expect(channel(after, 'dw-1', 'shard_a')?.source).toBe('a-0');
     expect(channel(after, 'dw-1', 'shard_b')?.source).toBe('b-0');
     expect(channel(after, 'dw-1', '')).toBeUndefined();
-    for (const [src, table] of [['a-0', 'shop.orders'], ['b-0', 'sales.invoices']] as const) {
+    for (const [src, table] of [
+      ['a-0', 'shop.orders'],
+      ['b-0', 'sales.invoices'],
+    ] as const) {
       const n = Number(await sb().server(src).scalar(`SELECT COUNT(*) FROM ${table}`));
       expect(await waitRows(sb(), 'dw-1', table, n)).toBe(n);
       const sum = async (m: string) => (await sb().server(m).sql(`CHECKSUM TABLE ${table}`))[0]!.Checksum;
@@ -178,13 +243,19 @@ describe('(c) only the operator is cut off from a primary', () => {
   it('does not fail over while replicas still receive from it', async () => {
     const proxy = await startProxy(sb().server('a-0').port);
     try {
-      const { d } = await setup(sb(), (spec) => (spec.groups[0].members[0].connect = { host: '127.0.0.1', port: proxy.port }), 'proxied.yaml');
+      const { d } = await setup(
+        sb(),
+        (spec) => (spec.groups[0].members[0].connect = { host: '127.0.0.1', port: proxy.port }),
+        'proxied.yaml',
+      );
       proxy.cut();
       let s: TopologyStatus | undefined;
       for (let i = 0; i < 8; i++) s = (await d.pass()).status;
       expect(s!.failovers).toEqual([]);
       expect(s!.groups.find((g) => g.name === 'shard-a')?.primary).toBe('a-0');
-      expect(s!.conditions.find((c) => c.type === 'PrimaryUnreachable')).toMatchObject({ reason: 'OperatorCutOff' });
+      expect(s!.conditions.find((c) => c.type === 'PrimaryUnreachable')).toMatchObject({
+        reason: 'OperatorCutOff',
+      });
       expect(Number(await sb().server('a-1').scalar('SELECT @@read_only'))).toBe(1);
     } finally {
       await proxy.close();
@@ -196,7 +267,11 @@ describe('(g) must_not and errant members are never promoted', () => {
   const sb = useSandbox({ names: MEMBERS });
 
   it('must_not: the dead primary is reported, nobody promoted', async () => {
-    const { d } = await setup(sb(), (spec) => (spec.groups[0].members[1].promotionRule = 'must_not'), 'mustnot.yaml');
+    const { d } = await setup(
+      sb(),
+      (spec) => (spec.groups[0].members[1].promotionRule = 'must_not'),
+      'mustnot.yaml',
+    );
     await sb().server('a-0').kill9();
     const s = await d.until((x) => x.conditions.some((c) => c.type === 'FailoverBlocked'));
     expect(s.conditions.find((c) => c.type === 'FailoverBlocked')?.reason).toBe('NoCandidate');
@@ -213,5 +288,43 @@ describe('(g) must_not and errant members are never promoted', () => {
     const s = await d.until((x) => x.conditions.some((c) => c.type === 'FailoverBlocked'));
     expect(s.conditions.find((c) => c.type === 'FailoverBlocked')?.message).toMatch(/errant/);
     expect(s.failovers).toEqual([]);
+  });
+});
+
+describe('(a) with the multi-source replica ahead of the candidate', () => {
+  const sb = useSandbox({ names: MEMBERS });
+
+  it('the candidate first takes the dead shard’s transactions from dw-0, and nothing of shard-b leaks into shard-a', async () => {
+    const { d } = await setup(sb());
+    await tables(sb());
+    await sb().server('b-0').sql("INSERT INTO sales.invoices VALUES (1, 'b')");
+    // a-1 stops receiving (no pass runs in between); dw-0 keeps receiving from a-0.
+    await sb().server('a-1').sql("STOP REPLICA ''");
+    for (let i = 1; i <= 20; i++)
+      await sb().server('a-0').sql('INSERT INTO shop.orders VALUES (?, ?)', [i, 'x']);
+    expect(await waitRows(sb(), 'dw-0', 'shop.orders', 20)).toBe(20);
+    expect(Number(await sb().server('a-1').scalar('SELECT COUNT(*) FROM shop.orders'))).toBeLessThan(20);
+    await sb().server('a-0').kill9();
+    const s = await d.until((x) => lastRecord(x)?.phase === 'Done');
+    expect(lastRecord(s)).toMatchObject({ from: 'a-0', to: 'a-1' });
+    expect(await waitRows(sb(), 'a-1', 'shop.orders', 20)).toBe(20);
+    const after = await d.until((x) => channel(x, 'dw-0', 'shard_a')?.state === 'Running');
+    expect(channel(after, 'dw-0', 'shard_a')).toMatchObject({
+      source: 'a-1',
+      lastIOErrno: 0,
+      lastSQLErrno: 0,
+    });
+    expect((await sb().server('a-1').sql('SHOW ALL REPLICAS STATUS')).map((r) => r.Connection_name)).toEqual(
+      [],
+    );
+    expect(
+      Number(
+        await sb()
+          .server('a-1')
+          .scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'sales'"),
+      ),
+    ).toBe(0);
+    await sb().server('a-1').sql("INSERT INTO shop.orders VALUES (21, 'new primary')");
+    expect(await waitRows(sb(), 'dw-0', 'shop.orders', 21)).toBe(21);
   });
 });

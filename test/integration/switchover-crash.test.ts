@@ -16,7 +16,8 @@ import { BIN, cli, warehouseDocs, writeManifests } from '../harness/topology.js'
 
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const read = (f: string) => (existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as TopologyStatus) : undefined);
+const read = (f: string) =>
+  existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as TopologyStatus) : undefined;
 
 describe('(d) the operator is killed in the middle of a failover', () => {
   const sb = useSandbox({ names: MEMBERS });
@@ -29,8 +30,17 @@ describe('(d) the operator is killed in the middle of a failover', () => {
     await sb().server('a-0').kill9();
     const s0 = read(status)!;
     const record: FailoverRecord = {
-      id: 'shard-a-crashed', group: 'shard-a', from: 'a-0', to: 'a-1', reason: 'DeadPrimary', phase: 'Promoting',
-      startedAt: new Date().toISOString(), phaseTimes: {}, repointed: [], passedOver: [], stranded: [],
+      id: 'shard-a-crashed',
+      group: 'shard-a',
+      from: 'a-0',
+      to: 'a-1',
+      reason: 'DeadPrimary',
+      phase: 'Promoting',
+      startedAt: new Date().toISOString(),
+      phaseTimes: {},
+      repointed: [],
+      passedOver: [],
+      stranded: [],
     };
     writeFileSync(status, JSON.stringify({ ...s0, phase: 'FailingOver', failovers: [record] }));
     const r = await cli(['local', '-f', file, '--once', '--status-out', status]);
@@ -40,7 +50,10 @@ describe('(d) the operator is killed in the middle of a failover', () => {
     const s = read(status)!;
     expect(s.failovers).toHaveLength(1);
     expect(s.failovers[0]).toMatchObject({ id: 'shard-a-crashed', phase: 'Done', to: 'a-1' });
-    expect(s.channels.find((c) => c.replica === 'dw-0' && c.name === 'shard_a')).toMatchObject({ source: 'a-1', state: 'Running' });
+    expect(s.channels.find((c) => c.replica === 'dw-0' && c.name === 'shard_a')).toMatchObject({
+      source: 'a-1',
+      state: 'Running',
+    });
   });
 
   it('a real operator process killed -9 while failing over: the restart completes the same failover', async () => {
@@ -49,7 +62,10 @@ describe('(d) the operator is killed in the middle of a failover', () => {
     const status = join(sb().dir, 'status2.json');
     expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
     expect(read(status)!.groups.find((g) => g.name === 'dw')?.primary).toBe('dw-0');
-    const op = spawn(process.execPath, [BIN, 'local', '-f', file, '--status-out', status], { stdio: 'ignore', env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'silent' } });
+    const op = spawn(process.execPath, [BIN, 'local', '-f', file, '--status-out', status], {
+      stdio: 'ignore',
+      env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'silent' },
+    });
     try {
       await sleep(1500);
       await sb().server('dw-0').kill9();
@@ -61,7 +77,8 @@ describe('(d) the operator is killed in the middle of a failover', () => {
     }
     const mid = read(status)!;
     expect(mid.failovers).toHaveLength(1);
-    for (let i = 0; i < 10 && read(status)!.failovers[0]!.phase !== 'Done'; i++) await cli(['local', '-f', file, '--once', '--status-out', status]);
+    for (let i = 0; i < 10 && read(status)!.failovers[0]!.phase !== 'Done'; i++)
+      await cli(['local', '-f', file, '--once', '--status-out', status]);
     const s = read(status)!;
     expect(s.failovers).toHaveLength(1);
     expect(s.failovers[0]).toMatchObject({ group: 'dw', to: 'dw-1', phase: 'Done' });
@@ -82,7 +99,12 @@ describe('(f) planned switchover under write load', () => {
     // An application account: read_only stops it (the admin account would write anyway).
     await a0.sql("CREATE USER 'app'@'%' IDENTIFIED BY 'apppass'");
     await a0.sql("GRANT SELECT, INSERT ON shop.* TO 'app'@'%'");
-    const app = await createConnection({ host: '127.0.0.1', port: a0.port, user: 'app', password: 'apppass' });
+    const app = await createConnection({
+      host: '127.0.0.1',
+      port: a0.port,
+      user: 'app',
+      password: 'apppass',
+    });
     const acked: number[] = [];
     let stop = false;
     const load = (async () => {
@@ -111,7 +133,9 @@ describe('(f) planned switchover under write load', () => {
     const onA1 = new Set(await ids(sb().server('a-1'), 'shop.orders'));
     expect(acked.filter((id) => !onA1.has(id))).toEqual([]);
     expect(acked.length).toBeGreaterThan(10);
-    const final = await d.until((x) => x.channels.find((c) => c.replica === 'a-0' && c.name === '')?.state === 'Running');
+    const final = await d.until(
+      (x) => x.channels.find((c) => c.replica === 'a-0' && c.name === '')?.state === 'Running',
+    );
     expect(final.channels.find((c) => c.replica === 'a-0' && c.name === '')?.source).toBe('a-1');
     expect(final.channels.find((c) => c.replica === 'dw-0' && c.name === 'shard_a')?.source).toBe('a-1');
     expect(Number(await a0.scalar('SELECT @@read_only'))).toBe(1);
@@ -119,14 +143,36 @@ describe('(f) planned switchover under write load', () => {
 
   it('the command line refuses a bad target with one line, exit 1', async () => {
     const file = join(sb().dir, 'w.yaml');
-    const r = await cli(['switchover', '-f', file, '--group', 'shard-a', '--to', 'b-0', '--status-out', join(sb().dir, 'status.json')]);
+    const r = await cli([
+      'switchover',
+      '-f',
+      file,
+      '--group',
+      'shard-a',
+      '--to',
+      'b-0',
+      '--status-out',
+      join(sb().dir, 'status.json'),
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n')).toEqual(['tributary: switchover: "b-0" is not a member of group "shard-a"']);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'tributary: switchover: "b-0" is not a member of group "shard-a"',
+    ]);
   });
 
   it('switches back with the command line', async () => {
     const file = join(sb().dir, 'w.yaml');
-    const r = await cli(['switchover', '-f', file, '--group', 'shard-a', '--to', 'a-0', '--status-out', join(sb().dir, 'status.json')]);
+    const r = await cli([
+      'switchover',
+      '-f',
+      file,
+      '--group',
+      'shard-a',
+      '--to',
+      'a-0',
+      '--status-out',
+      join(sb().dir, 'status.json'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/shard-a: a-1 → a-0 done/);
   });

@@ -8,7 +8,14 @@ import { decide, loadInputs } from '../../controller/reconcile.js';
 import type { PassResult } from '../../controller/pass.js';
 import { formatPlan } from '../../report/plan-text.js';
 import { renderTree } from '../../report/tree.js';
-import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER, createSandbox, type Sandbox } from '../../sandbox/index.js';
+import {
+  ADMIN_PASSWORD,
+  ADMIN_USER,
+  REPL_PASSWORD,
+  REPL_USER,
+  createSandbox,
+  type Sandbox,
+} from '../../sandbox/index.js';
 import { applyPass, openLocal, type LocalContext } from '../context.js';
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
@@ -17,7 +24,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 
 export function demoManifests(sb: Sandbox): unknown[] {
-  const m = (name: string, extra: object = {}) => ({ name, host: '127.0.0.1', port: sb.server(name).port, ...extra });
+  const m = (name: string, extra: object = {}) => ({
+    name,
+    host: '127.0.0.1',
+    port: sb.server(name).port,
+    ...extra,
+  });
   const secret = (name: string, username: string, password: string) => ({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -62,7 +74,11 @@ async function count(sb: Sandbox, member: string, table: string): Promise<number
   }
 }
 
-async function showRows(sb: Sandbox, want: { a: number; b: number }, members = ['dw-0', 'dw-1']): Promise<void> {
+async function showRows(
+  sb: Sandbox,
+  want: { a: number; b: number },
+  members = ['dw-0', 'dw-1'],
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   let line = '';
   for (;;) {
@@ -107,9 +123,17 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
     sb = await createSandbox({ names: MEMBERS, log: (msg) => say(`   ${msg}`) });
     say(`   ${MEMBERS.map((n) => `${n}:${sb!.server(n).port}`).join('  ')}  (${Date.now() - t0} ms)`);
 
-    step(2, 'The MySQLTopology: shard-a (a-0, a-1), shard-b (b-0), dw (dw-0, dw-1) with channels shard_a and shard_b');
+    step(
+      2,
+      'The MySQLTopology: shard-a (a-0, a-1), shard-b (b-0), dw (dw-0, dw-1) with channels shard_a and shard_b',
+    );
     const file = join(sb.dir, 'warehouse.yaml');
-    writeFileSync(file, demoManifests(sb).map((d) => stringify(d)).join('---\n'));
+    writeFileSync(
+      file,
+      demoManifests(sb)
+        .map((d) => stringify(d))
+        .join('---\n'),
+    );
     say(`   manifest: ${file}`);
     ctx = await openLocal([file], join(sb.dir, 'status.json'));
 
@@ -128,9 +152,13 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
 
     step(5, 'Writing rows on both shard primaries and watching them arrive on dw-0 and dw-1');
     await sb.server('a-0').sql('CREATE DATABASE shop');
-    await sb.server('a-0').sql('CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(40))');
+    await sb
+      .server('a-0')
+      .sql('CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, item VARCHAR(40))');
     await sb.server('b-0').sql('CREATE DATABASE sales');
-    await sb.server('b-0').sql('USE sales; CREATE TABLE invoices (id INT AUTO_INCREMENT PRIMARY KEY, amount INT)');
+    await sb
+      .server('b-0')
+      .sql('USE sales; CREATE TABLE invoices (id INT AUTO_INCREMENT PRIMARY KEY, amount INT)');
     for (let i = 0; i < 5; i++) {
       await sb.server('a-0').sql(`INSERT INTO shop.orders (item) VALUES ('item-${i}')`);
       await sb.server('b-0').sql(`INSERT INTO sales.invoices (amount) VALUES (${(i + 1) * 100})`);
@@ -157,11 +185,15 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
       const rec = r.status.failovers.at(-1);
       if (rec) {
         const at = (p: string) => (rec.phaseTimes[p] ? `${Date.parse(rec.phaseTimes[p]!) - kill} ms` : '-');
-        say(`   journal: ${rec.group} ${rec.from} → ${rec.to} ${rec.phase}; decided ${at('Decided')}, promoted ${at('Repointing')}, done ${at('Done')} after the kill`);
+        say(
+          `   journal: ${rec.group} ${rec.from} → ${rec.to} ${rec.phase}; decided ${at('Decided')}, promoted ${at('Repointing')}, done ${at('Done')} after the kill`,
+        );
         say(`   repointed: ${rec.repointed.join(', ')}`);
       }
       const after = shardB();
-      say(`   dw-0/shard_b: ${before?.state} from ${before?.source} before, ${after?.state} from ${after?.source} after (never touched)`);
+      say(
+        `   dw-0/shard_b: ${before?.state} from ${before?.source} before, ${after?.state} from ${after?.source} after (never touched)`,
+      );
       await sb.server('a-1').sql(`INSERT INTO shop.orders (item) VALUES ('after-failover')`);
       await sb.server('b-0').sql(`INSERT INTO sales.invoices (amount) VALUES (999)`);
       say('   one more row on each shard (a-1 is shard-a now):');
@@ -169,7 +201,9 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
       r = await pass(ctx);
       say(renderTree('warehouse', r.status).replace(/^/gm, '   '));
     }
-    say(`\nDone. The same reconciler runs in the operator (tributary operator) with the Kubernetes API as its store.`);
+    say(
+      `\nDone. The same reconciler runs in the operator (tributary operator) with the Kubernetes API as its store.`,
+    );
     if (o.keep) {
       say(`Servers keep running in ${sb.dir}; Ctrl-C stops and removes them.`);
       await new Promise(() => undefined);

@@ -3,7 +3,12 @@ import { runController } from '../../controller/loop.js';
 import { ANNOTATION_ACK_FAILOVER } from '../../store/store.js';
 import { openLocal, reportProblems } from '../context.js';
 
-export async function localCommand(o: { filename: string[]; once: boolean; statusOut?: string; ackFailover?: string[] }): Promise<void> {
+export async function localCommand(o: {
+  filename: string[];
+  once: boolean;
+  statusOut?: string;
+  ackFailover?: string[];
+}): Promise<void> {
   const ctx = await openLocal(o.filename, o.statusOut);
   for (const group of o.ackFailover ?? []) ctx.store.setAnnotation(ANNOTATION_ACK_FAILOVER, group);
   const abort = new AbortController();
@@ -20,7 +25,10 @@ export async function localCommand(o: { filename: string[]; once: boolean; statu
       resyncIntervalMs: o.once ? 0 : 5_000,
       onPass: (outcome) => {
         if (outcome.error !== undefined) {
-          ctx.log.error({ err: outcome.error instanceof Error ? outcome.error.message : String(outcome.error) }, 'pass failed');
+          ctx.log.error(
+            { err: outcome.error instanceof Error ? outcome.error.message : String(outcome.error) },
+            'pass failed',
+          );
           if (o.once) {
             exitCode = 1;
             abort.abort();

@@ -4,7 +4,12 @@ import { SqlClientPool } from '../../sql/client.js';
 import { createLogger } from '../../util/log.js';
 import { runOperator } from '../operator.js';
 
-export async function operatorCommand(o: { namespace?: string; metricsPort: number; healthPort: number; leaderElect: boolean }): Promise<void> {
+export async function operatorCommand(o: {
+  namespace?: string;
+  metricsPort: number;
+  healthPort: number;
+  leaderElect: boolean;
+}): Promise<void> {
   const log = createLogger();
   const pool = new SqlClientPool();
   try {

@@ -5,7 +5,11 @@ import { projectStatus } from '../../report/status.js';
 import { renderTree } from '../../report/tree.js';
 import { openLocal, reportProblems } from '../context.js';
 
-export async function statusCommand(o: { filename: string[]; output: 'tree' | 'json' | 'yaml'; statusOut?: string }): Promise<void> {
+export async function statusCommand(o: {
+  filename: string[];
+  output: 'tree' | 'json' | 'yaml';
+  statusOut?: string;
+}): Promise<void> {
   const ctx = await openLocal(o.filename, o.statusOut);
   try {
     const stored = (await ctx.store.get(ctx.ref))!;
@@ -28,7 +32,11 @@ export async function statusCommand(o: { filename: string[]; output: 'tree' | 'j
       inputs.previous,
     );
     const text =
-      o.output === 'json' ? JSON.stringify(status, null, 2) : o.output === 'yaml' ? stringify(status).trimEnd() : renderTree(ctx.ref.name, status);
+      o.output === 'json'
+        ? JSON.stringify(status, null, 2)
+        : o.output === 'yaml'
+          ? stringify(status).trimEnd()
+          : renderTree(ctx.ref.name, status);
     process.stdout.write(`${text}\n`);
   } finally {
     await ctx.close();

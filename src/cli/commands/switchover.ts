@@ -5,26 +5,45 @@ import { applyPass, openLocal, reportProblems } from '../context.js';
 
 const MAX_PASSES = 50;
 
-export async function switchoverCommand(o: { filename: string[]; group: string; to: string; statusOut?: string; timeout: number }): Promise<void> {
-  if (!Number.isFinite(o.timeout) || o.timeout <= 0 || o.timeout > 3600) throw new UserError(`--timeout: must be 1–3600 seconds`);
+export async function switchoverCommand(o: {
+  filename: string[];
+  group: string;
+  to: string;
+  statusOut?: string;
+  timeout: number;
+}): Promise<void> {
+  if (!Number.isFinite(o.timeout) || o.timeout <= 0 || o.timeout > 3600)
+    throw new UserError(`--timeout: must be 1–3600 seconds`);
   const ctx = await openLocal(o.filename, o.statusOut);
   try {
-    let result = await ctx.reconcile(ctx.store, ctx.ref, { switchover: { group: o.group, to: o.to, timeoutSeconds: o.timeout } });
+    let result = await ctx.reconcile(ctx.store, ctx.ref, {
+      switchover: { group: o.group, to: o.to, timeoutSeconds: o.timeout },
+    });
     if (!result) throw new UserError('the topology disappeared');
     await applyPass(ctx, result);
     if (reportProblems(result.problems)) return;
     // Repointing may need a few passes (channels start, replicas reconnect).
-    for (let i = 0; i < MAX_PASSES && result.status.failovers.some((r) => r.group === o.group && isOpen(r)); i++) {
+    for (
+      let i = 0;
+      i < MAX_PASSES && result.status.failovers.some((r) => r.group === o.group && isOpen(r));
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 200));
       result = (await ctx.reconcile(ctx.store, ctx.ref))!;
       await applyPass(ctx, result);
     }
-    const record = [...result.status.failovers].reverse().find((r) => r.group === o.group && r.reason === 'Switchover');
+    const record = [...result.status.failovers]
+      .reverse()
+      .find((r) => r.group === o.group && r.reason === 'Switchover');
     const primary = result.status.groups.find((g) => g.name === o.group)?.primary;
     if (primary !== o.to || !record || record.phase !== 'Done') {
-      throw new UserError(`switchover of ${o.group} to ${o.to} did not finish (phase ${record?.phase ?? 'none'}, primary ${primary ?? 'none'})`);
+      throw new UserError(
+        `switchover of ${o.group} to ${o.to} did not finish (phase ${record?.phase ?? 'none'}, primary ${primary ?? 'none'})`,
+      );
     }
-    process.stdout.write(`${o.group}: ${record.from} → ${record.to} done; repointed ${record.repointed.join(', ') || 'nothing'}\n`);
+    process.stdout.write(
+      `${o.group}: ${record.from} → ${record.to} done; repointed ${record.repointed.join(', ') || 'nothing'}\n`,
+    );
   } finally {
     await ctx.close();
   }

@@ -9,6 +9,8 @@ import type { ChannelSource, Dialect, ServerVariables, Statement, Threads } from
 import {
   dec,
   empty,
+  int as intLiteral,
+  parens,
   ident,
   join,
   kw,
@@ -119,6 +121,8 @@ export const mariadbDialect: Dialect = {
       opt('MASTER_HEARTBEAT_PERIOD', f.heartbeatPeriod),
       opt('MASTER_DELAY', f.delaySeconds),
       opt('MASTER_SSL', f.ssl),
+      // Kept by the server across CHANGE MASTER unless given: always say it (only failover catch-up sets it).
+      opt('DO_DOMAIN_IDS', parens((source.doDomainIds ?? []).map((d) => intLiteral(d, 'GTID domain id', 0, 2 ** 32 - 1)))),
     ];
     return sql`CHANGE MASTER ${connection(channel)} TO ${join(options)}`;
   },

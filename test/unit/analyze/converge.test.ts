@@ -6,19 +6,43 @@ import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
 import { planConvergence } from '../../../src/plan/converge.js';
 import { gtidOps } from '../../../src/sql/gtid/index.js';
-import { channel, converged, fresh, instance, warehouse } from '../../fixtures/topology.js';
+import { channel, converged, fresh, warehouse } from '../../fixtures/topology.js';
 
 function run(spec: TopologySpec, obs: Observation, previous?: Partial<TopologyStatus>) {
-  const prev = previous ? ({ phase: 'Ready', conditions: [], groups: [], instances: [], channels: [], managedChannels: [], failovers: [], ...previous } as TopologyStatus) : undefined;
+  const prev = previous
+    ? ({
+        phase: 'Ready',
+        conditions: [],
+        groups: [],
+        instances: [],
+        channels: [],
+        managedChannels: [],
+        failovers: [],
+        ...previous,
+      } as TopologyStatus)
+    : undefined;
   const view = buildView(spec, obs, prev);
   const findings = analyze({ view, gtid: gtidOps, remembered: prev?.managedChannels ?? [] });
-  const actions = planConvergence(findings, { paused: spec.paused, memberGroup: (m) => view.members.get(m)?.group });
-  const brief = actions.map((a) => `${a.kind} ${a.member}${'channel' in a ? `/${a.channel}` : ''}${a.kind === 'SetReadOnly' ? `=${a.readOnly}` : ''}`);
+  const actions = planConvergence(findings, {
+    paused: spec.paused,
+    memberGroup: (m) => view.members.get(m)?.group,
+  });
+  const brief = actions.map(
+    (a) =>
+      `${a.kind} ${a.member}${'channel' in a ? `/${a.channel}` : ''}${a.kind === 'SetReadOnly' ? `=${a.readOnly}` : ''}`,
+  );
   return { view, findings, actions, brief, kinds: findings.map((f) => f.kind) };
 }
 
 describe('convergence planning (spec × observation → actions)', () => {
-  const table: { name: string; spec?: TopologySpec; obs: Observation; previous?: Partial<TopologyStatus>; want: string[]; findings?: string[] }[] = [
+  const table: {
+    name: string;
+    spec?: TopologySpec;
+    obs: Observation;
+    previous?: Partial<TopologyStatus>;
+    want: string[];
+    findings?: string[];
+  }[] = [
     {
       name: 'fresh servers: fence replicas first, then default channels, then named channels',
       obs: fresh(),
@@ -34,7 +58,14 @@ describe('convergence planning (spec × observation → actions)', () => {
     { name: 'converged: nothing to do', obs: converged(), want: [], findings: [] },
     {
       name: 'a channel stopped by hand is started',
-      obs: converged({ 'dw-0': { channels: [channel('shard_a', 'a-0', { ioRunning: 'No', sqlRunning: 'No' }), channel('shard_b', 'b-0')] } }),
+      obs: converged({
+        'dw-0': {
+          channels: [
+            channel('shard_a', 'a-0', { ioRunning: 'No', sqlRunning: 'No' }),
+            channel('shard_b', 'b-0'),
+          ],
+        },
+      }),
       want: ['StartChannel dw-0/shard_a'],
     },
     {
@@ -50,7 +81,15 @@ describe('convergence planning (spec × observation → actions)', () => {
     },
     {
       name: 'a channel made by hand is reported and never touched',
-      obs: converged({ 'dw-0': { channels: [channel('shard_a', 'a-0'), channel('shard_b', 'b-0'), channel('manual', 'zz', { ioRunning: 'No', sqlRunning: 'No' })] } }),
+      obs: converged({
+        'dw-0': {
+          channels: [
+            channel('shard_a', 'a-0'),
+            channel('shard_b', 'b-0'),
+            channel('manual', 'zz', { ioRunning: 'No', sqlRunning: 'No' }),
+          ],
+        },
+      }),
       want: [],
       findings: ['UnmanagedChannel'],
     },
@@ -58,7 +97,12 @@ describe('convergence planning (spec × observation → actions)', () => {
       name: 'a channel removed from the spec (remembered in status) is removed',
       spec: warehouse((s) => (s.groups[2]!.channels = [{ name: 'shard_a', from: 'shard-a' }])),
       obs: converged(),
-      previous: { managedChannels: [{ group: 'dw', name: 'shard_a', from: 'shard-a' }, { group: 'dw', name: 'shard_b', from: 'shard-b' }] },
+      previous: {
+        managedChannels: [
+          { group: 'dw', name: 'shard_a', from: 'shard-a' },
+          { group: 'dw', name: 'shard_b', from: 'shard-b' },
+        ],
+      },
       want: ['RemoveChannel dw-0/shard_b'],
     },
     {
@@ -71,13 +115,17 @@ describe('convergence planning (spec × observation → actions)', () => {
     { name: 'paused: nothing is planned', spec: warehouse((s) => (s.paused = true)), obs: fresh(), want: [] },
     {
       name: 'a replica with errant transactions stays fenced, without a channel',
-      obs: converged({ 'a-1': { vars: { readOnly: true, gtidExecuted: '2-2-5', gtidBinlogPos: '2-2-5' }, channels: [] } }),
+      obs: converged({
+        'a-1': { vars: { readOnly: true, gtidExecuted: '2-2-5', gtidBinlogPos: '2-2-5' }, channels: [] },
+      }),
       want: [],
       findings: ['ErrantTransactions'],
     },
     {
       name: 'a managed named channel on a replica is removed (misplaced)',
-      obs: converged({ 'dw-1': { vars: { readOnly: true }, channels: [channel('', 'dw-0'), channel('shard_a', 'a-0')] } }),
+      obs: converged({
+        'dw-1': { vars: { readOnly: true }, channels: [channel('', 'dw-0'), channel('shard_a', 'a-0')] },
+      }),
       want: ['RemoveChannel dw-1/shard_a'],
     },
     {
@@ -94,23 +142,46 @@ describe('convergence planning (spec × observation → actions)', () => {
     },
     {
       name: 'a broken channel is reported, not restarted',
-      obs: converged({ 'dw-0': { channels: [channel('shard_a', 'a-0', { sqlRunning: 'No', lastSQLErrno: 1062, lastSQLError: 'Duplicate entry' }), channel('shard_b', 'b-0')] } }),
+      obs: converged({
+        'dw-0': {
+          channels: [
+            channel('shard_a', 'a-0', {
+              sqlRunning: 'No',
+              lastSQLErrno: 1062,
+              lastSQLError: 'Duplicate entry',
+            }),
+            channel('shard_b', 'b-0'),
+          ],
+        },
+      }),
       want: [],
       findings: ['ChannelBroken'],
     },
     {
       name: 'slow failure detection settings are repaired',
-      obs: converged({ 'dw-0': { channels: [channel('shard_a', 'a-0', { connectRetry: 60 }), channel('shard_b', 'b-0')] } }),
+      obs: converged({
+        'dw-0': { channels: [channel('shard_a', 'a-0', { connectRetry: 60 }), channel('shard_b', 'b-0')] },
+      }),
       want: ['ConfigureChannel dw-0/shard_a'],
     },
     {
       name: 'a filter that differs from the spec is repaired',
-      obs: converged({ 'dw-0': { channels: [channel('shard_a', 'a-0'), channel('shard_b', 'b-0', { filter: { doDatabases: [], ignoreDatabases: [] } })] } }),
+      obs: converged({
+        'dw-0': {
+          channels: [
+            channel('shard_a', 'a-0'),
+            channel('shard_b', 'b-0', { filter: { doDatabases: [], ignoreDatabases: [] } }),
+          ],
+        },
+      }),
       want: ['ConfigureChannel dw-0/shard_b'],
     },
     {
       name: 'two sources in one gtid domain: the second channel is not created',
-      obs: converged({ 'b-0': { vars: { gtidDomainId: 1 } }, 'dw-0': { channels: [channel('shard_a', 'a-0')] } }),
+      obs: converged({
+        'b-0': { vars: { gtidDomainId: 1 } },
+        'dw-0': { channels: [channel('shard_a', 'a-0')] },
+      }),
       want: [],
       findings: ['GtidDomainConflict'],
     },
@@ -141,13 +212,29 @@ describe('convergence planning (spec × observation → actions)', () => {
   it('every channel action names a member and a channel of the spec', () => {
     const r = run(warehouse(), fresh());
     const shard = r.actions.find((a) => a.kind === 'ConfigureChannel' && a.channel === 'shard_b');
-    expect(shard && shard.kind === 'ConfigureChannel' && shard.desired).toMatchObject({ source: 'b-0', sourcePort: 1003, filter: { doDatabases: ['sales'] } });
+    expect(shard && shard.kind === 'ConfigureChannel' && shard.desired).toMatchObject({
+      source: 'b-0',
+      sourcePort: 1003,
+      filter: { doDatabases: ['sales'] },
+    });
   });
 
   it('a former primary with local writes rejoins with its replica position aligned (MariaDB)', () => {
     const obs = converged({
-      'a-0': { vars: { readOnly: true, gtidBinlogPos: '1-1-10', gtidSlavePos: '', gtidCurrentPos: '1-1-10', gtidExecuted: '1-1-10' }, channels: [] },
-      'a-1': { vars: { gtidExecuted: '1-1-10,2-2-3', gtidBinlogPos: '1-1-10,2-2-3', gtidSlavePos: '1-1-10' }, channels: [] },
+      'a-0': {
+        vars: {
+          readOnly: true,
+          gtidBinlogPos: '1-1-10',
+          gtidSlavePos: '',
+          gtidCurrentPos: '1-1-10',
+          gtidExecuted: '1-1-10',
+        },
+        channels: [],
+      },
+      'a-1': {
+        vars: { gtidExecuted: '1-1-10,2-2-3', gtidBinlogPos: '1-1-10,2-2-3', gtidSlavePos: '1-1-10' },
+        channels: [],
+      },
     });
     const r = run(warehouse(), obs, { groups: [{ name: 'shard-a', primary: 'a-1', members: 2, ready: 1 }] });
     const join = r.actions.find((a) => a.kind === 'ConfigureChannel' && a.member === 'a-0');
@@ -167,5 +254,4 @@ describe('convergence planning (spec × observation → actions)', () => {
     expect(r.view.groups[0]!.primary).toBe('a-0');
     expect(r.actions).toEqual([]);
   });
-
 });

@@ -18,7 +18,6 @@ import { FailoverSpec, MAX_GROUPS } from '../../../src/api/spec.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking generated JSON
 type Any = Record<string, any>;
 const crd = topologyCrd() as Any;
 const version = crd.spec.versions[0] as Any;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkSecrets, loadCredentials, validateSpec, validateTopology } from '../../../src/api/validate.js';
 
 // Resources in these tests are deliberately loose: most of them are invalid.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 type Loose = Record<string, any>;
 
 // The design's example, as YAML would give it.

@@ -2,26 +2,54 @@ import { describe, expect, it } from 'vitest';
 import type { FailoverRecord, TopologyStatus } from '../../../src/api/status.js';
 import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
-import { assessPrimaries, cooldownUntil, decideFailovers, decideSwitchover, parseSwitchoverAnnotation } from '../../../src/plan/failover.js';
+import {
+  assessPrimaries,
+  cooldownUntil,
+  decideFailovers,
+  decideSwitchover,
+  parseSwitchoverAnnotation,
+} from '../../../src/plan/failover.js';
 import { channel, converged, warehouse } from '../../fixtures/topology.js';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
 const status = (over: Partial<TopologyStatus> = {}): TopologyStatus => ({
-  phase: 'Ready', conditions: [], channels: [], managedChannels: [], failovers: [],
-  groups: [{ name: 'shard-a', primary: 'a-0', members: 2, ready: 2 }, { name: 'shard-b', primary: 'b-0', members: 1, ready: 1 }, { name: 'dw', primary: 'dw-0', members: 2, ready: 2 }],
+  phase: 'Ready',
+  conditions: [],
+  channels: [],
+  managedChannels: [],
+  failovers: [],
+  groups: [
+    { name: 'shard-a', primary: 'a-0', members: 2, ready: 2 },
+    { name: 'shard-b', primary: 'b-0', members: 1, ready: 1 },
+    { name: 'dw', primary: 'dw-0', members: 2, ready: 2 },
+  ],
   instances: [{ name: 'a-0', group: 'shard-a', reachable: true, role: 'primary', gtidExecuted: '1-1-10' }],
   ...over,
 });
 const record = (over: Partial<FailoverRecord>): FailoverRecord => ({
-  id: 'x', group: 'shard-a', from: 'a-1', to: 'a-0', reason: 'DeadPrimary', phase: 'Done', startedAt: '2026-11-21T11:58:00.000Z',
-  finishedAt: '2026-11-21T11:58:01.000Z', phaseTimes: {}, repointed: [], passedOver: [], stranded: [], ...over,
+  id: 'x',
+  group: 'shard-a',
+  from: 'a-1',
+  to: 'a-0',
+  reason: 'DeadPrimary',
+  phase: 'Done',
+  startedAt: '2026-11-21T11:58:00.000Z',
+  finishedAt: '2026-11-21T11:58:01.000Z',
+  phaseTimes: {},
+  repointed: [],
+  passedOver: [],
+  stranded: [],
+  ...over,
 });
 
 /** a-0 dead: unreachable, a-1 and dw-0 see their receivers reconnecting. */
 function deadA0(io: 'Connecting' | 'Yes' = 'Connecting'): Observation {
   return converged({
     'a-0': { reachable: false },
-    'a-1': { vars: { readOnly: true, gtidExecuted: '1-1-10', gtidSlavePos: '1-1-10', gtidCurrentPos: '1-1-10' }, channels: [channel('', 'a-0', { ioRunning: io, retrievedGtidSet: '1-1-10' })] },
+    'a-1': {
+      vars: { readOnly: true, gtidExecuted: '1-1-10', gtidSlavePos: '1-1-10', gtidCurrentPos: '1-1-10' },
+      channels: [channel('', 'a-0', { ioRunning: io, retrievedGtidSet: '1-1-10' })],
+    },
     'dw-0': { channels: [channel('shard_a', 'a-0', { ioRunning: io }), channel('shard_b', 'b-0')] },
   });
 }
@@ -31,7 +59,12 @@ describe('detection with consensus', () => {
     ['reachable primary', converged(), 0, 'Healthy'],
     ['one failed probe: suspect, re-probe at once', deadA0(), 1, 'Suspect'],
     ['threshold reached, every witness reconnecting: dead', deadA0(), 3, 'Dead'],
-    ['threshold reached but a replica still receives: only the operator is cut off', deadA0('Yes'), 3, 'Unreachable'],
+    [
+      'threshold reached but a replica still receives: only the operator is cut off',
+      deadA0('Yes'),
+      3,
+      'Unreachable',
+    ],
   ];
   it.each(table)('%s', (_n, obs, failures, state) => {
     const view = buildView(warehouse(), obs, status());
@@ -42,13 +75,18 @@ describe('detection with consensus', () => {
   it('nobody replicates from it: no witness, nobody to promote', () => {
     const obs = converged({ 'b-0': { reachable: false }, 'dw-0': { channels: [channel('shard_a', 'a-0')] } });
     const view = buildView(warehouse(), obs, status());
-    expect(assessPrimaries(view, new Map([['b-0', 5]]), 3).find((x) => x.group === 'shard-b')!.state).toBe('NoWitness');
+    expect(assessPrimaries(view, new Map([['b-0', 5]]), 3).find((x) => x.group === 'shard-b')!.state).toBe(
+      'NoWitness',
+    );
   });
 
   it('witnesses name every channel from the dead primary, on any server', () => {
     const view = buildView(warehouse(), deadA0(), status());
     const h = assessPrimaries(view, new Map([['a-0', 3]]), 3).find((x) => x.group === 'shard-a')!;
-    expect(h.state === 'Dead' && h.witnesses.map((w) => `${w.member}/${w.channel}`)).toEqual(['a-1/', 'dw-0/shard_a']);
+    expect(h.state === 'Dead' && h.witnesses.map((w) => `${w.member}/${w.channel}`)).toEqual([
+      'a-1/',
+      'dw-0/shard_a',
+    ]);
   });
 });
 
@@ -61,7 +99,10 @@ describe('failover decisions', () => {
 
   it('starts a failover to a-1, journaled as Decided', () => {
     const [d] = decide(status());
-    expect(d).toMatchObject({ kind: 'start', record: { group: 'shard-a', from: 'a-0', to: 'a-1', phase: 'Decided', reason: 'DeadPrimary' } });
+    expect(d).toMatchObject({
+      kind: 'start',
+      record: { group: 'shard-a', from: 'a-0', to: 'a-1', phase: 'Decided', reason: 'DeadPrimary' },
+    });
   });
   it('blocked inside the cooldown, with the time it ends', () => {
     const [d] = decide(status({ failovers: [record({})] }));
@@ -72,14 +113,22 @@ describe('failover decisions', () => {
     expect(decide(status({ failovers: [record({ acknowledged: true })] }))[0]?.kind).toBe('start');
   });
   it('after the cooldown a new failover may start', () => {
-    expect(decide(status({ failovers: [record({ finishedAt: '2026-11-21T11:00:00.000Z' })] }))[0]?.kind).toBe('start');
+    expect(decide(status({ failovers: [record({ finishedAt: '2026-11-21T11:00:00.000Z' })] }))[0]?.kind).toBe(
+      'start',
+    );
   });
   it('never a second failover while one is open for the group', () => {
     expect(decide(status({ failovers: [record({ phase: 'CatchingUp' })] }))).toEqual([]);
   });
   it('disabled or paused: reported, not started', () => {
-    expect(decide(status(), (s) => (s.failover = { enabled: false }))[0]).toMatchObject({ kind: 'blocked', condition: 'FailoverDisabled' });
-    expect(decide(status(), (s) => (s.paused = true))[0]).toMatchObject({ kind: 'blocked', condition: 'Paused' });
+    expect(decide(status(), (s) => (s.failover = { enabled: false }))[0]).toMatchObject({
+      kind: 'blocked',
+      condition: 'FailoverDisabled',
+    });
+    expect(decide(status(), (s) => (s.paused = true))[0]).toMatchObject({
+      kind: 'blocked',
+      condition: 'Paused',
+    });
   });
   it('must_not: no candidate, the reason names the rule', () => {
     const [d] = decide(status(), (s) => (s.groups[0]!.members[1]!.promotionRule = 'must_not'));
@@ -92,7 +141,11 @@ describe('failover decisions', () => {
 });
 
 describe('switchover requests', () => {
-  const view = buildView(warehouse(), converged({ 'a-1': { vars: { readOnly: true }, channels: [channel('', 'a-0')] } }), status());
+  const view = buildView(
+    warehouse(),
+    converged({ 'a-1': { vars: { readOnly: true }, channels: [channel('', 'a-0')] } }),
+    status(),
+  );
   it.each([
     ['shard-a=a-1', { group: 'shard-a', to: 'a-1' }],
     [' dw = dw-1 ', { group: 'dw', to: 'dw-1' }],
@@ -109,14 +162,26 @@ describe('switchover requests', () => {
     expect('refused' in d && d.refused).toMatch(re);
   });
   it('to the current primary: nothing to do', () => {
-    expect(decideSwitchover({ group: 'shard-a', to: 'a-0', timeoutSeconds: 5 }, view, status(), NOW)).toHaveProperty('nothingToDo');
+    expect(
+      decideSwitchover({ group: 'shard-a', to: 'a-0', timeoutSeconds: 5 }, view, status(), NOW),
+    ).toHaveProperty('nothingToDo');
   });
   it('a healthy replica: a Switchover record', () => {
     const d = decideSwitchover({ group: 'shard-a', to: 'a-1', timeoutSeconds: 5 }, view, status(), NOW);
-    expect('record' in d && d.record).toMatchObject({ reason: 'Switchover', from: 'a-0', to: 'a-1', phase: 'Decided' });
+    expect('record' in d && d.record).toMatchObject({
+      reason: 'Switchover',
+      from: 'a-0',
+      to: 'a-1',
+      phase: 'Decided',
+    });
   });
   it('refused while a failover of the group is open', () => {
-    const d = decideSwitchover({ group: 'shard-a', to: 'a-1', timeoutSeconds: 5 }, view, status({ failovers: [record({ phase: 'Promoting' })] }), NOW);
+    const d = decideSwitchover(
+      { group: 'shard-a', to: 'a-1', timeoutSeconds: 5 },
+      view,
+      status({ failovers: [record({ phase: 'Promoting' })] }),
+      NOW,
+    );
     expect('refused' in d && d.refused).toMatch(/in progress/);
   });
 });

@@ -7,12 +7,21 @@ import { renderTree } from '../../../src/report/tree.js';
 import { gtidOps } from '../../../src/sql/gtid/index.js';
 import { channel, converged, fresh, warehouse } from '../../fixtures/topology.js';
 
-function project(obs: Observation, now = '2026-11-21T00:00:00.000Z', previous?: ReturnType<typeof projectStatus>) {
+function project(
+  obs: Observation,
+  now = '2026-11-21T00:00:00.000Z',
+  previous?: ReturnType<typeof projectStatus>,
+) {
   const spec = warehouse();
   const view = buildView(spec, obs, previous);
-  const remembered = spec.groups.flatMap((g) => g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })));
+  const remembered = spec.groups.flatMap((g) =>
+    g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })),
+  );
   const findings = analyze({ view, gtid: gtidOps, remembered });
-  return projectStatus({ view, findings, generation: 3, now, paused: false, remembered, failovers: [] }, previous);
+  return projectStatus(
+    { view, findings, generation: 3, now, paused: false, remembered, failovers: [] },
+    previous,
+  );
 }
 
 describe('status projection', () => {
@@ -20,9 +29,24 @@ describe('status projection', () => {
     const s = project(converged());
     expect(s.phase).toBe('Ready');
     expect(s.summary).toMatchObject({ channelsRunning: 4, channelsTotal: 4, channels: '4/4', groups: 3 });
-    expect(s.instances.map((i) => `${i.name}:${i.role}`)).toEqual(['a-0:primary', 'a-1:replica', 'b-0:primary', 'dw-0:primary', 'dw-1:replica']);
-    expect(s.channels.find((c) => c.name === 'shard_b')).toMatchObject({ replica: 'dw-0', from: 'shard-b', source: 'b-0', managed: true });
-    expect(s.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AllChannelsRunning', observedGeneration: 3 });
+    expect(s.instances.map((i) => `${i.name}:${i.role}`)).toEqual([
+      'a-0:primary',
+      'a-1:replica',
+      'b-0:primary',
+      'dw-0:primary',
+      'dw-1:replica',
+    ]);
+    expect(s.channels.find((c) => c.name === 'shard_b')).toMatchObject({
+      replica: 'dw-0',
+      from: 'shard-b',
+      source: 'b-0',
+      managed: true,
+    });
+    expect(s.conditions.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'AllChannelsRunning',
+      observedGeneration: 3,
+    });
   });
 
   it('the same observation later gives an identical status (no write owed)', () => {
@@ -34,7 +58,11 @@ describe('status projection', () => {
     const down = converged({ 'dw-1': { reachable: false } });
     const first = project(down, '2026-11-21T00:00:00.000Z');
     const later = project(down, '2026-11-21T00:05:00.000Z', first);
-    expect(later.instances.find((i) => i.name === 'dw-1')).toMatchObject({ reachable: false, role: 'unknown', lastSeen: '2026-11-21T00:00:00.000Z' });
+    expect(later.instances.find((i) => i.name === 'dw-1')).toMatchObject({
+      reachable: false,
+      role: 'unknown',
+      lastSeen: '2026-11-21T00:00:00.000Z',
+    });
     expect(later).toEqual(first);
   });
 
@@ -42,14 +70,21 @@ describe('status projection', () => {
     const ready = project(converged(), '2026-11-21T00:00:00.000Z');
     const degraded = project(converged({ 'dw-1': { reachable: false } }), '2026-11-21T00:01:00.000Z', ready);
     expect(degraded.phase).toBe('Degraded');
-    expect(degraded.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe('2026-11-21T00:01:00.000Z');
+    expect(degraded.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe(
+      '2026-11-21T00:01:00.000Z',
+    );
     const again = project(converged({ 'dw-1': { reachable: false } }), '2026-11-21T00:02:00.000Z', degraded);
-    expect(again.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe('2026-11-21T00:01:00.000Z');
+    expect(again.conditions.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe(
+      '2026-11-21T00:01:00.000Z',
+    );
   });
 
   it('a declared channel missing on the server is reported as Missing', () => {
     const s = project(fresh());
-    expect(s.channels.filter((c) => c.state === 'Missing').map((c) => `${c.replica}/${c.name}`)).toEqual(['dw-0/shard_a', 'dw-0/shard_b']);
+    expect(s.channels.filter((c) => c.state === 'Missing').map((c) => `${c.replica}/${c.name}`)).toEqual([
+      'dw-0/shard_a',
+      'dw-0/shard_b',
+    ]);
     expect(s.phase).toBe('Degraded');
   });
 
@@ -59,7 +94,9 @@ describe('status projection', () => {
     [{ ioRunning: 'No', sqlRunning: 'No' }, 'Stopped'],
     [{ ioRunning: 'Yes', sqlRunning: 'No', lastSQLErrno: 1062 }, 'Broken'],
     [{ ioRunning: 'No', sqlRunning: 'Yes', lastIOErrno: 1236 }, 'Broken'],
-  ] as const)('channel state %j → %s', (over, want) => expect(channelState(channel('x', 'a-0', over))).toBe(want));
+  ] as const)('channel state %j → %s', (over, want) =>
+    expect(channelState(channel('x', 'a-0', over))).toBe(want),
+  );
 });
 
 describe('tree', () => {

@@ -168,7 +168,7 @@ describe('mariadb (10.5+)', () => {
     expect(mariadb.flavor).toBe('mariadb');
     expect(mariadb.showChannels().sql).toBe('SHOW ALL REPLICAS STATUS');
     expect(mariadb.changeSource(ch, source).sql).toBe(
-      `CHANGE MASTER ${q} TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=2, MASTER_DELAY=0, MASTER_SSL=0`,
+      `CHANGE MASTER ${q} TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=2, MASTER_DELAY=0, MASTER_SSL=0, DO_DOMAIN_IDS=()`,
     );
     expect(mariadb.start(ch).sql).toBe(`START REPLICA ${q}`);
     expect(mariadb.start(ch, 'receiver').sql).toBe(`START REPLICA ${q} IO_THREAD`);
@@ -210,7 +210,7 @@ describe('mariadb (10.5+)', () => {
   it('retryCount has no MariaDB option and is not sent; TLS and delay are', () => {
     const s = mariadb.changeSource('c', { ...source, ssl: true, delaySeconds: 60, retryCount: 5 }).sql;
     expect(s).not.toMatch(/RETRY_COUNT/);
-    expect(s).toMatch(/MASTER_DELAY=60, MASTER_SSL=1$/);
+    expect(s).toMatch(/MASTER_DELAY=60, MASTER_SSL=1, DO_DOMAIN_IDS=\(\)$/);
   });
 });
 

@@ -297,7 +297,7 @@ describe('LocalStore', () => {
     await store.emitEvent(ref(), { type: 'Normal', reason: 'FailoverDone', message: 'g: m-0 -> m-1' });
     expect(lines).toEqual([
       'Normal ChannelCreated: dw-0/shard_a from a-1',
-      'Warning ChannelBroken: error 1236\\u000afrom server',
+      'Warning ChannelBroken: error 1236 from server',
       'Normal FailoverDone: g: m-0 -> m-1',
     ]);
     expect(store.events().map((e) => e.reason)).toEqual(['ChannelBroken', 'FailoverDone']);
