@@ -122,7 +122,10 @@ export const mariadbDialect: Dialect = {
       opt('MASTER_DELAY', f.delaySeconds),
       opt('MASTER_SSL', f.ssl),
       // Kept by the server across CHANGE MASTER unless given: always say it (only failover catch-up sets it).
-      opt('DO_DOMAIN_IDS', parens((source.doDomainIds ?? []).map((d) => intLiteral(d, 'GTID domain id', 0, 2 ** 32 - 1)))),
+      opt(
+        'DO_DOMAIN_IDS',
+        parens((source.doDomainIds ?? []).map((d) => intLiteral(d, 'GTID domain id', 0, 2 ** 32 - 1))),
+      ),
     ];
     return sql`CHANGE MASTER ${connection(channel)} TO ${join(options)}`;
   },
