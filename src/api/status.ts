@@ -149,3 +149,38 @@ export const TopologyStatus = z.object({
   handledAnnotations: z.record(z.string(), z.string()).optional(),
 });
 export type TopologyStatus = z.infer<typeof TopologyStatus>;
+
+/** A status with nothing observed yet: the base of the first journal write and of an invalid resource. */
+export const emptyStatus = (phase: Phase): TopologyStatus => TopologyStatus.parse({ phase });
+
+/** A channel nothing is known about (declared, but missing on its server). */
+export function emptyChannelStatus(name: string): ChannelStatus {
+  return {
+    name,
+    sourceHost: '',
+    sourcePort: 0,
+    sourceUser: '',
+    sourceServerId: null,
+    sourceUuid: null,
+    ioRunning: 'No',
+    sqlRunning: 'No',
+    ioState: '',
+    sqlState: '',
+    secondsBehindSource: null,
+    lastIOErrno: 0,
+    lastIOError: '',
+    lastIOErrorTimestamp: null,
+    lastSQLErrno: 0,
+    lastSQLError: '',
+    lastSQLErrorTimestamp: null,
+    retrievedGtidSet: '',
+    executedGtidSet: '',
+    autoPosition: false,
+    gtidMode: 'No',
+    delaySeconds: 0,
+    connectRetry: 0,
+    heartbeatPeriod: null,
+    sslAllowed: false,
+    filter: { doDatabases: [], ignoreDatabases: [] },
+  };
+}

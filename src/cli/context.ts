@@ -1,5 +1,11 @@
 // What the local commands share: the file store, its one topology, a connection pool, the reconciler.
-import { createReconciler } from '../controller/reconcile.js';
+import {
+  createReconciler,
+  decide,
+  loadInputs,
+  type Decision,
+  type PassInputs,
+} from '../controller/reconcile.js';
 import type { Reconciler } from '../controller/pass.js';
 import { SqlClientPool } from '../sql/client.js';
 import { LocalStore } from '../store/local.js';
@@ -55,4 +61,21 @@ export async function applyPass(
   if (result.statusChanged)
     await ctx.store.writeStatus(ctx.ref, result.status, result.status.observedGeneration ?? 0);
   for (const e of result.events) await ctx.store.emitEvent(ctx.ref, e);
+}
+
+/**
+ * Observes and analyzes the topology of the files without writing anything (plan, status, the demo).
+ * Undefined when the resource cannot be used; its problems are printed then.
+ */
+export async function observeLocal(
+  ctx: LocalContext,
+): Promise<{ inputs: PassInputs; decision: Decision; generation: number } | undefined> {
+  const stored = await ctx.store.get(ctx.ref);
+  if (!stored) throw new UserError(`MySQLTopology ${ctx.ref.name} disappeared from the files`);
+  const inputs = await loadInputs(ctx.store, stored);
+  if ('errors' in inputs) {
+    reportProblems(inputs.errors);
+    return undefined;
+  }
+  return { inputs, decision: await decide(inputs, ctx.pool), generation: stored.generation };
 }

@@ -1,7 +1,7 @@
 // One reconciliation pass of one topology: observe → analyze → plan → execute → report, with failover
 // as one more step between analysis and convergence.
 import type { TopologySpec } from '../api/spec.js';
-import type { Condition, FailoverRecord, TopologyStatus } from '../api/status.js';
+import { emptyStatus, type Condition, type FailoverRecord, type TopologyStatus } from '../api/status.js';
 import { loadCredentials, validateTopology, type Credentials } from '../api/validate.js';
 import { analyze, type Finding } from '../analyze/findings.js';
 import { buildView, type TopologyView } from '../analyze/view.js';
@@ -186,20 +186,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (closed.length > JOURNAL_LENGTH)
         journal = journal.filter((x) => isOpen(x) || closed.indexOf(x) >= closed.length - JOURNAL_LENGTH);
     };
+    const withJournal = (): TopologyStatus => ({
+      ...(inputs.previous ?? emptyStatus('Ready')),
+      failovers: journal,
+    });
     // The journal is written before each failover phase acts: a restarted operator resumes it.
     const persist = async (r: FailoverRecord) => {
       upsert(r);
-      const base =
-        inputs.previous ??
-        ({
-          phase: 'FailingOver',
-          conditions: [],
-          groups: [],
-          instances: [],
-          channels: [],
-          managedChannels: [],
-          failovers: [],
-        } as TopologyStatus);
+      const base = inputs.previous ?? emptyStatus('FailingOver');
       await store.writeStatus(
         ref,
         { ...base, phase: journal.some(isOpen) ? 'FailingOver' : base.phase, failovers: journal },
@@ -251,12 +245,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           to: switchoverAsk.to,
           timeoutSeconds: options.switchover?.timeoutSeconds ?? deps.failoverWaitSeconds ?? 30,
         };
-        const sw = decideSwitchover(
-          req,
-          decision.view,
-          { ...(inputs.previous ?? ({} as TopologyStatus)), failovers: journal },
-          now(),
-        );
+        const sw = decideSwitchover(req, decision.view, withJournal(), now());
         if ('record' in sw) {
           await persist(sw.record);
           events.push({
@@ -270,13 +259,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         }
         if (!options.switchover) await store.removeAnnotation(ref, ANNOTATION_SWITCHOVER);
       }
-      for (const d of decideFailovers(
-        inputs.spec,
-        decision.view,
-        health,
-        { ...(inputs.previous ?? ({} as TopologyStatus)), failovers: journal },
-        now(),
-      )) {
+      for (const d of decideFailovers(inputs.spec, decision.view, health, withJournal(), now())) {
         if (d.kind === 'blocked') {
           condition('FailoverBlocked', d.condition, d.reason);
           continue;
@@ -500,7 +483,7 @@ function invalidResult(stored: StoredTopology, errors: string[], now: string): P
   const previous = stored.status;
   const message = errors.join('; ');
   const status: TopologyStatus = {
-    ...(previous ?? { groups: [], instances: [], channels: [], managedChannels: [], failovers: [] }),
+    ...(previous ?? emptyStatus('Invalid')),
     observedGeneration: stored.generation,
     phase: 'Invalid',
     conditions: mergeConditions(
@@ -516,7 +499,7 @@ function invalidResult(stored: StoredTopology, errors: string[], now: string): P
       ],
       now,
     ),
-  } as TopologyStatus;
+  };
   const statusChanged = !stableEqual(status, previous);
   return {
     status,

@@ -1,16 +1,16 @@
 // report: observation + findings + journal → status. Pure, and stable: the same inputs give the same
 // status (no timestamps of this pass unless something changed), so callers can skip unchanged writes.
-import type {
-  ChannelStatus,
-  ChannelReport,
-  Condition,
-  FailoverRecord,
-  InstanceStatus,
-  Phase,
-  TopologyStatus,
+import {
+  emptyChannelStatus,
+  type ChannelReport,
+  type ChannelStatus,
+  type Condition,
+  type FailoverRecord,
+  type InstanceStatus,
+  type Phase,
+  type TopologyStatus,
 } from '../api/status.js';
-import type { Finding } from '../analyze/findings.js';
-import { isManagedChannel } from '../analyze/findings.js';
+import { isManagedChannel, type Finding } from '../analyze/findings.js';
 import { channelSourceMember, memberRole, type TopologyView } from '../analyze/view.js';
 
 export interface ReportInput {
@@ -164,37 +164,12 @@ function channelReport(input: ReportInput, group: string, member: string, ch: Ch
 
 function missingChannel(member: string, name: string, from: string): ChannelReport {
   return {
-    name,
+    ...emptyChannelStatus(name),
     replica: member,
     from,
     source: null,
     managed: true,
     state: 'Missing',
-    sourceHost: '',
-    sourcePort: 0,
-    sourceUser: '',
-    sourceServerId: null,
-    sourceUuid: null,
-    ioRunning: 'No',
-    sqlRunning: 'No',
-    ioState: '',
-    sqlState: '',
-    secondsBehindSource: null,
-    lastIOErrno: 0,
-    lastIOError: '',
-    lastIOErrorTimestamp: null,
-    lastSQLErrno: 0,
-    lastSQLError: '',
-    lastSQLErrorTimestamp: null,
-    retrievedGtidSet: '',
-    executedGtidSet: '',
-    autoPosition: false,
-    gtidMode: 'No',
-    delaySeconds: 0,
-    connectRetry: 0,
-    heartbeatPeriod: null,
-    sslAllowed: false,
-    filter: { doDatabases: [], ignoreDatabases: [] },
   };
 }
 

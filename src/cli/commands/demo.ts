@@ -4,7 +4,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { isOpen } from '../../plan/failover.js';
-import { decide, loadInputs } from '../../controller/reconcile.js';
 import type { PassResult } from '../../controller/pass.js';
 import { formatPlan } from '../../report/plan-text.js';
 import { renderTree } from '../../report/tree.js';
@@ -16,7 +15,7 @@ import {
   createSandbox,
   type Sandbox,
 } from '../../sandbox/index.js';
-import { applyPass, openLocal, type LocalContext } from '../context.js';
+import { applyPass, observeLocal, openLocal, type LocalContext } from '../context.js';
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
 const step = (n: number, title: string) => say(`\n\x1b[1m== ${n}. ${title}\x1b[0m`);
@@ -138,10 +137,9 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
     ctx = await openLocal([file], join(sb.dir, 'status.json'));
 
     step(3, 'tributary plan: what one pass would do on fresh servers');
-    const stored = (await ctx.store.get(ctx.ref))!;
-    const inputs = await loadInputs(ctx.store, stored);
-    if ('errors' in inputs) throw new Error(inputs.errors.join('; '));
-    say(formatPlan('warehouse', await decide(inputs, ctx.pool), inputs.replication).replace(/^/gm, '   '));
+    const observed = await observeLocal(ctx);
+    if (!observed) throw new Error('the demo resource is invalid');
+    say(formatPlan('warehouse', observed.decision, observed.inputs.replication).replace(/^/gm, '   '));
 
     step(4, 'Converging (one pass of the reconciler)');
     const t1 = Date.now();

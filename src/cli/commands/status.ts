@@ -1,9 +1,8 @@
 // `tributary status -f FILE [-o tree|json|yaml]`: observe only; nothing is written anywhere.
 import { stringify } from 'yaml';
-import { decide, loadInputs } from '../../controller/reconcile.js';
 import { projectStatus } from '../../report/status.js';
 import { renderTree } from '../../report/tree.js';
-import { openLocal, reportProblems } from '../context.js';
+import { observeLocal, openLocal } from '../context.js';
 
 export async function statusCommand(o: {
   filename: string[];
@@ -12,18 +11,14 @@ export async function statusCommand(o: {
 }): Promise<void> {
   const ctx = await openLocal(o.filename, o.statusOut);
   try {
-    const stored = (await ctx.store.get(ctx.ref))!;
-    const inputs = await loadInputs(ctx.store, stored);
-    if ('errors' in inputs) {
-      reportProblems(inputs.errors);
-      return;
-    }
-    const d = await decide(inputs, ctx.pool);
+    const observed = await observeLocal(ctx);
+    if (!observed) return;
+    const { inputs, decision: d, generation } = observed;
     const status = projectStatus(
       {
         view: d.view,
         findings: d.findings,
-        generation: stored.generation,
+        generation,
         now: new Date().toISOString(),
         paused: inputs.spec.paused,
         remembered: d.remembered,
