@@ -18,7 +18,7 @@ import {
   parseSwitchoverAnnotation,
   type PrimaryHealth,
 } from '../plan/failover.js';
-import { mergeConditions, projectStatus } from '../report/status.js';
+import { mergeConditions, projectStatus, significantPart } from '../report/status.js';
 import type { SqlClientPool } from '../sql/client.js';
 import { gtidOps } from '../sql/gtid/index.js';
 import {
@@ -63,6 +63,8 @@ export interface Decision {
 }
 
 const JOURNAL_LENGTH = 20;
+/** Changes of GTID positions, lag and thread-state text alone are written at most this often. */
+export const VOLATILE_WRITE_INTERVAL_MS = 30_000;
 const QUICK_REPROBE_MS = 100;
 
 /** Reads the resource and its Secrets; returns the problems (one line each) when it cannot be used. */
@@ -153,6 +155,8 @@ const EVENT_REASON: Record<Action['kind'], (a: Action) => string> = {
 /** Per-topology memory of one process: consecutive failed probes per member. */
 interface Memory {
   failures: Map<string, number>;
+  /** When this process last reported a status change (ms). */
+  lastChange: number;
 }
 
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
@@ -168,7 +172,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const started = now();
     const inputs = await loadInputs(store, stored);
     if ('errors' in inputs) return invalidResult(stored, inputs.errors, started.toISOString());
-    const mem = memory.get(refKey(ref)) ?? { failures: new Map() };
+    const mem = memory.get(refKey(ref)) ?? { failures: new Map(), lastChange: 0 };
     memory.set(refKey(ref), mem);
     const topology = `${ref.namespace}/${ref.name}`;
     const pollMs = inputs.spec.failover.pollIntervalSeconds * 1000;
@@ -360,7 +364,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       },
       stored.status,
     );
-    const statusChanged = !stableEqual(status, stored.status);
+    const statusChanged =
+      !stableEqual(status, stored.status) &&
+      (!stableEqual(significantPart(status), significantPart(stored.status)) ||
+        started.getTime() - mem.lastChange >= VOLATILE_WRITE_INTERVAL_MS);
+    if (statusChanged) mem.lastChange = started.getTime();
     // Re-probe at once while a primary is suspect or a failover has not promoted yet; a repointing
     // failover waits for channels, at the normal pace.
     const quick =

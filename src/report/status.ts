@@ -219,3 +219,25 @@ export function mergeConditions(
     return { ...c, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now };
   });
 }
+
+/**
+ * The status without the fields that move with every transaction (GTID positions, lag, thread-state
+ * text): what decides whether a change is worth a write at once, or can wait for the periodic refresh.
+ */
+export function significantPart(status: TopologyStatus | undefined): unknown {
+  if (!status) return undefined;
+  return {
+    ...status,
+    instances: status.instances.map(({ gtidExecuted: _g, ...rest }) => rest),
+    channels: status.channels.map(
+      ({
+        retrievedGtidSet: _r,
+        executedGtidSet: _e,
+        secondsBehindSource: _s,
+        ioState: _i,
+        sqlState: _q,
+        ...rest
+      }) => rest,
+    ),
+  };
+}

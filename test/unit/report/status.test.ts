@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../../src/analyze/findings.js';
 import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
-import { channelState, projectStatus } from '../../../src/report/status.js';
+import { channelState, projectStatus, significantPart } from '../../../src/report/status.js';
 import { renderTree } from '../../../src/report/tree.js';
 import { gtidOps } from '../../../src/sql/gtid/index.js';
 import { channel, converged, fresh, warehouse } from '../../fixtures/topology.js';
@@ -97,6 +97,45 @@ describe('status projection', () => {
   ] as const)('channel state %j → %s', (over, want) =>
     expect(channelState(channel('x', 'a-0', over))).toBe(want),
   );
+});
+
+describe('significant changes (written at once) versus volatile ones (written at most every 30 s)', () => {
+  const base = project(converged());
+  it('GTID positions, lag and thread-state text alone are not significant', () => {
+    const moved = project(
+      converged({
+        'a-0': { vars: { gtidExecuted: '1-1-99' } },
+        'dw-0': {
+          channels: [
+            channel('shard_a', 'a-0', {
+              retrievedGtidSet: '1-1-99',
+              secondsBehindSource: 3,
+              sqlState: 'Reading event from the relay log',
+            }),
+            channel('shard_b', 'b-0'),
+          ],
+        },
+      }),
+    );
+    expect(moved).not.toEqual(base);
+    expect(significantPart(moved)).toEqual(significantPart(base));
+  });
+  it('a channel that stops, or a member that goes away, is significant', () => {
+    const stopped = project(
+      converged({
+        'dw-0': {
+          channels: [
+            channel('shard_a', 'a-0', { ioRunning: 'No', sqlRunning: 'No' }),
+            channel('shard_b', 'b-0'),
+          ],
+        },
+      }),
+    );
+    expect(significantPart(stopped)).not.toEqual(significantPart(base));
+    expect(significantPart(project(converged({ 'dw-1': { reachable: false } })))).not.toEqual(
+      significantPart(base),
+    );
+  });
 });
 
 describe('tree', () => {
