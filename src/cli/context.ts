@@ -25,7 +25,7 @@ export interface LocalContext {
 export async function openLocal(
   files: string[],
   statusOut?: string,
-  opts: { settleMs?: number } = {},
+  opts: { settleMs?: number; wake?: (ref: TopologyRef) => void } = {},
 ): Promise<LocalContext> {
   const log = createLogger();
   const store = new LocalStore({
@@ -41,6 +41,7 @@ export async function openLocal(
     pool,
     log,
     ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
+    ...(opts.wake ? { wake: opts.wake } : {}),
   });
   return { store, ref, pool, log, reconcile, close: () => pool.closeAll() };
 }

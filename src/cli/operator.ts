@@ -14,6 +14,7 @@ import { LeaderElector, DEFAULT_LEASE_NAME } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import { startHealthServer, startMetricsServer, type RunningServer } from '../controller/health.js';
 import { KubernetesStore } from '../store/kubernetes.js';
+import type { TopologyRef } from '../store/store.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -41,6 +42,8 @@ export interface OperatorOptions {
   host?: string;
   /** Called once the servers listen (with their real ports, useful with port 0). */
   onStarted?: (info: { metricsPort: number; healthPort: number; identity?: string }) => void;
+  /** Receives the function that asks for a pass of a topology now (the reconciler's wake-ups use it). */
+  onEnqueue?: (enqueue: (ref: TopologyRef) => void) => void;
 }
 
 /** KUBECONFIG or ~/.kube/config when present, else the in-cluster service account; a clear error otherwise. */
@@ -125,6 +128,7 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
     await l.controller.done;
   };
 
+  opts.onEnqueue?.((ref) => loop?.controller.enqueue(ref));
   const watchAc = new AbortController();
   const watch = store.watch({
     enqueue: (ref) => loop?.controller.enqueue(ref),

@@ -4,7 +4,7 @@ import type { TopologySpec } from '../api/spec.js';
 import { emptyStatus, type Condition, type FailoverRecord, type TopologyStatus } from '../api/status.js';
 import { loadCredentials, validateTopology, type Credentials } from '../api/validate.js';
 import { analyze, type Finding } from '../analyze/findings.js';
-import { buildView, type TopologyView } from '../analyze/view.js';
+import { addressKey, buildView, type TopologyView } from '../analyze/view.js';
 import { executeActions, type ActionFailure, type ExecuteContext } from '../execute/execute.js';
 import { dialectOf, observeTopology } from '../observe/probe.js';
 import type { Observation } from '../observe/types.js';
@@ -44,6 +44,8 @@ export interface ReconcilerDeps {
   probeTimeoutMs?: number;
   /** Bound on GTID waits during failover and switchover (seconds). */
   failoverWaitSeconds?: number;
+  /** Asks for a pass of a topology now (the loop's enqueue): a member's connection just broke. */
+  wake?: (ref: TopologyRef) => void;
 }
 
 /** Everything one pass needs to decide, once the resource is valid and its Secrets read. */
@@ -65,7 +67,8 @@ export interface Decision {
 const JOURNAL_LENGTH = 20;
 /** Changes of GTID positions, lag and thread-state text alone are written at most this often. */
 export const VOLATILE_WRITE_INTERVAL_MS = 30_000;
-const QUICK_REPROBE_MS = 100;
+/** Spacing of re-probes while a primary fails probes (consensus with its replicas guards against blips). */
+const QUICK_REPROBE_MS = 50;
 
 /** Reads the resource and its Secrets; returns the problems (one line each) when it cannot be used. */
 export async function loadInputs(
@@ -162,6 +165,14 @@ interface Memory {
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
   const memory = new Map<string, Memory>();
+  // Which topologies probe which address: a broken connection wakes them at once.
+  const watchers = new Map<string, Map<string, TopologyRef>>();
+  const { wake } = deps;
+  if (wake) {
+    deps.pool.onConnectionLost((a) => {
+      for (const ref of watchers.get(addressKey(a.host, a.port))?.values() ?? []) wake(ref);
+    });
+  }
   return async (
     store: Store,
     ref: TopologyRef,
@@ -172,6 +183,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const started = now();
     const inputs = await loadInputs(store, stored);
     if ('errors' in inputs) return invalidResult(stored, inputs.errors, started.toISOString());
+    for (const m of inputs.spec.groups.flatMap((g) => g.members)) {
+      const target = m.connect ?? m;
+      const key = addressKey(target.host, target.port);
+      watchers.set(key, (watchers.get(key) ?? new Map()).set(refKey(ref), ref));
+    }
     const mem = memory.get(refKey(ref)) ?? { failures: new Map(), lastChange: 0 };
     memory.set(refKey(ref), mem);
     const topology = `${ref.namespace}/${ref.name}`;

@@ -17,6 +17,8 @@ export interface SqlClientOptions {
   queryTimeoutMs?: number;
   /** Pooled connections, 1–4 (default 2): a probe runs a few queries at once, never many. */
   connectionLimit?: number;
+  /** Called when a pooled connection breaks (the server died or the link dropped): a reason to look now. */
+  onConnectionLost?: () => void;
 }
 
 export interface QueryOptions {
@@ -68,8 +70,13 @@ export class SqlClient {
       bigNumberStrings: false,
       dateStrings: true,
     });
-    // A broken idle connection emits 'error' on the pool's connection; mysql2 drops it. Keep the process alive.
-    this.pool.on('connection', (c) => c.on('error', () => undefined));
+    // A broken idle connection emits 'error' on the pool's connection (mysql2 drops it). A kill -9 of the
+    // server shows here within milliseconds, long before the next probe: say so.
+    this.pool.on('connection', (c) =>
+      c.on('error', () => {
+        if (!this.closed) opts.onConnectionLost?.();
+      }),
+    );
   }
 
   /** Rows of a SELECT/SHOW; [] for statements that return none. */
@@ -121,6 +128,7 @@ export class SqlClient {
 export class SqlClientPool {
   private readonly clients = new Map<string, { client: SqlClient; password: string }>();
   private readonly closing = new Set<Promise<void>>();
+  private readonly lostListeners = new Set<(address: { host: string; port: number }) => void>();
 
   constructor(
     private readonly defaults: Pick<
@@ -138,9 +146,23 @@ export class SqlClientPool {
     const cached = this.clients.get(key);
     if (cached && cached.password === opts.password) return cached.client;
     if (cached) this.retire(cached.client);
-    const client = new SqlClient({ ...this.defaults, ...opts });
+    const address = { host: opts.host, port: opts.port };
+    const client = new SqlClient({
+      ...this.defaults,
+      ...opts,
+      onConnectionLost: () => {
+        for (const listener of this.lostListeners) listener(address);
+        opts.onConnectionLost?.();
+      },
+    });
     this.clients.set(key, { client, password: opts.password });
     return client;
+  }
+
+  /** Hears about every broken pooled connection, by the address the client connects to. */
+  onConnectionLost(listener: (address: { host: string; port: number }) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
   }
 
   /** Closes the client of one address (e.g. a member removed from the spec). */

@@ -1,5 +1,5 @@
 // `tributary local -f FILE… [--once] [--status-out FILE]`: the controller with manifest files as its store.
-import { runController } from '../../controller/loop.js';
+import { runController, type Controller } from '../../controller/loop.js';
 import { ANNOTATION_ACK_FAILOVER } from '../../store/store.js';
 import { openLocal, reportProblems } from '../context.js';
 
@@ -9,7 +9,9 @@ export async function localCommand(o: {
   statusOut?: string;
   ackFailover?: string[];
 }): Promise<void> {
-  const ctx = await openLocal(o.filename, o.statusOut);
+  let controller: Controller | undefined;
+  // A member's connection breaking wakes a pass at once (a killed primary is seen in milliseconds).
+  const ctx = await openLocal(o.filename, o.statusOut, { wake: (ref) => controller?.enqueue(ref) });
   for (const group of o.ackFailover ?? []) ctx.store.setAnnotation(ANNOTATION_ACK_FAILOVER, group);
   const abort = new AbortController();
   const stop = () => abort.abort();
@@ -17,7 +19,7 @@ export async function localCommand(o: {
   process.once('SIGTERM', stop);
   let exitCode = 0;
   try {
-    const controller = runController({
+    controller = runController({
       store: ctx.store,
       reconcile: ctx.reconcile,
       log: ctx.log,

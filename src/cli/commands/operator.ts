@@ -1,6 +1,7 @@
 // `tributary operator`: the same reconciler, with the Kubernetes API as its store.
 import { createReconciler } from '../../controller/reconcile.js';
 import { SqlClientPool } from '../../sql/client.js';
+import type { TopologyRef } from '../../store/store.js';
 import { createLogger } from '../../util/log.js';
 import { runOperator } from '../operator.js';
 
@@ -12,13 +13,15 @@ export async function operatorCommand(o: {
 }): Promise<void> {
   const log = createLogger();
   const pool = new SqlClientPool();
+  let enqueue: ((ref: TopologyRef) => void) | undefined;
   try {
     await runOperator({
       ...(o.namespace ? { namespace: o.namespace } : {}),
       metricsPort: o.metricsPort,
       healthPort: o.healthPort,
       leaderElect: o.leaderElect,
-      reconcile: createReconciler({ pool, log }),
+      reconcile: createReconciler({ pool, log, wake: (ref) => enqueue?.(ref) }),
+      onEnqueue: (fn) => (enqueue = fn),
       log,
     });
   } finally {

@@ -1,0 +1,581 @@
+// bench:failover — how long a failover takes, from the kill -9, with the controller run as the operator runs
+// it: runController over a LocalStore, the design's warehouse topology (shard-a: a-0, a-1; shard-b: b-0;
+// dw: dw-0, dw-1 with channels shard_a and shard_b), the spec's pollIntervalSeconds 1 and failureThreshold 3,
+// the reconciler's defaults (settle 4 s, probe timeout 3 s, GTID waits 30 s).
+//
+//   (a) shard-a's primary a-0 is killed under light write load on shop.orders;
+//   (b) dw-0, the multi-source replica (dw's primary), is killed under light load on both shards.
+//
+// Each trial has a fresh sandbox of five servers (so a fresh status file: no journal, no cooldown). The kill
+// lands at a random point of the 1 s poll cycle. Measured from the kill:
+//   detect    the failover record's Decided time in the journal the store wrote;
+//   writable  the candidate answers @@read_only = 0 (polled on it directly every ~5 ms);
+//   running   every dependent channel runs from the new primary (polled on the servers directly):
+//             (a) dw-0's shard_a Yes/Yes with Master_Port = a-1's, and a-1 writable;
+//             (b) dw-1's shard_a and shard_b Yes/Yes from a-0 and b-0, and dw-1 writable.
+// After each trial, with a marker row written on each source and arrived everywhere: rows that some survivor
+// holds and another lacks (lost; must be 0), and channels whose applier stopped on an error (1062 would be a
+// duplicate; must be 0). Prints figures only. Loopback only; every sandbox is destroyed, also on error.
+//
+// BENCH_TRIALS (default 10): trials per scenario.
+import { join } from 'node:path';
+import type { Connection } from 'mysql2/promise';
+import type { TopologyStatus } from '../src/api/status.js';
+import { demoManifests } from '../src/cli/commands/demo.js';
+import { runController, silentLog, type Controller } from '../src/controller/loop.js';
+import { createReconciler } from '../src/controller/reconcile.js';
+import { createSandbox, type Row, type Sandbox } from '../src/sandbox/index.js';
+import { SqlClient, SqlClientPool, type SqlClientOptions } from '../src/sql/client.js';
+import { LocalStore } from '../src/store/local.js';
+import type { Store } from '../src/store/store.js';
+import { silentLogger } from '../src/util/log.js';
+import { ids, startLoad, type Load } from '../test/harness/load.js';
+import { envNumber, sleep, summarize, writeManifestFile } from './common.js';
+
+const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
+/** Light load: one INSERT, then this pause. */
+const LOAD_PAUSE_MS = 5;
+/** Bound on the rows one load writes. */
+const LOAD_MAX_ROWS = 20_000;
+/** Load before the kill: this, plus a random part of the poll interval (the kill lands anywhere in a cycle). */
+const PRE_KILL_MS = 300;
+const POLL_INTERVAL_MS = 1000;
+/** How often the servers are polled during a trial. */
+const WATCH_EVERY_MS = 5;
+/** Bounds: topology Ready, a trial's failover (kill → Done and channels running), rows arriving. */
+const READY_TIMEOUT_MS = 30_000;
+const FAILOVER_TIMEOUT_MS = 30_000;
+const ROWS_TIMEOUT_MS = 15_000;
+const MARKER_ID = 1_000_000;
+const PHASES = ['Decided', 'CatchingUp', 'Promoting', 'Repointing', 'Done'] as const;
+
+interface Scenario {
+  title: string;
+  victim: string;
+  candidate: string;
+  loads: { server: string; table: string }[];
+  /** The server holding the dependent channels, and each channel's required source. */
+  replica: string;
+  channels: Record<string, string>;
+  /** Channels on `replica` that must never stop or move (a failover touches only its own group's). */
+  untouched: Record<string, string>;
+  /** Per table: the server writing it after the failover, and every survivor that must hold its rows. */
+  tables: { table: string; writer: string; holders: string[] }[];
+}
+
+const SCENARIOS: Scenario[] = [
+  {
+    title: "(a) shard-a's primary a-0 killed under load on shop.orders",
+    victim: 'a-0',
+    candidate: 'a-1',
+    loads: [{ server: 'a-0', table: 'shop.orders' }],
+    replica: 'dw-0',
+    channels: { shard_a: 'a-1' },
+    untouched: { shard_b: 'b-0' },
+    tables: [{ table: 'shop.orders', writer: 'a-1', holders: ['a-1', 'dw-0', 'dw-1'] }],
+  },
+  {
+    title: '(b) dw-0, the multi-source replica, killed under load on both shards',
+    victim: 'dw-0',
+    candidate: 'dw-1',
+    loads: [
+      { server: 'a-0', table: 'shop.orders' },
+      { server: 'b-0', table: 'sales.invoices' },
+    ],
+    replica: 'dw-1',
+    channels: { shard_a: 'a-0', shard_b: 'b-0' },
+    untouched: {},
+    tables: [
+      { table: 'shop.orders', writer: 'a-0', holders: ['a-0', 'a-1', 'dw-1'] },
+      { table: 'sales.invoices', writer: 'b-0', holders: ['b-0', 'dw-1'] },
+    ],
+  },
+];
+
+interface Trial {
+  error?: string;
+  setupMs: number;
+  acked: number;
+  /** Milliseconds from the kill (NaN when not seen): the operator's first failed statement on the victim. */
+  firstFail: number;
+  detect: number;
+  writable: number;
+  running: number;
+  phases: Partial<Record<(typeof PHASES)[number], number>>;
+  /** Passes from the one with the first failed probe up to and including the one that decided. */
+  passesToDecide: number;
+  /** Durations of the passes that only counted failed probes (before the deciding one). */
+  probePassMs: number[];
+  /** Status writes (journal + status) between Decided and Done: count and total ms. */
+  writes: { n: number; ms: number };
+  lost: number;
+  /** Acknowledged by the dead primary, on no survivor (asynchronous replication's window; informational). */
+  neverShipped: number;
+  /** Channels with Last_SQL_Errno ≠ 0 after the trial (member/channel:errno). */
+  sqlErrors: string[];
+  untouchedBroken: string[];
+  readOnlyBefore: boolean;
+  /** What happened from the kill to Done, ms from the kill: passes, statements, status writes. */
+  timeline: Span[];
+}
+
+interface Span {
+  start: number;
+  end: number;
+  /** 'pass', 'write', 'sql' (then who and what), or a watch mark. */
+  kind: string;
+  who?: string;
+  what?: string;
+  failed?: boolean;
+}
+
+/** The statements the observe step sends (MariaDB dialect); everything else the operator sends is an action. */
+const PROBE_SQL = /^(SELECT VERSION\(\)|SHOW ALL REPLICAS STATUS|SELECT COUNT\(\*\) AS n FROM mysql\.user)/;
+
+/** The operator's connection pool, with every statement's start and end recorded. */
+class TracingPool extends SqlClientPool {
+  readonly spans: Span[] = [];
+  readonly #traced = new WeakSet<SqlClient>();
+
+  override get(opts: SqlClientOptions): SqlClient {
+    const client = super.get(opts);
+    if (this.#traced.has(client)) return client;
+    this.#traced.add(client);
+    const query = client.query.bind(client);
+    const who = opts.label ?? `${opts.host}:${opts.port}`;
+    client.query = async <T>(...args: Parameters<SqlClient['query']>): Promise<T[]> => {
+      const what = typeof args[0] === 'string' ? args[0] : args[0].display;
+      const start = Date.now();
+      let failed = true;
+      try {
+        const rows = await query<T>(...args);
+        failed = false;
+        return rows;
+      } finally {
+        this.spans.push({ start, end: Date.now(), kind: 'sql', who, what, failed });
+      }
+    };
+    return client;
+  }
+}
+
+/** The servers' VERSION(), read in the first trial (for the heading). */
+let serverVersion = '?';
+
+const since = (t: number | undefined, from: number) => (t === undefined ? NaN : t - from);
+
+function trialsFromEnv(): number {
+  const n = envNumber('BENCH_TRIALS', 10);
+  if (!Number.isInteger(n) || n > 1000)
+    throw new Error(`BENCH_TRIALS must be a whole number 1–1000, not ${n}`);
+  return n;
+}
+
+const fmt = (v: number, width = 7) => (Number.isFinite(v) ? v.toFixed(0) : '-').padStart(width);
+
+async function until(what: string, timeoutMs: number, fn: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+async function query(conn: Connection, sql: string): Promise<Row[]> {
+  const [rows] = await conn.query({ sql, timeout: 2000 });
+  return rows as Row[];
+}
+
+/** Polls the candidate and the replica every few ms from just before the kill until every channel runs. */
+async function watch(
+  sc: Scenario,
+  sb: Sandbox,
+  candidate: Connection,
+  replica: Connection,
+  deadline: number,
+): Promise<{ writableAt?: number; runningAt?: number; readOnlyBefore: boolean; untouchedBroken: string[] }> {
+  const out: { writableAt?: number; runningAt?: number; readOnlyBefore: boolean; untouchedBroken: string[] } =
+    { readOnlyBefore: false, untouchedBroken: [] };
+  const port = (m: string) => sb.server(m).port;
+  const broken = new Set<string>();
+  let first = true;
+  while (Date.now() < deadline) {
+    let readOnly: number | undefined;
+    let channels: Row[] = [];
+    try {
+      readOnly = Number((await query(candidate, 'SELECT @@read_only AS ro'))[0]?.ro);
+      channels = await query(replica, 'SHOW ALL REPLICAS STATUS');
+    } catch {
+      // a transient error counts as "not yet"
+    }
+    const t = Date.now();
+    if (first) out.readOnlyBefore = readOnly === 1;
+    first = false;
+    const row = (name: string) => channels.find((r) => String(r.Connection_name) === name);
+    const runs = (name: string, from: string) => {
+      const r = row(name);
+      return (
+        r !== undefined &&
+        Number(r.Master_Port) === port(from) &&
+        r.Slave_IO_Running === 'Yes' &&
+        r.Slave_SQL_Running === 'Yes'
+      );
+    };
+    for (const [name, from] of Object.entries(sc.untouched)) {
+      if (channels.length > 0 && !runs(name, from)) {
+        const r = row(name);
+        broken.add(`${sc.replica}/${name} ${r?.Slave_IO_Running}/${r?.Slave_SQL_Running}:${r?.Master_Port}`);
+      }
+    }
+    if (readOnly === 0 && out.writableAt === undefined) out.writableAt = t;
+    if (readOnly === 0 && Object.entries(sc.channels).every(([name, from]) => runs(name, from))) {
+      out.runningAt = t;
+      break;
+    }
+    await sleep(WATCH_EVERY_MS);
+  }
+  out.untouchedBroken = [...broken];
+  return out;
+}
+
+async function runTrial(sc: Scenario): Promise<Trial> {
+  const trial: Trial = {
+    setupMs: NaN,
+    acked: 0,
+    firstFail: NaN,
+    detect: NaN,
+    writable: NaN,
+    running: NaN,
+    phases: {},
+    passesToDecide: 0,
+    probePassMs: [],
+    writes: { n: 0, ms: 0 },
+    lost: 0,
+    neverShipped: 0,
+    sqlErrors: [],
+    untouchedBroken: [],
+    readOnlyBefore: false,
+    timeline: [],
+  };
+  const t0 = Date.now();
+  let sb: Sandbox | undefined;
+  const abort = new AbortController();
+  let controller: Controller | undefined;
+  const pool = new TracingPool();
+  const loads: Load[] = [];
+  const conns: Connection[] = [];
+  try {
+    sb = await createSandbox({ names: MEMBERS });
+    trial.setupMs = Date.now() - t0;
+    const s = sb;
+    const file = writeManifestFile(join(s.dir, 'warehouse.yaml'), demoManifests(s));
+    const local = new LocalStore({ files: [file], statusOut: join(s.dir, 'status.json'), log: () => {} });
+
+    // The store the loop sees: the LocalStore, with every status write timed and its journal read.
+    const passes: { start: number; end: number }[] = [];
+    const writes: { start: number; end: number }[] = [];
+    let doneWrittenAt = Infinity;
+    let latest: TopologyStatus | undefined;
+    const store: Store = {
+      list: () => local.list(),
+      get: (ref) => local.get(ref),
+      readSecret: (ns, name) => local.readSecret(ns, name),
+      emitEvent: (ref, event) => local.emitEvent(ref, event),
+      removeAnnotation: (ref, key) => local.removeAnnotation(ref, key),
+      async writeStatus(ref, status, generation) {
+        const start = Date.now();
+        await local.writeStatus(ref, status, generation);
+        const end = Date.now();
+        writes.push({ start, end });
+        latest = status;
+        if (status.failovers.some((r) => r.from === sc.victim && r.phase === 'Done'))
+          doneWrittenAt = Math.min(doneWrittenAt, end);
+      },
+    };
+    controller = runController({
+      store,
+      // As `tributary local` and the operator do: a broken connection asks for a pass at once.
+      reconcile: createReconciler({ pool, log: silentLogger(), wake: (ref) => controller?.enqueue(ref) }),
+      log: silentLog,
+      signal: abort.signal,
+      onPass: (o) => {
+        const end = Date.now();
+        passes.push({ start: end - o.durationMs, end });
+        if (o.result) latest = o.result.status;
+      },
+    });
+
+    await until('topology Ready', READY_TIMEOUT_MS, () => latest?.phase === 'Ready');
+    serverVersion = String(await s.server('a-0').scalar('SELECT VERSION()'));
+    await s.server('a-0').sql('CREATE DATABASE shop');
+    await s.server('a-0').sql('CREATE TABLE shop.orders (id INT PRIMARY KEY, v VARCHAR(20))');
+    await s.server('b-0').sql('CREATE DATABASE sales');
+    // shard_b replicates `sales` only (Replicate_Do_DB): the DDL must run with `sales` as default database.
+    await s.server('b-0').sql('USE sales; CREATE TABLE invoices (id INT PRIMARY KEY, v VARCHAR(20))');
+    const tablesOn = async (m: string, n: number) =>
+      Number(
+        await s
+          .server(m)
+          .scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema IN ('shop', 'sales') AND table_name IN ('orders', 'invoices')",
+          )
+          .catch(() => -1),
+      ) === n;
+    await until(
+      'tables replicated',
+      ROWS_TIMEOUT_MS,
+      async () => (await tablesOn('dw-1', 2)) && tablesOn('a-1', 1),
+    );
+
+    for (const l of sc.loads)
+      loads.push(startLoad(s.server(l.server), l.table, { max: LOAD_MAX_ROWS, pauseMs: LOAD_PAUSE_MS }));
+    const candidate = await s.server(sc.candidate).admin();
+    conns.push(candidate);
+    const replica = await s.server(sc.replica).admin();
+    conns.push(replica);
+    await sleep(PRE_KILL_MS + Math.random() * POLL_INTERVAL_MS);
+
+    const watching = watch(sc, s, candidate, replica, Date.now() + FAILOVER_TIMEOUT_MS);
+    await sleep(WATCH_EVERY_MS * 2); // the first samples are taken before the kill
+    const killAt = Date.now();
+    await s.server(sc.victim).kill9();
+    const w = await watching;
+    await until('journal Done', Math.max(0, killAt + FAILOVER_TIMEOUT_MS - Date.now()), () =>
+      Boolean(latest?.failovers.some((r) => r.from === sc.victim && r.phase === 'Done')),
+    );
+    for (const l of loads) await l.stop();
+
+    const rec = latest?.failovers.find((r) => r.from === sc.victim);
+    for (const p of PHASES) {
+      const at = rec?.phaseTimes[p];
+      if (at) trial.phases[p] = Date.parse(at) - killAt;
+    }
+    trial.detect = trial.phases.Decided ?? NaN;
+    trial.writable = since(w.writableAt, killAt);
+    trial.running = since(w.runningAt, killAt);
+    trial.readOnlyBefore = w.readOnlyBefore;
+    trial.untouchedBroken = w.untouchedBroken;
+    trial.acked = loads.reduce((n, l) => n + l.acked.length, 0);
+    const firstFail = pool.spans.find((x) => x.who === sc.victim && x.failed && x.end >= killAt);
+    trial.firstFail = since(firstFail?.start, killAt);
+    const decidedAt = killAt + trial.detect;
+    const upToDecision = passes.filter((p) => p.end >= (firstFail?.start ?? killAt) && p.start <= decidedAt);
+    trial.passesToDecide = upToDecision.length;
+    trial.probePassMs = upToDecision.slice(0, -1).map((p) => p.end - p.start);
+    const failoverWrites = writes.filter((x) => x.start >= decidedAt && x.end <= doneWrittenAt);
+    trial.writes = { n: failoverWrites.length, ms: failoverWrites.reduce((a, x) => a + x.end - x.start, 0) };
+    const to = killAt + (trial.phases.Done ?? FAILOVER_TIMEOUT_MS);
+    const rel = (x: Span): Span => ({ ...x, start: x.start - killAt, end: x.end - killAt });
+    trial.timeline = [
+      ...passes.filter((p) => p.end >= killAt && p.start <= to).map((p) => rel({ ...p, kind: 'pass' })),
+      ...writes.filter((x) => x.end >= killAt && x.start <= to).map((x) => rel({ ...x, kind: 'write' })),
+      ...pool.spans.filter((x) => x.end >= killAt && x.start <= to).map(rel),
+      ...(trial.writable
+        ? [{ start: trial.writable, end: trial.writable, kind: `${sc.candidate} writable` }]
+        : []),
+      { start: trial.running, end: trial.running, kind: 'dependent channels running' },
+    ].sort((a, b) => a.start - b.start || a.end - b.end);
+    if (!rec) throw new Error('no failover record in the journal');
+    if (rec.to !== sc.candidate) throw new Error(`failover promoted ${rec.to}, not ${sc.candidate}`);
+    if (!Number.isFinite(trial.running)) throw new Error('dependent channels never all ran');
+
+    await checkRows(sc, s, loads, trial);
+    return trial;
+  } catch (e) {
+    trial.error = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return trial;
+  } finally {
+    for (const l of loads) await l.stop().catch(() => undefined);
+    abort.abort();
+    await controller?.done;
+    for (const c of conns) c.destroy();
+    await pool.closeAll().catch(() => undefined);
+    await sb?.destroy();
+  }
+}
+
+/** A marker row on each writer, then row sets compared across every survivor, and appliers checked. */
+async function checkRows(sc: Scenario, sb: Sandbox, loads: Load[], trial: Trial): Promise<void> {
+  for (const t of sc.tables) {
+    await sb.server(t.writer).sql(`INSERT INTO ${t.table} (id, v) VALUES (${MARKER_ID}, 'marker')`);
+    for (const h of t.holders)
+      await until(
+        `marker of ${t.table} on ${h}`,
+        ROWS_TIMEOUT_MS,
+        async () =>
+          Number(await sb.server(h).scalar(`SELECT COUNT(*) FROM ${t.table} WHERE id = ${MARKER_ID}`)) === 1,
+      );
+    const sets = await Promise.all(t.holders.map(async (h) => new Set(await ids(sb.server(h), t.table))));
+    const union = new Set(sets.flatMap((x) => [...x]));
+    trial.lost += [...union].filter((id) => sets.some((x) => !x.has(id))).length;
+    const load = loads[sc.loads.findIndex((l) => l.table === t.table)];
+    trial.neverShipped += (load?.acked ?? []).filter((id) => !union.has(id)).length;
+  }
+  for (const m of MEMBERS.filter((x) => x !== sc.victim)) {
+    for (const r of await sb.server(m).sql('SHOW ALL REPLICAS STATUS')) {
+      const errno = Number(r.Last_SQL_Errno);
+      if (errno !== 0) trial.sqlErrors.push(`${m}/${String(r.Connection_name) || "''"}:${errno}`);
+    }
+  }
+}
+
+function printScenario(sc: Scenario, trials: Trial[]): void {
+  console.log('');
+  console.log(sc.title);
+  console.log(
+    'trial  setup  acked  1st-fail  passes  detect  promoted  writable  running     done  writes  lost  unshipped  sql-errors',
+  );
+  trials.forEach((t, i) => {
+    const head = `${String(i + 1).padStart(5)} ${fmt(t.setupMs, 6)}`;
+    if (t.error && !Number.isFinite(t.running)) {
+      console.log(`${head}  failed: ${t.error}`);
+      return;
+    }
+    const notes = [
+      ...(t.error ? [`failed: ${t.error}`] : []),
+      ...(t.readOnlyBefore ? [] : [`${sc.candidate} was not read-only before the kill`]),
+      ...t.untouchedBroken.map((b) => `touched ${b}`),
+    ];
+    console.log(
+      `${head} ${fmt(t.acked, 6)} ${fmt(t.firstFail, 9)} ${fmt(t.passesToDecide, 7)} ${fmt(t.detect)} ${fmt(t.phases.Repointing ?? NaN, 9)} ${fmt(t.writable, 9)} ${fmt(t.running, 8)} ${fmt(t.phases.Done ?? NaN, 8)} ${`${t.writes.n}/${t.writes.ms}ms`.padStart(7)} ${fmt(t.lost, 5)} ${fmt(t.neverShipped, 10)}  ${t.sqlErrors.length === 0 ? '0' : t.sqlErrors.join(' ')}${notes.length ? `  ${notes.join('; ')}` : ''}`,
+    );
+  });
+  const ok = trials.filter((t) => !t.error);
+  const line = (label: string, values: number[]) => {
+    const s = summarize(values.filter((x) => Number.isFinite(x)));
+    console.log(`  ${label.padEnd(58)} ${fmt(s.p50)} ${fmt(s.p95)} ${fmt(s.max)}   (n=${s.n})`);
+  };
+  console.log('');
+  console.log(`  ms from the kill${' '.repeat(43)}    p50     p95     max`);
+  line(
+    '(1) detection: failover record Decided in the journal',
+    ok.map((t) => t.detect),
+  );
+  line(
+    `(2) new primary ${sc.candidate} writable (@@read_only = 0)`,
+    ok.map((t) => t.writable),
+  );
+  line(
+    '(3) every dependent channel running from the new primary',
+    ok.map((t) => t.running),
+  );
+  line(
+    '    journal Done',
+    ok.map((t) => t.phases.Done ?? NaN),
+  );
+  console.log('  where the time goes (ms)');
+  const diff = (t: Trial, a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? NaN : b - a;
+  line(
+    'kill → first failed probe of it (waiting for the poll timer)',
+    ok.map((t) => t.firstFail),
+  );
+  line(
+    'first failed probe → Decided (threshold, re-probe spacing)',
+    ok.map((t) => t.detect - t.firstFail),
+  );
+  line(
+    '  one pass that only counts a failed probe (duration)',
+    ok.flatMap((t) => t.probePassMs),
+  );
+  line(
+    'Decided → Promoting (relay log applied / catch-up)',
+    ok.map((t) => diff(t, t.phases.Decided, t.phases.Promoting)),
+  );
+  line(
+    'Promoting → Repointing (channel reset, read_only off)',
+    ok.map((t) => diff(t, t.phases.Promoting, t.phases.Repointing)),
+  );
+  line(
+    'Repointing → channels running (observe, repoint, START)',
+    ok.map((t) => t.running - (t.phases.Repointing ?? NaN)),
+  );
+  line(
+    'channels running → Done (settle loop, status)',
+    ok.map((t) => (t.phases.Done ?? NaN) - t.running),
+  );
+  line(
+    'status writes Decided → Done (total, fsync included)',
+    ok.map((t) => t.writes.ms),
+  );
+  const lost = trials.reduce((a, t) => a + t.lost, 0);
+  const errs = trials.reduce((a, t) => a + t.sqlErrors.length, 0);
+  const dup = trials.reduce((a, t) => a + t.sqlErrors.filter((e) => e.endsWith(':1062')).length, 0);
+  console.log(
+    `  integrity over ${trials.length} trials: lost rows ${lost}, duplicated rows (applier 1062) ${dup}, channels with Last_SQL_Errno ≠ 0 ${errs}; acked but never shipped ${trials.reduce((a, t) => a + t.neverShipped, 0)}; failed trials ${trials.length - ok.length}`,
+  );
+  const p50 = summarize(ok.map((t) => t.running)).p50;
+  console.log(
+    `  target p50 kill → every dependent channel running ≤ 1000 ms: ${p50 <= 1000 ? 'met' : 'missed'} (p50 ${fmt(p50, 0)} ms)`,
+  );
+  const median = [...ok].sort((a, b) => a.running - b.running)[Math.floor((ok.length - 1) / 2)];
+  if (median) printTimeline(median);
+}
+
+/**
+ * One trial from the kill to Done, ms from the kill: passes, status writes, statements. Runs of probe
+ * statements (the observe step: 3–4 statements per server, in parallel) are folded into one line.
+ */
+function printTimeline(t: Trial): void {
+  console.log(
+    `  timeline of the median trial (ms from the kill; journal phases: ${PHASES.map((p) => `${p} ${fmt(t.phases[p] ?? NaN, 0)}`).join(', ')})`,
+  );
+  const lines: string[] = [];
+  let fold: Span[] = [];
+  const flush = () => {
+    if (fold.length === 0) return;
+    const start = Math.min(...fold.map((x) => x.start));
+    const end = Math.max(...fold.map((x) => x.end));
+    const servers = new Set(fold.map((x) => x.who)).size;
+    const failed = fold.filter((x) => x.failed).map((x) => x.who);
+    lines.push(
+      `${fmt(start, 7)} ${fmt(end - start, 5)}  observe: ${fold.length} probe statements on ${servers} servers${failed.length ? ` (failed: ${[...new Set(failed)].join(', ')})` : ''}`,
+    );
+    fold = [];
+  };
+  for (const x of t.timeline) {
+    if (x.kind === 'sql' && PROBE_SQL.test(x.what ?? '')) {
+      fold.push(x);
+      continue;
+    }
+    flush();
+    const what =
+      x.kind === 'sql'
+        ? `${x.who}: ${(x.what ?? '').replace(/\s+/g, ' ').slice(0, 90)}`
+        : x.kind === 'pass'
+          ? `pass (ends at ${fmt(x.end, 0)})`
+          : x.kind === 'write'
+            ? 'status write (journal/status file, fsync)'
+            : `** ${x.kind}`;
+    lines.push(
+      `${fmt(x.start, 7)} ${x.start === x.end && x.kind !== 'sql' && x.kind !== 'write' ? '     ' : fmt(x.end - x.start, 5)}  ${what}`,
+    );
+  }
+  flush();
+  for (const l of lines) console.log(`  ${l}`);
+}
+
+async function main(): Promise<void> {
+  const count = trialsFromEnv();
+  let failed = 0;
+  for (const [n, sc] of SCENARIOS.entries()) {
+    const trials: Trial[] = [];
+    for (let i = 0; i < count; i++) trials.push(await runTrial(sc));
+    if (n === 0) {
+      console.log(
+        `bench:failover  MariaDB ${serverVersion}, Node ${process.version}, loopback; ${count} trials per scenario, a fresh sandbox of 5 servers each`,
+      );
+      console.log(
+        `controller: runController + LocalStore, pollIntervalSeconds 1, failureThreshold 3, wake-up on a broken connection; load: 1 INSERT + ${LOAD_PAUSE_MS} ms pause per source; kill after ${PRE_KILL_MS} ms + U(0, ${POLL_INTERVAL_MS}) ms of load`,
+      );
+    }
+    printScenario(sc, trials);
+    failed += trials.filter((t) => t.error || t.lost > 0 || t.sqlErrors.length > 0).length;
+  }
+  if (failed > 0) process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench:failover failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});
