@@ -1,10 +1,11 @@
 // Observe and converge on five real MariaDB servers, through the real command line.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TopologyStatus } from '../../src/api/status.js';
 import { useSandbox } from '../harness/sandbox.js';
-import { cli, statusFile, warehouseDocs, writeManifests } from '../harness/topology.js';
+import { BIN, cli, statusFile, warehouseDocs, writeManifests } from '../harness/topology.js';
 
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 const readStatus = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as TopologyStatus;
@@ -169,5 +170,37 @@ describe('convergence of the warehouse topology on real servers', () => {
     expect(r.stdout).toMatch(/b-0 \[shard-b\] primary/);
     const json = await cli(['status', '-f', file, '-o', 'json']);
     expect(JSON.parse(json.stdout).phase).toBe('Ready');
+  });
+
+  it('`local` without --once keeps reconciling, picks up edits of the file, and stops on SIGTERM', async () => {
+    const live = writeManifests(join(sb().dir, 'live.yaml'), warehouseDocs(sb()));
+    const liveStatus = statusFile(sb(), 'live-status.json');
+    const op = spawn(process.execPath, [BIN, 'local', '-f', live, '--status-out', liveStatus], {
+      stdio: 'ignore',
+      env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'silent' },
+    });
+    const exited = new Promise<number | null>((r) => op.once('exit', (code) => r(code)));
+    try {
+      const dw0 = sb().server('dw-0');
+      await dw0.sql("STOP REPLICA 'shard_a'");
+      const repaired = await waitFor(
+        async () => (await dw0.sql("SHOW REPLICA 'shard_a' STATUS"))[0]?.Slave_SQL_Running,
+        (v) => v === 'Yes',
+      );
+      expect(repaired).toBe('Yes');
+      writeManifests(
+        live,
+        warehouseDocs(sb(), (spec) => (spec.groups[2].channels = spec.groups[2].channels.slice(0, 1))),
+      );
+      const names = await waitFor(
+        async () => (await dw0.sql('SHOW ALL REPLICAS STATUS')).map((r) => r.Connection_name),
+        (v) => v.length === 1,
+      );
+      expect(names).toEqual(['shard_a']);
+    } finally {
+      op.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(readStatus(liveStatus).managedChannels.map((c) => c.name)).toEqual(['shard_a']);
   });
 });
