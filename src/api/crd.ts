@@ -22,15 +22,14 @@ export interface CelRule {
   message: string;
 }
 
-/** Keywords a structural schema node may carry (besides the x-kubernetes-* extensions). */
-const ALLOWED = new Set([
+/** Keywords a structural schema node may carry (besides x-kubernetes-*), in the order the YAML shows them. */
+const KEY_ORDER = [
   'type',
   'format',
   'description',
-  'title',
+  'nullable',
   'default',
   'enum',
-  'nullable',
   'minimum',
   'maximum',
   'exclusiveMinimum',
@@ -47,8 +46,9 @@ const ALLOWED = new Set([
   'items',
   'anyOf',
   'oneOf',
-  'allOf',
-]);
+];
+
+const ALLOWED = new Set([...KEY_ORDER, 'title', 'allOf']);
 
 /** Keywords that only describe how a value is validated: what may stay inside anyOf/oneOf/allOf. */
 const VALUE_VALIDATIONS = new Set([
@@ -203,31 +203,6 @@ export function toStructural(node: SchemaNode, options: StructuralOptions, path 
   }
   return ordered(out);
 }
-
-const KEY_ORDER = [
-  'type',
-  'format',
-  'description',
-  'nullable',
-  'default',
-  'enum',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'multipleOf',
-  'minLength',
-  'maxLength',
-  'pattern',
-  'minItems',
-  'maxItems',
-  'required',
-  'properties',
-  'additionalProperties',
-  'items',
-  'anyOf',
-  'oneOf',
-];
 
 /** Keys in a reading order: type and description first, children next, x-kubernetes-* last. */
 function ordered(node: SchemaNode): SchemaNode {

@@ -347,20 +347,25 @@ export class KubernetesStore implements Store, LifecycleStore {
     }
   }
 
+  /** A JSON merge patch of the topology itself (not its status), as this operator's field manager. */
+  private async patchTopology(ref: TopologyRef, body: object): Promise<KubeObject> {
+    return (await this.custom.patchNamespacedCustomObject(
+      {
+        group: API_GROUP,
+        version: API_VERSION,
+        namespace: ref.namespace,
+        plural: PLURAL,
+        name: ref.name,
+        body,
+        fieldManager: FIELD_MANAGER,
+      },
+      mergePatchOptions(),
+    )) as KubeObject;
+  }
+
   async removeAnnotation(ref: TopologyRef, key: string): Promise<void> {
     try {
-      const updated = (await this.custom.patchNamespacedCustomObject(
-        {
-          group: API_GROUP,
-          version: API_VERSION,
-          namespace: ref.namespace,
-          plural: PLURAL,
-          name: ref.name,
-          body: { metadata: { annotations: { [key]: null } } },
-          fieldManager: FIELD_MANAGER,
-        },
-        mergePatchOptions(),
-      )) as KubeObject;
+      const updated = await this.patchTopology(ref, { metadata: { annotations: { [key]: null } } });
       this.remember(ref, updated);
     } catch (e) {
       if (statusCodeOf(e) === 404) return;
@@ -388,19 +393,10 @@ export class KubernetesStore implements Store, LifecycleStore {
       if (deleting && !finalizers.includes(FINALIZER)) return false;
       const next = deleting ? finalizers.filter((f) => f !== FINALIZER) : [...finalizers, FINALIZER];
       try {
-        const updated = (await this.custom.patchNamespacedCustomObject(
-          {
-            group: API_GROUP,
-            version: API_VERSION,
-            namespace: ref.namespace,
-            plural: PLURAL,
-            name: ref.name,
-            // resourceVersion makes the list replacement conditional: a concurrent finalizer change is a 409.
-            body: { metadata: { finalizers: next, resourceVersion: obj.metadata?.resourceVersion } },
-            fieldManager: FIELD_MANAGER,
-          },
-          mergePatchOptions(),
-        )) as KubeObject;
+        // resourceVersion makes the list replacement conditional: a concurrent finalizer change is a 409.
+        const updated = await this.patchTopology(ref, {
+          metadata: { finalizers: next, resourceVersion: obj.metadata?.resourceVersion },
+        });
         if (deleting) {
           this.seen.delete(refKey(ref));
           this.log.info(
