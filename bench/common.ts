@@ -2,6 +2,7 @@
 // servers in batches, and MySQLTopology manifests for sandbox servers. No I/O beyond loopback and the
 // benchmark's own temporary files.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { stringify } from 'yaml';
@@ -59,6 +60,12 @@ export function envNumber(name: string, fallback: number): number {
   const v = Number(raw);
   if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number, not ${raw}`);
   return v;
+}
+
+/** `2 cores (model), 23.5 GiB, load average 0.52`: the machine a figure was measured on. */
+export function machineLine(): string {
+  const model = cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
+  return `${availableParallelism()} cores (${model}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${loadavg()[0]!.toFixed(2)}`;
 }
 
 // ---- this process: RSS and CPU ------------------------------------------------------------------------
@@ -140,6 +147,16 @@ export function processCpuSeconds(pid: number): number | undefined {
     return undefined;
   }
 }
+/** Resident memory of a process (bytes), from /proc (Linux); undefined when unknown. */
+export function processRssBytes(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
 /** USER_HZ: 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS = 100;
 

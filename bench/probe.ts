@@ -10,6 +10,7 @@ import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER, createSandbox } f
 import type { ChannelSource } from '../src/sql/dialect.js';
 import { SqlClient } from '../src/sql/client.js';
 import { dialectFor } from '../src/sql/flavor.js';
+import { mb, ms, percentile, sleep } from './common.js';
 
 const SIZES = [2, 16, 64] as const;
 const ITERATIONS = 300;
@@ -20,14 +21,6 @@ const SIZE_DEADLINE_MS = 60_000;
 const IDLE_PORT_BASE = 1024;
 
 const dialect = dialectFor('mariadb');
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
-
-const ms = (v: number) => v.toFixed(2).padStart(8);
 
 function source(host: string, port: number): ChannelSource {
   return {
@@ -52,7 +45,7 @@ async function waitRunning(client: SqlClient, names: string[], timeoutMs: number
     );
     if (running.length === names.length) return;
     if (Date.now() > end) throw new Error(`channels ${names.join(', ')} not running after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
@@ -144,7 +137,7 @@ async function main(): Promise<void> {
       .filter((c) => c.ioRunning === 'Yes');
     console.log('');
     console.log(
-      `running channels at the end: ${running.map((c) => c.name).join(', ')}; replica RSS ${((replica.rssBytes() ?? 0) / 1048576).toFixed(1)} MB`,
+      `running channels at the end: ${running.map((c) => c.name).join(', ')}; replica RSS ${mb(replica.rssBytes() ?? 0)} MB`,
     );
   } finally {
     await client.close();
