@@ -1,0 +1,111 @@
+// The whole operator as shipped: `tributary operator` (the built command) against an API server that
+// speaks the Kubernetes REST protocol (in-process, see test/harness/kube-api-server.ts), with real MariaDB
+// servers as members. Converges, fails over after a kill -9, and writes no status at steady state.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TopologyStatus } from '../../src/api/status.js';
+import { demoManifests } from '../../src/cli/commands/demo.js';
+import {
+  EVENTS,
+  FakeKubeApiServer,
+  SECRETS,
+  TOPOLOGIES,
+  secretManifest,
+} from '../harness/kube-api-server.js';
+import { useSandbox } from '../harness/sandbox.js';
+import { BIN } from '../harness/topology.js';
+
+const NS = 'db';
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+describe('tributary operator against an API server, with real members', () => {
+  const sb = useSandbox({ names: ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'] });
+  let api: FakeKubeApiServer;
+  let op: ChildProcess | undefined;
+  let exited: Promise<number | null>;
+  const status = () => api.get(TOPOLOGIES, NS, 'warehouse')?.status as TopologyStatus | undefined;
+  const until = async (pred: () => boolean, ms = 20_000) => {
+    const end = Date.now() + ms;
+    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    return pred();
+  };
+
+  beforeAll(async () => {
+    api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 500 });
+    const [topology, admin, repl] = demoManifests(sb()) as Record<string, any>[];
+    for (const s of [admin!, repl!]) api.create(SECRETS, secretManifest(NS, s.metadata.name, s.stringData));
+    api.create(TOPOLOGIES, topology!);
+    const kubeconfig = join(sb().dir, 'kubeconfig.yaml');
+    writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
+    const [metrics, health] = [await freePort(), await freePort()];
+    op = spawn(
+      process.execPath,
+      [BIN, 'operator', '--metrics-port', String(metrics), '--health-port', String(health)],
+      {
+        stdio: 'ignore',
+        env: { ...process.env, KUBECONFIG: kubeconfig, TRIBUTARY_LOG_LEVEL: 'silent' },
+      },
+    );
+    exited = new Promise((r) => op!.once('exit', (code) => r(code)));
+  });
+  afterAll(async () => {
+    if (op && op.exitCode === null) op.kill('SIGKILL');
+    await api?.close();
+  });
+
+  it('converges the topology and reports per-channel status through the status subresource', async () => {
+    expect(await until(() => status()?.phase === 'Ready')).toBe(true);
+    const s = status()!;
+    expect(s.channels.filter((c) => c.replica === 'dw-0').map((c) => [c.name, c.source, c.state])).toEqual([
+      ['shard_a', 'a-0', 'Running'],
+      ['shard_b', 'b-0', 'Running'],
+    ]);
+    expect(api.get(TOPOLOGIES, NS, 'warehouse')?.metadata.finalizers).toContain('tributary.dev/finalizer');
+    const patches = api.requestsMatching('PATCH', '/mysqltopologies/warehouse/status');
+    expect(patches.length).toBeGreaterThan(0);
+    expect(patches.every((p) => p.contentType === 'application/merge-patch+json')).toBe(true);
+  });
+
+  it('writes no status at steady state', async () => {
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = api.requestsMatching('PATCH', '/status').length;
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(api.requestsMatching('PATCH', '/status').length - before).toBe(0);
+  });
+
+  it('fails over when shard-a’s primary is killed: visible in status and events', async () => {
+    await sb().server('a-0').kill9();
+    expect(await until(() => status()?.failovers.at(-1)?.phase === 'Done')).toBe(true);
+    expect(status()!.failovers.at(-1)).toMatchObject({
+      group: 'shard-a',
+      from: 'a-0',
+      to: 'a-1',
+      repointed: ['dw-0/shard_a'],
+    });
+    expect(
+      await until(
+        () => status()?.channels.find((c) => c.replica === 'dw-0' && c.name === 'shard_a')?.source === 'a-1',
+      ),
+    ).toBe(true);
+    const reasons = api.list(EVENTS, NS).map((e) => (e as { reason?: string }).reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(['ChannelCreated', 'FailoverStarted', 'FailoverFinished']),
+    );
+    expect(JSON.stringify(api.list(EVENTS, NS))).not.toMatch(/replpass|adminpass/);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    op!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
