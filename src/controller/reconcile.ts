@@ -192,7 +192,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     memory.set(refKey(ref), mem);
     const topology = `${ref.namespace}/${ref.name}`;
     const pollMs = inputs.spec.failover.pollIntervalSeconds * 1000;
-    const mayWrite = () => !options.dryRun && (options.mayWrite?.() ?? true);
+    // paused: observe and report only; nothing is written to any server.
+    const mayWrite = () => !options.dryRun && !inputs.spec.paused && (options.mayWrite?.() ?? true);
     const events: TopologyEvent[] = [];
     const extra: Omit<Condition, 'lastTransitionTime'>[] = [];
     const problems: string[] = [];
@@ -248,6 +249,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
     let failure: ActionFailure | undefined;
     let executedCount = 0;
+    if (
+      inputs.spec.paused &&
+      (options.switchover || stored.annotations[ANNOTATION_SWITCHOVER] !== undefined)
+    ) {
+      problems.push(
+        'switchover: the topology is paused (spec.paused: true); nothing is written until it is resumed',
+      );
+    }
     if (mayWrite()) {
       const execCtx = executionContext(() => decision, inputs, deps, mayWrite);
       const switchoverAsk =

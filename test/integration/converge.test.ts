@@ -172,6 +172,35 @@ describe('convergence of the warehouse topology on real servers', () => {
     expect(JSON.parse(json.stdout).phase).toBe('Ready');
   });
 
+  it('paused: drift is reported, nothing is written, a switchover is refused; resuming repairs', async () => {
+    const paused = writeManifests(
+      join(sb().dir, 'paused.yaml'),
+      warehouseDocs(sb(), (spec) => (spec.paused = true)),
+    );
+    const dw0 = sb().server('dw-0');
+    await dw0.sql("STOP REPLICA 'shard_a'");
+    const r = await cli(['local', '-f', paused, '--once', '--status-out', status]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/warehouse: Paused/);
+    expect((await dw0.sql("SHOW REPLICA 'shard_a' STATUS"))[0]?.Slave_SQL_Running).toBe('No');
+    const sw = await cli([
+      'switchover',
+      '-f',
+      paused,
+      '--group',
+      'shard-a',
+      '--to',
+      'a-1',
+      '--status-out',
+      status,
+    ]);
+    expect(sw.code).toBe(1);
+    expect(sw.stderr).toMatch(/paused/);
+    expect(Number(await sb().server('a-1').scalar('SELECT @@read_only'))).toBe(1);
+    expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
+    expect((await dw0.sql("SHOW REPLICA 'shard_a' STATUS"))[0]?.Slave_SQL_Running).toBe('Yes');
+  });
+
   it('`local` without --once keeps reconciling, picks up edits of the file, and stops on SIGTERM', async () => {
     const live = writeManifests(join(sb().dir, 'live.yaml'), warehouseDocs(sb()));
     const liveStatus = statusFile(sb(), 'live-status.json');

@@ -14,6 +14,7 @@ import {
   SECRETS,
   TOPOLOGIES,
   secretManifest,
+  type KObject,
 } from '../harness/kube-api-server.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN } from '../harness/topology.js';
@@ -44,7 +45,7 @@ describe('tributary operator against an API server, with real members', () => {
     api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 500 });
     const [topology, admin, repl] = demoManifests(sb()) as Record<string, any>[];
     for (const s of [admin!, repl!]) api.create(SECRETS, secretManifest(NS, s.metadata.name, s.stringData));
-    api.create(TOPOLOGIES, topology!);
+    api.create(TOPOLOGIES, topology as KObject);
     const kubeconfig = join(sb().dir, 'kubeconfig.yaml');
     writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
     const [metrics, health] = [await freePort(), await freePort()];
