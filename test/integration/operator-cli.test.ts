@@ -98,8 +98,10 @@ describe('tributary operator against an API server, with real members', () => {
         () => status()?.channels.find((c) => c.replica === 'dw-0' && c.name === 'shard_a')?.source === 'a-1',
       ),
     ).toBe(true);
-    const reasons = api.list(EVENTS, NS).map((e) => (e as { reason?: string }).reason);
-    expect(reasons).toEqual(
+    // The loop writes a pass's status, then its events: they may trail the status by a moment.
+    const reasons = () => api.list(EVENTS, NS).map((e) => (e as { reason?: string }).reason);
+    await until(() => reasons().includes('FailoverFinished'));
+    expect(reasons()).toEqual(
       expect.arrayContaining(['ChannelCreated', 'FailoverStarted', 'FailoverFinished']),
     );
     expect(JSON.stringify(api.list(EVENTS, NS))).not.toMatch(/replpass|adminpass/);
