@@ -1,6 +1,6 @@
 // runOperator end to end against the in-process API server: two replicas with leader election, a stub pass.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TopologyStatus } from '../../src/api/status.js';
+import { emptyChannelStatus, type TopologyStatus } from '../../src/api/status.js';
 import { runOperator } from '../../src/cli/operator.js';
 import { silentLog } from '../../src/controller/loop.js';
 import type { Reconciler } from '../../src/controller/pass.js';
@@ -31,31 +31,18 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 8000
 }
 
 const channelStatus = {
+  ...emptyChannelStatus('shard_a'),
   sourceHost: 'a-0.shard-a.db.svc',
   sourcePort: 3306,
   sourceUser: 'repl',
   sourceServerId: 1,
-  sourceUuid: null,
   ioRunning: 'Yes' as const,
   sqlRunning: 'Yes' as const,
-  ioState: '',
-  sqlState: '',
   secondsBehindSource: 4,
-  lastIOErrno: 0,
-  lastIOError: '',
-  lastIOErrorTimestamp: null,
-  lastSQLErrno: 0,
-  lastSQLError: '',
-  lastSQLErrorTimestamp: null,
-  retrievedGtidSet: '',
-  executedGtidSet: '',
   autoPosition: true,
   gtidMode: 'Slave_Pos',
-  delaySeconds: 0,
   connectRetry: 60,
   heartbeatPeriod: 30,
-  sslAllowed: false,
-  filter: { doDatabases: [], ignoreDatabases: [] },
 };
 
 /** A stub pass: a fixed status naming the process that computed it, written when it differs. */

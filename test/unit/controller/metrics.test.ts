@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FailoverRecord, type ChannelReport, type TopologyStatus } from '../../../src/api/status.js';
+import {
+  emptyChannelStatus,
+  FailoverRecord,
+  type ChannelReport,
+  type TopologyStatus,
+} from '../../../src/api/status.js';
 import { startHealthServer, startMetricsServer } from '../../../src/controller/health.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
 
@@ -7,7 +12,7 @@ const ref = { namespace: 'db', name: 'warehouse' };
 
 function channel(replica: string, name: string, over: Partial<ChannelReport> = {}): ChannelReport {
   return {
-    name,
+    ...emptyChannelStatus(name),
     replica,
     from: 'shard-a',
     source: 'a-0',
@@ -17,27 +22,12 @@ function channel(replica: string, name: string, over: Partial<ChannelReport> = {
     sourcePort: 3306,
     sourceUser: 'repl',
     sourceServerId: 1,
-    sourceUuid: null,
     ioRunning: 'Yes',
     sqlRunning: 'Yes',
-    ioState: '',
-    sqlState: '',
     secondsBehindSource: 0,
-    lastIOErrno: 0,
-    lastIOError: '',
-    lastIOErrorTimestamp: null,
-    lastSQLErrno: 0,
-    lastSQLError: '',
-    lastSQLErrorTimestamp: null,
-    retrievedGtidSet: '',
-    executedGtidSet: '',
     autoPosition: true,
     gtidMode: 'Slave_Pos',
-    delaySeconds: 0,
     connectRetry: 60,
-    heartbeatPeriod: null,
-    sslAllowed: false,
-    filter: { doDatabases: [], ignoreDatabases: [] },
     ...over,
   };
 }
