@@ -54,16 +54,6 @@ export function reportProblems(problems: string[] | undefined): boolean {
   return true;
 }
 
-/** What the loop does after a pass, for the commands that run single passes themselves. */
-export async function applyPass(
-  ctx: LocalContext,
-  result: import('../controller/pass.js').PassResult,
-): Promise<void> {
-  if (result.statusChanged)
-    await ctx.store.writeStatus(ctx.ref, result.status, result.status.observedGeneration ?? 0);
-  for (const e of result.events) await ctx.store.emitEvent(ctx.ref, e);
-}
-
 /**
  * Observes and analyzes the topology of the files without writing anything (plan, status, the demo).
  * Undefined when the resource cannot be used; its problems are printed then.

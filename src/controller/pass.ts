@@ -29,3 +29,10 @@ export type Reconciler = (
   ref: TopologyRef,
   options?: PassOptions,
 ) => Promise<PassResult | undefined>;
+
+/** What the loop does after a pass, for callers that run single passes: the status when it changed, then the events. */
+export async function applyPassResult(store: Store, ref: TopologyRef, result: PassResult): Promise<void> {
+  if (result.statusChanged)
+    await store.writeStatus(ref, result.status, result.status.observedGeneration ?? 0);
+  for (const e of result.events) await store.emitEvent(ref, e);
+}

@@ -1,6 +1,6 @@
 // Drives reconciliation passes in-process, as the controller loop would, until a condition holds.
 import type { TopologyStatus } from '../../src/api/status.js';
-import type { PassResult, Reconciler } from '../../src/controller/pass.js';
+import { applyPassResult, type PassResult, type Reconciler } from '../../src/controller/pass.js';
 import type { LocalStore } from '../../src/store/local.js';
 import type { TopologyRef } from '../../src/store/store.js';
 
@@ -21,8 +21,7 @@ export function driver(
     async pass(options) {
       const r = (await reconcile(store, ref, options))!;
       d.passes++;
-      if (r.statusChanged) await store.writeStatus(ref, r.status, r.status.observedGeneration ?? 0);
-      for (const e of r.events) await store.emitEvent(ref, e);
+      await applyPassResult(store, ref, r);
       onPass?.(r);
       return r;
     },

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { isOpen } from '../../plan/failover.js';
-import type { PassResult } from '../../controller/pass.js';
+import { applyPassResult, type PassResult } from '../../controller/pass.js';
 import { formatPlan } from '../../report/plan-text.js';
 import { renderTree } from '../../report/tree.js';
 import {
@@ -15,7 +15,7 @@ import {
   createSandbox,
   type Sandbox,
 } from '../../sandbox/index.js';
-import { applyPass, observeLocal, openLocal, type LocalContext } from '../context.js';
+import { observeLocal, openLocal, type LocalContext } from '../context.js';
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
 const step = (n: number, title: string) => say(`\n\x1b[1m== ${n}. ${title}\x1b[0m`);
@@ -98,7 +98,7 @@ async function showRows(
 
 async function pass(ctx: LocalContext): Promise<PassResult> {
   const r = (await ctx.reconcile(ctx.store, ctx.ref))!;
-  await applyPass(ctx, r);
+  await applyPassResult(ctx.store, ctx.ref, r);
   for (const e of r.events) say(`   ${e.type === 'Warning' ? '!' : '+'} ${e.reason}: ${e.message}`);
   return r;
 }

@@ -1,7 +1,8 @@
 // `tributary switchover -f FILE --group G --to MEMBER`: planned switchover, no data loss.
 import { isOpen } from '../../plan/failover.js';
 import { UserError } from '../../util/errors.js';
-import { applyPass, openLocal, reportProblems } from '../context.js';
+import { applyPassResult } from '../../controller/pass.js';
+import { openLocal, reportProblems } from '../context.js';
 
 const MAX_PASSES = 50;
 
@@ -20,7 +21,7 @@ export async function switchoverCommand(o: {
       switchover: { group: o.group, to: o.to, timeoutSeconds: o.timeout },
     });
     if (!result) throw new UserError('the topology disappeared');
-    await applyPass(ctx, result);
+    await applyPassResult(ctx.store, ctx.ref, result);
     if (reportProblems(result.problems)) return;
     // Repointing may need a few passes (channels start, replicas reconnect).
     for (
@@ -30,7 +31,7 @@ export async function switchoverCommand(o: {
     ) {
       await new Promise((r) => setTimeout(r, 200));
       result = (await ctx.reconcile(ctx.store, ctx.ref))!;
-      await applyPass(ctx, result);
+      await applyPassResult(ctx.store, ctx.ref, result);
     }
     const record = [...result.status.failovers]
       .reverse()

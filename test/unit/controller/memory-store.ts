@@ -1,5 +1,5 @@
 // An in-memory Store for controller tests: topologies and secrets in maps, every write recorded.
-import type { TopologyStatus } from '../../../src/api/status.js';
+import { emptyStatus, type TopologyStatus } from '../../../src/api/status.js';
 import {
   refKey,
   type Store,
@@ -60,16 +60,7 @@ export class MemoryStore implements Store {
 }
 
 export function readyStatus(extra: Partial<TopologyStatus> = {}): TopologyStatus {
-  return {
-    phase: 'Ready',
-    conditions: [],
-    groups: [],
-    instances: [],
-    channels: [],
-    managedChannels: [],
-    failovers: [],
-    ...extra,
-  };
+  return { ...emptyStatus('Ready'), ...extra };
 }
 
 /** A promise with its resolve/reject exposed. */

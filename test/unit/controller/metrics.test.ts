@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   emptyChannelStatus,
+  emptyStatus,
   FailoverRecord,
   type ChannelReport,
   type TopologyStatus,
@@ -49,16 +50,7 @@ function failover(id: string, phase: FailoverRecord['phase'], seconds = 3): Fail
 }
 
 function status(over: Partial<TopologyStatus> = {}): TopologyStatus {
-  return {
-    phase: 'Ready',
-    conditions: [],
-    groups: [],
-    instances: [],
-    channels: [],
-    managedChannels: [],
-    failovers: [],
-    ...over,
-  };
+  return { ...emptyStatus('Ready'), ...over };
 }
 
 const text = async (m: OperatorMetrics) => (await m.render()).body;
