@@ -282,14 +282,15 @@ async function runTrial(sc: Scenario): Promise<Trial> {
       readSecret: (ns, name) => local.readSecret(ns, name),
       emitEvent: (ref, event) => local.emitEvent(ref, event),
       removeAnnotation: (ref, key) => local.removeAnnotation(ref, key),
-      async writeStatus(ref, status, generation) {
+      async writeStatus(ref, status, generation, options) {
         const start = Date.now();
-        await local.writeStatus(ref, status, generation);
+        const written = await local.writeStatus(ref, status, generation, options);
         const end = Date.now();
         writes.push({ start, end });
         latest = status;
         if (status.failovers.some((r) => r.from === sc.victim && r.phase === 'Done'))
           doneWrittenAt = Math.min(doneWrittenAt, end);
+        return written;
       },
     };
     controller = runController({

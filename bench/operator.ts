@@ -22,7 +22,13 @@ import { VOLATILE_WRITE_INTERVAL_MS, createReconciler } from '../src/controller/
 import { createSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { SqlClientPool } from '../src/sql/client.js';
 import { LocalStore } from '../src/store/local.js';
-import { refKey, type Store, type TopologyEvent, type TopologyRef } from '../src/store/store.js';
+import {
+  refKey,
+  type StatusWriteOptions,
+  type Store,
+  type TopologyEvent,
+  type TopologyRef,
+} from '../src/store/store.js';
 import { silentLogger } from '../src/util/log.js';
 import {
   CpuMeter,
@@ -101,7 +107,12 @@ class MultiStore implements Store {
     return this.byNamespace.get(namespace)?.readSecret(namespace, name) ?? Promise.resolve(undefined);
   }
 
-  async writeStatus(ref: TopologyRef, status: TopologyStatus, observedGeneration: number): Promise<void> {
+  async writeStatus(
+    ref: TopologyRef,
+    status: TopologyStatus,
+    observedGeneration: number,
+    options?: StatusWriteOptions,
+  ): Promise<{ resourceVersion?: string }> {
     const key = refKey(ref);
     const before = this.last.get(key);
     const paths = (before ? diffPaths(before, status) : []).map((d) => ({
@@ -111,7 +122,7 @@ class MultiStore implements Store {
     }));
     this.writes.push({ at: Date.now(), ref: key, paths });
     this.last.set(key, structuredClone(status));
-    await this.store(ref.namespace).writeStatus(ref, status, observedGeneration);
+    return this.store(ref.namespace).writeStatus(ref, status, observedGeneration, options);
   }
 
   async emitEvent(ref: TopologyRef, event: TopologyEvent): Promise<void> {
@@ -119,9 +130,9 @@ class MultiStore implements Store {
     await this.store(ref.namespace).emitEvent(ref, event);
   }
 
-  async removeAnnotation(ref: TopologyRef, key: string): Promise<void> {
+  async removeAnnotation(ref: TopologyRef, key: string): Promise<{ resourceVersion?: string }> {
     this.annotationRemovals.push({ at: Date.now(), ref: refKey(ref), key });
-    await this.store(ref.namespace).removeAnnotation(ref, key);
+    return this.store(ref.namespace).removeAnnotation(ref, key);
   }
 }
 

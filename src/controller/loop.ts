@@ -297,10 +297,11 @@ function guardStore(
       return t;
     },
     readSecret: (ns, name) => store.readSecret(ns, name),
-    async writeStatus(r, status, observedGeneration) {
+    async writeStatus(r, status, observedGeneration, options) {
       if (!writable()) throw new WriteForbiddenError('status write');
-      await store.writeStatus(r, status, observedGeneration);
+      const written = await store.writeStatus(r, status, observedGeneration, options);
       if (refKey(r) === key) lastWritten = JSON.stringify(status);
+      return written;
     },
     async emitEvent(r, event) {
       if (!writable()) throw new WriteForbiddenError('event');
@@ -308,7 +309,7 @@ function guardStore(
     },
     async removeAnnotation(r, annotation) {
       if (!writable()) throw new WriteForbiddenError('annotation removal');
-      await store.removeAnnotation(r, annotation);
+      return store.removeAnnotation(r, annotation);
     },
   };
   return {

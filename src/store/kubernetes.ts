@@ -25,7 +25,15 @@ import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
 import { TopologyStatus } from '../api/status.js';
 import { backoffDelay, sleep, systemClock, type Clock } from '../controller/clock.js';
 import { silentLog, type LifecycleStore, type Log } from '../controller/loop.js';
-import { refKey, type Store, type StoredTopology, type TopologyEvent, type TopologyRef } from './store.js';
+import {
+  ConflictError,
+  refKey,
+  type StatusWriteOptions,
+  type Store,
+  type StoredTopology,
+  type TopologyEvent,
+  type TopologyRef,
+} from './store.js';
 
 export const PLURAL = 'mysqltopologies';
 export const FINALIZER = 'tributary.dev/finalizer';
@@ -231,6 +239,7 @@ export class KubernetesStore implements Store, LifecycleStore {
     return {
       ref: { namespace: ref.namespace, name: ref.name },
       generation: obj.metadata?.generation ?? 0,
+      ...(obj.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
       annotations: { ...(obj.metadata?.annotations ?? {}) },
       spec: obj.spec,
       ...(status ? { status } : {}),
@@ -251,18 +260,23 @@ export class KubernetesStore implements Store, LifecycleStore {
     }
   }
 
-  async writeStatus(ref: TopologyRef, status: TopologyStatus, observedGeneration: number): Promise<void> {
+  async writeStatus(
+    ref: TopologyRef,
+    status: TopologyStatus,
+    observedGeneration: number,
+    options: StatusWriteOptions = {},
+  ): Promise<{ resourceVersion?: string }> {
     const key = refKey(ref);
     let base = this.seen.get(key);
     if (!base) {
-      if (!(await this.fetch(ref))) return;
+      if (!(await this.fetch(ref))) return {};
       base = this.seen.get(key);
     }
     const desired = plain({ ...status, observedGeneration });
     const diff = mergePatchDiff(base?.status ?? {}, desired);
     if (diff === undefined) {
       this.log.debug({ topology: key }, 'status unchanged; no write');
-      return;
+      return options.resourceVersion !== undefined ? { resourceVersion: options.resourceVersion } : {};
     }
     try {
       const updated = (await this.custom.patchNamespacedCustomObjectStatus(
@@ -272,18 +286,25 @@ export class KubernetesStore implements Store, LifecycleStore {
           namespace: ref.namespace,
           plural: PLURAL,
           name: ref.name,
-          body: { status: diff },
+          body: {
+            ...(options.resourceVersion !== undefined
+              ? { metadata: { resourceVersion: options.resourceVersion } }
+              : {}),
+            status: diff,
+          },
           fieldManager: FIELD_MANAGER,
         },
         mergePatchOptions(),
       )) as KubeObject;
       this.remember(ref, updated);
+      return { resourceVersion: updated.metadata?.resourceVersion };
     } catch (e) {
       if (statusCodeOf(e) === 404) {
         this.seen.delete(key);
         this.log.debug({ topology: key }, 'topology gone; status not written');
-        return;
+        return {};
       }
+      if (statusCodeOf(e) === 409) throw new ConflictError(`writing status of ${key}`);
       throw new Error(`writing status of ${key}: ${describeError(e)}`);
     }
   }
@@ -363,12 +384,13 @@ export class KubernetesStore implements Store, LifecycleStore {
     )) as KubeObject;
   }
 
-  async removeAnnotation(ref: TopologyRef, key: string): Promise<void> {
+  async removeAnnotation(ref: TopologyRef, key: string): Promise<{ resourceVersion?: string }> {
     try {
       const updated = await this.patchTopology(ref, { metadata: { annotations: { [key]: null } } });
       this.remember(ref, updated);
+      return { resourceVersion: updated.metadata?.resourceVersion };
     } catch (e) {
-      if (statusCodeOf(e) === 404) return;
+      if (statusCodeOf(e) === 404) return {};
       throw new Error(`removing annotation ${key} from ${refKey(ref)}: ${describeError(e)}`);
     }
   }

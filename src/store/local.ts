@@ -21,7 +21,14 @@ import {
   type SecretManifest,
   type TopologyManifest,
 } from './manifests.js';
-import type { Store, StoredTopology, TopologyEvent, TopologyRef } from './store.js';
+import {
+  ConflictError,
+  type StatusWriteOptions,
+  type Store,
+  type StoredTopology,
+  type TopologyEvent,
+  type TopologyRef,
+} from './store.js';
 
 export interface LocalStoreOptions {
   files: string[];
@@ -56,6 +63,8 @@ export class LocalStore implements Store {
   private statusRead = false;
   private status: TopologyStatus | undefined;
   private generation = 0;
+  /** Counts this process's writes (status, handled annotations): the local resourceVersion. */
+  private version = 1;
   /** Annotation key → the value already acted on. */
   private readonly handled = new Map<string, string>();
   /** Annotations set from the command line (e.g. --ack-failover), on top of the files'. */
@@ -97,6 +106,7 @@ export class LocalStore implements Store {
     return {
       ref: this.refOf(l),
       generation: this.generation,
+      resourceVersion: String(this.version),
       annotations: this.visibleAnnotations(l),
       spec: spec === undefined ? undefined : structuredClone(spec),
       ...(this.status ? { status: structuredClone(this.status) } : {}),
@@ -110,14 +120,23 @@ export class LocalStore implements Store {
     return s ? { ...s.data } : undefined;
   }
 
-  async writeStatus(ref: TopologyRef, status: TopologyStatus, observedGeneration: number): Promise<void> {
+  async writeStatus(
+    ref: TopologyRef,
+    status: TopologyStatus,
+    observedGeneration: number,
+    options: StatusWriteOptions = {},
+  ): Promise<{ resourceVersion?: string }> {
     const next: TopologyStatus = { ...structuredClone(status), observedGeneration };
     delete next.handledAnnotations;
     return this.serially(async () => {
       const l = await this.refresh();
-      if (!sameRef(ref, this.refOf(l))) return;
+      if (!sameRef(ref, this.refOf(l))) return {};
+      if (options.resourceVersion !== undefined && options.resourceVersion !== String(this.version))
+        throw new ConflictError(`writing status of ${ref.name}`);
       this.status = next;
+      this.version++;
       await this.persist();
+      return { resourceVersion: String(this.version) };
     });
   }
 
@@ -127,16 +146,18 @@ export class LocalStore implements Store {
     this.log(oneLine(`${event.type} ${event.reason}: ${event.message}`));
   }
 
-  async removeAnnotation(ref: TopologyRef, key: string): Promise<void> {
+  async removeAnnotation(ref: TopologyRef, key: string): Promise<{ resourceVersion?: string }> {
     return this.serially(async () => {
       const l = await this.refresh();
-      if (!sameRef(ref, this.refOf(l))) return;
+      if (!sameRef(ref, this.refOf(l))) return {};
       this.overlay.delete(key);
       const value = l.topology.annotations[key];
       if (value !== undefined && this.handled.get(key) !== value) {
         this.handled.set(key, value);
+        this.version++;
         await this.persist();
       }
+      return { resourceVersion: String(this.version) };
     });
   }
 
@@ -263,9 +284,9 @@ export class LocalStore implements Store {
   }
 
   /** Runs state changes that end in a status-file write one after another, in call order. */
-  private serially(fn: () => Promise<void>): Promise<void> {
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.writes.catch(() => undefined).then(fn);
-    this.writes = run;
+    this.writes = run.then(() => undefined);
     return run;
   }
 

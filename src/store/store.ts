@@ -18,6 +18,30 @@ export interface StoredTopology {
   status?: TopologyStatus;
   /** Set when the resource is being deleted (Kubernetes); the pass then writes nothing. */
   deleting?: boolean;
+  /**
+   * The version of the stored object this copy was read at (Kubernetes resourceVersion; the local store
+   * counts its own writes). A status write that opens or advances a failover passes it back, so that a
+   * write decided on a stale copy fails with ConflictError instead of overwriting the journal.
+   */
+  resourceVersion?: string;
+  /**
+   * Parts of the stored status that did not parse and were left out of `status`, one line each. What
+   * could be read (the failover journal above all) is kept in `status`.
+   */
+  statusProblems?: string[];
+}
+
+export interface StatusWriteOptions {
+  /** Write only while the stored object is still at this version; otherwise throw ConflictError. */
+  resourceVersion?: string;
+}
+
+/** A conditional write lost the race: someone else wrote since the copy it was decided on was read. */
+export class ConflictError extends Error {
+  constructor(what: string) {
+    super(`${what}: the stored object changed since it was read (conflict); re-read and decide again`);
+    this.name = 'ConflictError';
+  }
 }
 
 export interface TopologyEvent {
@@ -31,11 +55,19 @@ export interface Store {
   get(ref: TopologyRef): Promise<StoredTopology | undefined>;
   /** The Secret's data as UTF-8 strings, or undefined when it does not exist. */
   readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
-  /** Persists status; callers only call it when the status changed. */
-  writeStatus(ref: TopologyRef, status: TopologyStatus, observedGeneration: number): Promise<void>;
+  /**
+   * Persists status; callers only call it when the status changed. Resolves to the stored object's new
+   * version (when the store has versions). With options.resourceVersion the write is conditional.
+   */
+  writeStatus(
+    ref: TopologyRef,
+    status: TopologyStatus,
+    observedGeneration: number,
+    options?: StatusWriteOptions,
+  ): Promise<{ resourceVersion?: string }>;
   emitEvent(ref: TopologyRef, event: TopologyEvent): Promise<void>;
-  /** Removes an annotation once acted on (switchover, ack-failover). */
-  removeAnnotation(ref: TopologyRef, key: string): Promise<void>;
+  /** Removes an annotation once acted on (switchover, ack-failover); resolves to the new version. */
+  removeAnnotation(ref: TopologyRef, key: string): Promise<{ resourceVersion?: string }>;
 }
 
 export const ANNOTATION_SWITCHOVER = 'tributary.dev/switchover';

@@ -1,7 +1,9 @@
 // An in-memory Store for controller tests: topologies and secrets in maps, every write recorded.
 import { emptyStatus, type TopologyStatus } from '../../../src/api/status.js';
 import {
+  ConflictError,
   refKey,
+  type StatusWriteOptions,
   type Store,
   type StoredTopology,
   type TopologyEvent,
@@ -19,7 +21,7 @@ export class MemoryStore implements Store {
 
   put(namespace: string, name: string, spec: unknown = {}, generation = 1): TopologyRef {
     const ref = { namespace, name };
-    this.topologies.set(refKey(ref), { ref, generation, annotations: {}, spec });
+    this.topologies.set(refKey(ref), { ref, generation, annotations: {}, spec, resourceVersion: '1' });
     return ref;
   }
 
@@ -42,20 +44,33 @@ export class MemoryStore implements Store {
     return this.secrets.get(`${namespace}/${name}`);
   }
 
-  async writeStatus(ref: TopologyRef, status: TopologyStatus, observedGeneration: number): Promise<void> {
-    this.statusWrites.push({ ref, status: structuredClone(status), observedGeneration });
+  async writeStatus(
+    ref: TopologyRef,
+    status: TopologyStatus,
+    observedGeneration: number,
+    options: StatusWriteOptions = {},
+  ): Promise<{ resourceVersion?: string }> {
     const t = this.topologies.get(refKey(ref));
-    if (t) t.status = { ...structuredClone(status), observedGeneration };
+    if (t && options.resourceVersion !== undefined && options.resourceVersion !== t.resourceVersion)
+      throw new ConflictError(`writing status of ${ref.name}`);
+    this.statusWrites.push({ ref, status: structuredClone(status), observedGeneration });
+    if (!t) return {};
+    t.status = { ...structuredClone(status), observedGeneration };
+    t.resourceVersion = String(Number(t.resourceVersion ?? '1') + 1);
+    return { resourceVersion: t.resourceVersion };
   }
 
   async emitEvent(ref: TopologyRef, event: TopologyEvent): Promise<void> {
     this.events.push({ ref, event });
   }
 
-  async removeAnnotation(ref: TopologyRef, key: string): Promise<void> {
+  async removeAnnotation(ref: TopologyRef, key: string): Promise<{ resourceVersion?: string }> {
     this.removedAnnotations.push({ ref, key });
     const t = this.topologies.get(refKey(ref));
-    if (t) delete t.annotations[key];
+    if (!t) return {};
+    delete t.annotations[key];
+    t.resourceVersion = String(Number(t.resourceVersion ?? '1') + 1);
+    return { resourceVersion: t.resourceVersion };
   }
 }
 
