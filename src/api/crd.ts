@@ -4,9 +4,9 @@
 // refuses (throws on) what it cannot convert, so that a new schema feature fails here and not in the API
 // server. Kubernetes-only parts (list types, CEL rules, printer columns) are added on top.
 import { z } from 'zod';
-import { stringify } from 'yaml';
 import { API_GROUP, API_VERSION, KIND, MAX_GROUPS, RESERVED_CHANNEL_NAMES, TopologySpec } from './spec.js';
 import { TopologyStatus } from './status.js';
+import { stringifyPortable } from './yaml.js';
 
 export const CRD_PLURAL = 'mysqltopologies';
 export const CRD_SINGULAR = 'mysqltopology';
@@ -296,16 +296,20 @@ function mapList(node: SchemaNode, key = 'name'): void {
 
 /**
  * The spec's structural schema, with what only the API server can add: list-map keys (exact uniqueness
- * of names within a list) and CEL rules for the cross-field rules CEL can afford. Cycles, and uniqueness
- * of members and addresses across groups, stay with validate.ts (the operator reports them, phase Invalid).
+ * of group, member and channel names within their list, enforced by the server at no CEL cost) and CEL
+ * rules that are linear in one list. Everything the server cannot afford stays with the operator's own
+ * validation (spec.ts; phase Invalid, one line per problem): case-insensitive channel names, one channel
+ * per source group, channels from groups that exist, cycles, members and addresses unique across groups.
  *
- * Cost: the API server estimates each rule's worst case from maxItems/maxLength and refuses a CRD whose
- * rules exceed 10^7 each or 10^8 together (times the number of enclosing list items). The quadratic rules
- * run per group over at most MAX_GROUPS - 1 channels (more cannot be valid: each `from` names a distinct
- * other group), which keeps them far below both limits.
+ * Cost: the API server estimates each rule's worst case from maxItems/maxLength, multiplies it by the
+ * number of times the rule can run (the product of the enclosing lists' maxItems) and refuses a CRD
+ * whose rules exceed 10^7 each or 10^8 together (StaticEstimatedCostLimit, StaticEstimatedCRDCostLimit).
+ * A list macro nested in another is quadratic and was refused by a real server: none is allowed here
+ * (test/unit/api/crd.test.ts checks both, with a conservative estimate of the server's).
  */
 export function specSchema(): SchemaNode {
   const spec = toStructural(jsonSchemaOf(TopologySpec), { defaults: true, requireNullable: true }, 'spec');
+  spec['description'] ??= 'The servers, grouped, and the named replication channels between the groups.';
   const groups = child(spec, 'groups');
   const group = child(groups, '[]');
   const members = child(group, 'members');
@@ -322,31 +326,18 @@ export function specSchema(): SchemaNode {
     message:
       "is a reserved channel name (MySQL Group Replication's, or Tributary's failover catch-up channel)",
   });
-  addRules(
-    channels,
-    {
-      rule: 'self.all(c, self.exists_one(d, d.name.lowerAscii() == c.name.lowerAscii()))',
-      message: 'channel names must be unique within a group (case-insensitively)',
-    },
-    {
-      rule: 'self.all(c, self.exists_one(d, d.from == c.from))',
-      message: 'a group may be fed by another group over one channel only: two channels have the same from',
-    },
-  );
   addRules(group, {
     rule: '!has(self.channels) || self.channels.all(c, c.from != self.name)',
     message: 'a channel cannot come from its own group',
-  });
-  addRules(spec, {
-    rule: 'self.groups.all(g, !has(g.channels) || g.channels.all(c, self.groups.exists(h, h.name == c.from)))',
-    message: 'every channel must come from a group of this topology (from names no group)',
   });
   return spec;
 }
 
 /** The status's structural schema: typed, without defaults (the operator always writes all of it). */
 export function statusSchema(): SchemaNode {
-  return toStructural(jsonSchemaOf(TopologyStatus), { defaults: false }, 'status');
+  const status = toStructural(jsonSchemaOf(TopologyStatus), { defaults: false }, 'status');
+  status['description'] ??= 'What the operator last observed and did (written by the operator only).';
+  return status;
 }
 
 export function topologyCrd(): SchemaNode {
@@ -393,9 +384,15 @@ export function topologyCrd(): SchemaNode {
               description:
                 'MySQLTopology: groups of MySQL/MariaDB servers and the named replication channels between them.',
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
+                apiVersion: {
+                  type: 'string',
+                  description: 'The versioned schema of this object: tributary.dev/v1alpha1.',
+                },
+                kind: { type: 'string', description: 'MySQLTopology.' },
+                metadata: {
+                  type: 'object',
+                  description: "The object's name, namespace, labels, annotations.",
+                },
                 spec: specSchema(),
                 status: statusSchema(),
               },
@@ -412,5 +409,5 @@ export function renderCrdYaml(): string {
   const header =
     '# Generated from src/api/spec.ts and src/api/status.ts by `tributary crd` (src/api/crd.ts).\n' +
     '# Do not edit: run `npm run crd` after changing the schemas.\n';
-  return header + stringify(topologyCrd(), { lineWidth: 0 });
+  return header + stringifyPortable(topologyCrd());
 }
