@@ -44,7 +44,24 @@ function build(): Command {
       'lift the failover cooldown of a group (the annotation tributary.dev/ack-failover)',
       collect,
     )
+    .option(
+      '--ui-port <port>',
+      'serve the read-only web view of the passes on this port (0: any free)',
+      parseListenPort,
+    )
+    .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
     .action(async (o) => (await import('./commands/local.js')).localCommand(o));
+
+  program
+    .command('ui')
+    .description(
+      'serve a read-only web view of the topology, observed every pollIntervalSeconds; writes nothing',
+    )
+    .addOption(fileOption())
+    .option('--port <port>', 'port of the web view (0: any free)', parseListenPort, 8090)
+    .option('--address <address>', 'address to listen on', '127.0.0.1')
+    .option('--status-out <file>', 'status file to read the managed-channel memory and failover journal from')
+    .action(async (o) => (await import('./commands/ui.js')).uiCommand(o));
 
   program
     .command('plan')
@@ -88,10 +105,15 @@ function build(): Command {
   return program;
 }
 
-function parsePort(value: string): number {
+// Commander passes the previous value as a second argument: these parsers take one.
+const parsePort = (value: string) => portIn(value, 1);
+/** A port to listen on; 0 asks the system for a free one. */
+const parseListenPort = (value: string) => portIn(value, 0);
+
+function portIn(value: string, min: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535)
-    throw new UserError(`port must be 1–65535, got "${oneLine(value, 40)}"`);
+  if (!Number.isInteger(n) || n < min || n > 65535)
+    throw new UserError(`port must be ${min}–65535, got "${oneLine(value, 40)}"`);
   return n;
 }
 

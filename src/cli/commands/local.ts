@@ -1,6 +1,9 @@
-// `tributary local -f FILE… [--once] [--status-out FILE]`: the controller with manifest files as its store.
+// `tributary local -f FILE… [--once] [--status-out FILE] [--ui-port P]`: the controller with manifest files
+// as its store, and optionally the web view of its passes.
 import { runController, type Controller } from '../../controller/loop.js';
 import { ANNOTATION_ACK_FAILOVER } from '../../store/store.js';
+import { boardFromPasses, StatusBoard } from '../../ui/feed.js';
+import { startUiServer, type UiServer } from '../../ui/server.js';
 import { openLocal, reportProblems } from '../context.js';
 
 export async function localCommand(o: {
@@ -8,6 +11,8 @@ export async function localCommand(o: {
   once: boolean;
   statusOut?: string;
   ackFailover?: string[];
+  uiPort?: number;
+  uiAddress?: string;
 }): Promise<void> {
   let controller: Controller | undefined;
   // A member's connection breaking wakes a pass at once (a killed primary is seen in milliseconds).
@@ -18,7 +23,20 @@ export async function localCommand(o: {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let exitCode = 0;
+  // The web view, fed by the passes of this controller.
+  const board = new StatusBoard();
+  const toBoard = boardFromPasses(board);
+  let ui: UiServer | undefined;
   try {
+    if (o.uiPort !== undefined) {
+      ui = await startUiServer({
+        feed: board,
+        port: o.uiPort,
+        host: o.uiAddress ?? '127.0.0.1',
+        note: `tributary local · ${o.filename.join(', ')} · read-only`,
+      });
+      process.stdout.write(`tributary local: web view at ${ui.url} (read-only)\n`);
+    }
     controller = runController({
       store: ctx.store,
       reconcile: ctx.reconcile,
@@ -26,6 +44,7 @@ export async function localCommand(o: {
       signal: abort.signal,
       resyncIntervalMs: o.once ? 0 : 5_000,
       onPass: (outcome) => {
+        toBoard(outcome);
         if (outcome.error !== undefined) {
           ctx.log.error(
             { err: outcome.error instanceof Error ? outcome.error.message : String(outcome.error) },
@@ -57,6 +76,7 @@ export async function localCommand(o: {
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    await ui?.close();
     await ctx.close();
   }
   process.exitCode = exitCode;

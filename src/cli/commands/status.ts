@@ -2,7 +2,33 @@
 import { stringify } from 'yaml';
 import { projectStatus } from '../../report/status.js';
 import { renderTree } from '../../report/tree.js';
-import { observeLocal, openLocal } from '../context.js';
+import type { TopologyStatus } from '../../api/status.js';
+import { observeLocal, openLocal, type LocalContext } from '../context.js';
+
+/**
+ * Observes the topology of the files and projects its status, as a pass would without writing anything
+ * (`status`, and the web view of `tributary ui`). Undefined when the resource is invalid (problems printed).
+ */
+export async function observeStatus(
+  ctx: LocalContext,
+): Promise<{ status: TopologyStatus; pollIntervalSeconds: number } | undefined> {
+  const observed = await observeLocal(ctx);
+  if (!observed) return undefined;
+  const { inputs, decision: d, generation } = observed;
+  const status = projectStatus(
+    {
+      view: d.view,
+      findings: d.findings,
+      generation,
+      now: new Date().toISOString(),
+      paused: inputs.spec.paused,
+      remembered: d.remembered,
+      failovers: inputs.previous?.failovers ?? [],
+    },
+    inputs.previous,
+  );
+  return { status, pollIntervalSeconds: inputs.spec.failover.pollIntervalSeconds };
+}
 
 export async function statusCommand(o: {
   filename: string[];
@@ -11,21 +37,9 @@ export async function statusCommand(o: {
 }): Promise<void> {
   const ctx = await openLocal(o.filename, o.statusOut);
   try {
-    const observed = await observeLocal(ctx);
+    const observed = await observeStatus(ctx);
     if (!observed) return;
-    const { inputs, decision: d, generation } = observed;
-    const status = projectStatus(
-      {
-        view: d.view,
-        findings: d.findings,
-        generation,
-        now: new Date().toISOString(),
-        paused: inputs.spec.paused,
-        remembered: d.remembered,
-        failovers: inputs.previous?.failovers ?? [],
-      },
-      inputs.previous,
-    );
+    const { status } = observed;
     const text =
       o.output === 'json'
         ? JSON.stringify(status, null, 2)

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { groupRanks, layoutTopology } from '../../../src/ui/layout.js';
+import { edgeLabel, phaseOffsets, renderTopology } from '../../../src/ui/render.js';
+import { FailoverRecord } from '../../../src/api/status.js';
+import { chan, diamond } from './statuses.js';
+
+describe('groupRanks', () => {
+  const cases: [string, string[], [string, string][], Record<string, number>][] = [
+    [
+      'a chain',
+      ['c', 'b', 'a'],
+      [
+        ['a', 'b'],
+        ['b', 'c'],
+      ],
+      { a: 0, b: 1, c: 2 },
+    ],
+    [
+      'a diamond',
+      ['sink', 'left', 'right', 'hub'],
+      [
+        ['hub', 'left'],
+        ['hub', 'right'],
+        ['left', 'sink'],
+        ['right', 'sink'],
+      ],
+      { hub: 0, left: 1, right: 1, sink: 2 },
+    ],
+    [
+      'a longer and a shorter path',
+      ['a', 'b', 'c'],
+      [
+        ['a', 'b'],
+        ['b', 'c'],
+        ['a', 'c'],
+      ],
+      { a: 0, b: 1, c: 2 },
+    ],
+    ['nothing feeds anyone', ['a', 'b'], [], { a: 0, b: 0 }],
+    ['a self-feed is ignored', ['a'], [['a', 'a']], { a: 0 }],
+    [
+      'a cycle stays bounded',
+      ['a', 'b'],
+      [
+        ['a', 'b'],
+        ['b', 'a'],
+      ],
+      { a: 0, b: 1 },
+    ],
+    ['unknown groups are ignored', ['a'], [['x', 'a']], { a: 0 }],
+  ];
+  it.each(cases)('%s', (_name, groups, feeds, want) => {
+    expect(Object.fromEntries(groupRanks(groups, feeds))).toEqual(want);
+  });
+});
+
+const edgeEnd = (d: string) => d.split(' ').at(-1)!.split(',').map(Number) as [number, number];
+
+describe('layoutTopology', () => {
+  it('draws a diamond by rank: the source group first, the sink last, its two parents between', () => {
+    const l = layoutTopology(diamond());
+    const x = Object.fromEntries(l.groups.map((g) => [g.name, g.x]));
+    expect(x.hub).toBeLessThan(x.left!);
+    expect(x.left).toBe(x.right);
+    expect(x.right).toBeLessThan(x.sink!);
+    expect(l.groups.find((g) => g.name === 'hub')?.rank).toBe(0);
+    expect(l.groups.find((g) => g.name === 'sink')?.rank).toBe(2);
+  });
+
+  it('one edge per channel, from the source member; a multi-source replica has one incoming edge per channel', () => {
+    const l = layoutTopology(diamond());
+    expect(l.edges.map((e) => [e.key, e.from])).toEqual([
+      ["h-1/''", 'h-0'],
+      ['l-0/hub', 'h-0'],
+      ['r-0/hub', 'h-0'],
+      ['k-0/left', 'l-0'],
+      ['k-0/right', 'r-0'],
+    ]);
+    const into = l.edges.filter((e) => e.channel.replica === 'k-0').map((e) => edgeEnd(e.d));
+    const k0 = l.nodes.find((n) => n.id === 'k-0')!;
+    expect(new Set(into.map(([, y]) => y)).size).toBe(2);
+    for (const [ex, ey] of into) {
+      expect(ex).toBe(k0.x);
+      expect(ey).toBeGreaterThan(k0.y);
+      expect(ey).toBeLessThan(k0.y + k0.h);
+    }
+  });
+
+  it('puts the primary first in its group and bends edges inside a group through the gutter', () => {
+    const l = layoutTopology(diamond());
+    const [h0, h1] = ['h-0', 'h-1'].map((m) => l.nodes.find((n) => n.id === m)!);
+    expect(h0!.y).toBeLessThan(h1!.y);
+    const inner = l.edges.find((e) => e.key === "h-1/''")!;
+    const xs = [...inner.d.matchAll(/(-?[\d.]+),/g)].map((m) => Number(m[1]));
+    expect(Math.min(...xs)).toBeLessThan(h0!.x);
+    expect(edgeEnd(inner.d)).toEqual([h1!.x, h1!.y + h1!.h / 2]);
+  });
+
+  const cases: [string, Parameters<typeof chan>, string][] = [
+    [
+      'a missing channel starts at the primary of its group',
+      ['k-0', 'extra', null, 'hub', { state: 'Missing' }],
+      'h-0',
+    ],
+    [
+      'a source outside the topology becomes a node of its own',
+      [
+        'k-0',
+        'manual',
+        null,
+        null,
+        { managed: false, sourceHost: '10.1.2.3', sourcePort: 3307, state: 'Stopped' },
+      ],
+      '10.1.2.3:3307',
+    ],
+  ];
+  it.each(cases)('%s', (_name, args, from) => {
+    const l = layoutTopology(diamond((s) => s.channels.push(chan(...args))));
+    const e = l.edges.find((x) => x.key === `k-0/${args[1]}`)!;
+    expect(e.from).toBe(from);
+    const source = l.nodes.find((n) => n.id === from)!;
+    expect(e.d.startsWith(`M${source.x + source.w},`)).toBe(true);
+  });
+
+  it('a missing channel of a group without primary starts at the group box', () => {
+    const l = layoutTopology(
+      diamond((s) => {
+        s.groups.find((g) => g.name === 'hub')!.primary = null;
+        s.channels.push(chan('k-0', 'extra', null, 'hub', { state: 'Missing' }));
+      }),
+    );
+    const e = l.edges.find((x) => x.key === 'k-0/extra')!;
+    const hub = l.groups.find((g) => g.name === 'hub')!;
+    expect(e.from).toBe('');
+    expect(e.d.startsWith(`M${hub.x + hub.w},${hub.y + hub.h / 2} `)).toBe(true);
+  });
+
+  it('the same status gives the same drawing', () => {
+    expect(layoutTopology(diamond())).toEqual(layoutTopology(diamond()));
+  });
+});
+
+describe('rendering', () => {
+  it.each([
+    [{}, "'' · 0s"],
+    [{ secondsBehindSource: null }, "'' · lag ?"],
+    [{ state: 'Connecting' as const }, "'' · connecting"],
+    [{ state: 'Broken' as const, delaySeconds: 60 }, "'' · broken (delay 60s)"],
+  ])('edge label of %o is %s', (over, want) => {
+    expect(edgeLabel(chan('r', '', 'h-0', 'hub', over))).toBe(want);
+  });
+
+  it('keeps the hooks stable and escapes what servers report', () => {
+    const { html } = renderTopology(
+      { namespace: 'db', name: 'd' },
+      diamond((s) => {
+        s.channels.push(
+          chan('k-0', '<b>x</b>', null, null, {
+            managed: false,
+            sourceHost: 'h"x',
+            state: 'Broken',
+            lastSQLErrno: 1062,
+            lastSQLError: '<script>alert(1)</script>',
+          }),
+        );
+      }),
+    );
+    for (const m of ['h-0', 'h-1', 'l-0', 'r-0', 'k-0']) expect(html).toContain(`data-member="${m}"`);
+    expect(html).toContain('data-channel="h-1/&#39;&#39;" data-from="h-0" data-state="Running"');
+    expect(html).toContain(
+      'data-channel="k-0/&lt;b&gt;x&lt;/b&gt;" data-from="h&quot;x:3306" data-state="Broken"',
+    );
+    expect(html).toContain('class="edge unmanaged"');
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('1062: &lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+
+  it('versions change with the drawing only', () => {
+    const ref = { namespace: 'db', name: 'd' };
+    const a = renderTopology(ref, diamond());
+    expect(renderTopology(ref, diamond()).version).toBe(a.version);
+    const b = renderTopology(
+      ref,
+      diamond((s) => (s.channels[1]!.state = 'Connecting')),
+    );
+    expect(b.version).not.toBe(a.version);
+  });
+
+  it('orders journal phases by time, in seconds since the start', () => {
+    const r = FailoverRecord.parse({
+      id: 'f',
+      group: 'hub',
+      from: 'h-0',
+      to: 'h-1',
+      reason: 'DeadPrimary',
+      phase: 'Done',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      phaseTimes: {
+        Done: '2026-01-01T00:00:02.500Z',
+        Decided: '2026-01-01T00:00:00.000Z',
+        Promoting: '2026-01-01T00:00:00.250Z',
+        Bogus: 'not a time',
+      },
+    });
+    expect(phaseOffsets(r).map((p) => [p.phase, p.seconds])).toEqual([
+      ['Decided', 0],
+      ['Promoting', 0.25],
+      ['Done', 2.5],
+    ]);
+  });
+});
