@@ -12,12 +12,23 @@
 //   and answer a resourceVersion older than the compaction point with an ERROR event carrying 410 Gone
 //   (or with HTTP 410, see goneMode);
 // - Leases, Secrets and Events behave as ordinary namespaced objects (conflicts included).
+// - JSON merge patches follow the server's library (evanphx/json-patch): a null deletes its key, and nulls
+//   inside the values a patch brings (new keys, replaced arrays, objects in arrays) are pruned, so a stored
+//   object never holds a null-valued key;
+// - once a CustomResourceDefinition is stored (create(CRDS, …) or applyYaml), custom resources are pruned
+//   and validated against its schema with the real server's 422 messages (kube-schema.ts);
+// - applyYaml reads manifests with YAML 1.1 rules, as kubectl does (`Yes`/`No`/`on`/`y` are booleans);
+// - list and watch honour fieldSelector on metadata.name and metadata.namespace, and limit;
+// - Secrets' stringData is folded into data, as the real server does;
+// - every request is recorded with its verb and resource (counts()).
 // Test helpers change objects directly (as another client would), compact history, cut watches, inject
 // failures, and record every request.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { invalidMessage, prune, validate, type Schema } from './kube-schema.js';
 
 export type KObject = {
   apiVersion?: string;
@@ -46,6 +57,8 @@ export interface ResourceType {
   kind: string;
   custom: boolean;
   statusSubresource: boolean;
+  /** Not namespaced (CustomResourceDefinitions, Namespaces). */
+  clusterScoped?: boolean;
 }
 
 export const TOPOLOGIES: ResourceType = {
@@ -80,10 +93,32 @@ export const LEASES: ResourceType = {
   custom: false,
   statusSubresource: false,
 };
-const TYPES = [TOPOLOGIES, SECRETS, EVENTS, LEASES];
+export const CRDS: ResourceType = {
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  plural: 'customresourcedefinitions',
+  kind: 'CustomResourceDefinition',
+  custom: false,
+  statusSubresource: false,
+  clusterScoped: true,
+};
+export const NAMESPACES: ResourceType = {
+  group: '',
+  version: 'v1',
+  plural: 'namespaces',
+  kind: 'Namespace',
+  custom: false,
+  statusSubresource: false,
+  clusterScoped: true,
+};
+const TYPES = [TOPOLOGIES, SECRETS, EVENTS, LEASES, CRDS, NAMESPACES];
 
 export interface RecordedRequest {
   method: string;
+  /** The API server's verb: get, list, watch, create, update, patch, delete. */
+  verb: string;
+  /** The resource, with its subresource: `secrets`, `mysqltopologies/status`. */
+  resource: string;
   path: string;
   query: Record<string, string>;
   contentType: string | undefined;
@@ -101,6 +136,7 @@ interface HistoryEntry {
 interface ActiveWatch {
   rt: ResourceType;
   namespace: string | undefined;
+  selected: (o: KObject) => boolean;
   res: ServerResponse;
   bookmarks: boolean;
   close: () => void;
@@ -130,12 +166,29 @@ const clone = <T>(v: T): T => structuredClone(v);
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** RFC 7386 JSON merge patch. */
+/** Nulls removed from objects at every depth, and null elements from arrays (evanphx/json-patch v4). */
+function pruneNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.filter((x) => x !== null).map(pruneNulls);
+  if (!isObject(v)) return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== null)
+      .map(([k, x]) => [k, pruneNulls(x)]),
+  );
+}
+
+/**
+ * RFC 7386 JSON merge patch as the API server applies it (evanphx/json-patch v4, MergePatch): a null
+ * deletes its key; a value merged into an absent key, a null or a non-object has its nulls pruned; an
+ * object merged into an object recurses.
+ */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return clone(patch);
-  const out: Record<string, unknown> = isObject(target) ? clone(target) : {};
+  if (!isObject(patch)) return isObject(target) ? clone(patch) : pruneNulls(clone(patch));
+  if (!isObject(target)) return pruneNulls(clone(patch));
+  const out: Record<string, unknown> = clone(target);
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
+    else if (out[k] === undefined || out[k] === null) out[k] = pruneNulls(clone(v));
     else out[k] = applyMergePatch(out[k], v);
   }
   return out;
@@ -328,6 +381,40 @@ export class FakeKubeApiServer {
     return this.requests.filter((r) => r.method === method && r.path.includes(pathIncludes));
   }
 
+  /** Requests by `verb resource` (e.g. `get secrets`, `patch mysqltopologies/status`), from index `from` on. */
+  counts(from = 0): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.requests.slice(from)) {
+      const key = `${r.verb} ${r.resource}`;
+      out[key] = (out[key] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  /**
+   * Creates or replaces the objects of a manifest as `kubectl apply` would, reading it with YAML 1.1 rules
+   * as kubectl does (so unquoted Yes/No/on/off/y/n are booleans). Replacing keeps status and server fields.
+   */
+  applyYaml(text: string, defaultNamespace = 'default'): KObject[] {
+    return parseAllDocuments(text, { version: '1.1' })
+      .map((d) => d.toJS() as KObject | null)
+      .filter((o): o is KObject => isObject(o))
+      .map((o) => {
+        const rt = TYPES.find((t) => apiVersionOf(t) === o.apiVersion && t.kind === o.kind);
+        if (!rt) throw new Error(`applyYaml: ${String(o.apiVersion)} ${String(o.kind)} is not served here`);
+        const namespace = rt.clusterScoped ? '' : (o.metadata.namespace ?? defaultNamespace);
+        const current = this.objects.get(typeKey(rt))!.get(`${namespace}/${o.metadata.name}`);
+        if (!current) return clone(this.doCreate(rt, namespace, clone(o)));
+        const next = clone(o);
+        next.metadata = {
+          ...clone(current.metadata),
+          ...next.metadata,
+          resourceVersion: current.metadata.resourceVersion,
+        };
+        return clone(this.doUpdate(rt, current, next, false));
+      });
+  }
+
   // ---- HTTP ----------------------------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -337,6 +424,8 @@ export class FakeKubeApiServer {
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
+      verb: '',
+      resource: '',
       path: url.pathname,
       query,
       contentType,
@@ -360,6 +449,15 @@ export class FakeKubeApiServer {
           `the server could not find the requested resource (${url.pathname})`,
         );
       const isWatch = query.watch === 'true' || query.watch === '1';
+      record.resource = route.rt.plural + (route.subresource ? `/${route.subresource}` : '');
+      record.verb =
+        {
+          GET: route.name ? 'get' : isWatch ? 'watch' : 'list',
+          POST: 'create',
+          PUT: 'update',
+          PATCH: 'patch',
+          DELETE: 'delete',
+        }[record.method] ?? record.method.toLowerCase();
       const failure = this.failures.find(
         (f) =>
           f.times > 0 &&
@@ -383,7 +481,7 @@ export class FakeKubeApiServer {
         case 'GET':
           if (name) {
             record.status = 200;
-            return this.send(res, 200, this.mustGet(rt, namespace!, name));
+            return this.send(res, 200, this.mustGet(rt, namespace ?? '', name));
           }
           if (isWatch) {
             record.status = 200;
@@ -392,7 +490,8 @@ export class FakeKubeApiServer {
           record.status = 200;
           return this.send(res, 200, this.listObject(rt, namespace, query));
         case 'POST': {
-          if (name || !namespace) throw new HttpError(405, 'MethodNotAllowed', 'POST is for collections');
+          if (name || namespace === undefined)
+            throw new HttpError(405, 'MethodNotAllowed', 'POST is for collections');
           if (contentType !== 'application/json')
             throw unsupportedMediaType(contentType, ['application/json']);
           const created = this.doCreate(rt, namespace, record.body as KObject);
@@ -400,7 +499,8 @@ export class FakeKubeApiServer {
           return this.send(res, 201, created);
         }
         case 'PUT': {
-          if (!name || !namespace) throw new HttpError(405, 'MethodNotAllowed', 'PUT needs a name');
+          if (!name || namespace === undefined)
+            throw new HttpError(405, 'MethodNotAllowed', 'PUT needs a name');
           if (contentType !== 'application/json')
             throw unsupportedMediaType(contentType, ['application/json']);
           const body = record.body as KObject;
@@ -428,7 +528,8 @@ export class FakeKubeApiServer {
           return this.send(res, 200, updated);
         }
         case 'PATCH': {
-          if (!name || !namespace) throw new HttpError(405, 'MethodNotAllowed', 'PATCH needs a name');
+          if (!name || namespace === undefined)
+            throw new HttpError(405, 'MethodNotAllowed', 'PATCH needs a name');
           const current = this.mustGet(rt, namespace, name);
           const accepted = rt.custom
             ? ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']
@@ -464,7 +565,8 @@ export class FakeKubeApiServer {
           return this.send(res, 200, updated);
         }
         case 'DELETE': {
-          if (!name || !namespace) throw new HttpError(405, 'MethodNotAllowed', 'DELETE needs a name');
+          if (!name || namespace === undefined)
+            throw new HttpError(405, 'MethodNotAllowed', 'DELETE needs a name');
           const result = this.doDelete(rt, this.mustGet(rt, namespace, name));
           record.status = 200;
           return this.send(res, 200, result);
@@ -493,9 +595,10 @@ export class FakeKubeApiServer {
     namespace: string | undefined,
     query: Record<string, string>,
   ): unknown {
-    let items = this.list(rt, namespace).sort(
-      (a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion),
-    );
+    const selected = fieldSelector(query.fieldSelector);
+    let items = this.list(rt, namespace)
+      .filter(selected)
+      .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
     const limit = Number(query.limit);
     if (Number.isInteger(limit) && limit > 0) items = items.slice(0, limit);
     return {
@@ -532,7 +635,7 @@ export class FakeKubeApiServer {
       obj.metadata.name = obj.metadata.generateName + randomBytes(3).toString('hex').slice(0, 5);
     if (!obj.metadata.name)
       throw new HttpError(422, 'Invalid', 'metadata.name: Required value: name or generateName is required');
-    if (obj.metadata.namespace && obj.metadata.namespace !== namespace) {
+    if (!rt.clusterScoped && obj.metadata.namespace && obj.metadata.namespace !== namespace) {
       throw new HttpError(
         400,
         'BadRequest',
@@ -545,12 +648,14 @@ export class FakeKubeApiServer {
       throw new HttpError(409, 'AlreadyExists', `${rt.plural} "${obj.metadata.name}" already exists`);
     obj.apiVersion = apiVersionOf(rt);
     obj.kind = rt.kind;
-    obj.metadata.namespace = namespace;
+    if (rt.clusterScoped) delete obj.metadata.namespace;
+    else obj.metadata.namespace = namespace;
     obj.metadata.uid = randomUUID();
     obj.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     delete obj.metadata.deletionTimestamp;
     if (rt.custom) obj.metadata.generation = 1;
     if (rt.statusSubresource) delete obj.status;
+    this.admit(rt, obj, 'spec');
     obj.metadata.resourceVersion = this.nextRv();
     store.set(key, obj);
     this.record('ADDED', rt, obj);
@@ -606,6 +711,7 @@ export class FakeKubeApiServer {
           next.metadata.generation = (current.metadata.generation ?? 0) + 1;
       }
     }
+    this.admit(rt, next, rt.statusSubresource && toStatus ? 'status' : 'spec');
     if (
       JSON.stringify({ ...next, metadata: { ...next.metadata, resourceVersion: '' } }) ===
       JSON.stringify({ ...current, metadata: { ...current.metadata, resourceVersion: '' } })
@@ -613,7 +719,7 @@ export class FakeKubeApiServer {
       // A no-op write does not move resourceVersion and emits no event, as on a real server.
       return clone(current);
     }
-    const key = `${current.metadata.namespace}/${current.metadata.name}`;
+    const key = `${current.metadata.namespace ?? ''}/${current.metadata.name}`;
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
       this.objects.get(typeKey(rt))!.delete(key);
       next.metadata.resourceVersion = this.nextRv();
@@ -626,8 +732,49 @@ export class FakeKubeApiServer {
     return clone(next);
   }
 
+  /**
+   * What the server does to an object before storing it: Secrets' stringData is folded into data; custom
+   * resources are pruned and validated against their CRD's schema when one is stored (422 otherwise).
+   */
+  private admit(rt: ResourceType, obj: KObject, part: 'spec' | 'status'): void {
+    if (rt === SECRETS && isObject(obj.stringData)) {
+      const data = isObject(obj.data) ? obj.data : {};
+      for (const [k, v] of Object.entries(obj.stringData))
+        data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+      obj.data = data;
+      delete obj.stringData;
+    }
+    const schema = rt.custom ? this.schemaOf(rt) : undefined;
+    if (!schema) return;
+    const props = (schema['properties'] as Record<string, Schema> | undefined) ?? {};
+    for (const k of ['spec', 'status']) if (obj[k] !== undefined) obj[k] = prune(obj[k], props[k]);
+    const errors: string[] = [];
+    if (obj[part] === undefined) {
+      if (((schema['required'] as string[] | undefined) ?? []).includes(part))
+        errors.push(`${part}: Required value`);
+    } else if (props[part]) errors.push(...validate(obj[part], props[part], part));
+    if (errors.length)
+      throw new HttpError(422, 'Invalid', invalidMessage(rt.kind, rt.group, obj.metadata.name, errors));
+  }
+
+  /** The stored CRD's schema of a custom resource type, if a CRD for it is stored. */
+  private schemaOf(rt: ResourceType): Schema | undefined {
+    for (const crd of this.objects.get(typeKey(CRDS))!.values()) {
+      const spec = crd['spec'] as
+        | {
+            group?: string;
+            names?: { plural?: string };
+            versions?: { name: string; schema?: { openAPIV3Schema?: Schema } }[];
+          }
+        | undefined;
+      if (spec?.group !== rt.group || spec.names?.plural !== rt.plural) continue;
+      return spec.versions?.find((v) => v.name === rt.version)?.schema?.openAPIV3Schema;
+    }
+    return undefined;
+  }
+
   private doDelete(rt: ResourceType, current: KObject): unknown {
-    const key = `${current.metadata.namespace}/${current.metadata.name}`;
+    const key = `${current.metadata.namespace ?? ''}/${current.metadata.name}`;
     if ((current.metadata.finalizers ?? []).length > 0) {
       if (current.metadata.deletionTimestamp) return clone(current);
       const next = clone(current);
@@ -656,7 +803,7 @@ export class FakeKubeApiServer {
     };
     this.history.push(entry);
     for (const w of this.watches) {
-      if (w.rt === rt && (!w.namespace || w.namespace === object.metadata.namespace))
+      if (w.rt === rt && (!w.namespace || w.namespace === object.metadata.namespace) && w.selected(object))
         writeEvent(w.res, type, object);
     }
   }
@@ -689,9 +836,10 @@ export class FakeKubeApiServer {
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const matches = (o: KObject) => !namespace || o.metadata.namespace === namespace;
+    const selected = fieldSelector(query.fieldSelector);
+    const matches = (o: KObject) => (!namespace || o.metadata.namespace === namespace) && selected(o);
     if (from === '' || from === '0') {
-      for (const o of this.list(rt, namespace)) writeEvent(res, 'ADDED', o);
+      for (const o of this.list(rt, namespace).filter(selected)) writeEvent(res, 'ADDED', o);
     } else {
       for (const h of this.history)
         if (h.rt === rt && h.rv > fromRv && matches(h.object)) writeEvent(res, h.type, h.object);
@@ -701,6 +849,7 @@ export class FakeKubeApiServer {
     const watch: ActiveWatch = {
       rt,
       namespace,
+      selected,
       res,
       bookmarks,
       close: () => {
@@ -727,6 +876,22 @@ export class FakeKubeApiServer {
       timers.push(setTimeout(() => watch.close(), timeout * 1000).unref());
     res.on('close', () => watch.close());
   }
+}
+
+/** A fieldSelector on metadata.name / metadata.namespace (=, ==, !=, comma-separated), as a predicate. */
+function fieldSelector(selector: string | undefined): (o: KObject) => boolean {
+  if (!selector) return () => true;
+  const terms = selector.split(',').map((term) => {
+    const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(term.trim());
+    if (!m)
+      throw new HttpError(400, 'BadRequest', `invalid selector: '${selector}'; can't understand '${term}'`);
+    const [, field, op, value] = m as unknown as [string, string, string, string];
+    if (field !== 'metadata.name' && field !== 'metadata.namespace')
+      throw new HttpError(400, 'BadRequest', `field label not supported: ${field}`);
+    const get = (o: KObject) => (field === 'metadata.name' ? o.metadata.name : (o.metadata.namespace ?? ''));
+    return (o: KObject) => (op === '!=' ? get(o) !== value : get(o) === value);
+  });
+  return (o) => terms.every((matches) => matches(o));
 }
 
 function writeEvent(res: ServerResponse, type: string, object: unknown): void {
@@ -785,7 +950,8 @@ function parsePath(
   const rt = TYPES.find((t) => t.group === group && t.version === version && t.plural === rest[0]);
   if (!rt || rest.length > 3) return undefined;
   const name = rest[1] !== undefined ? decodeURIComponent(rest[1]) : undefined;
-  if (name !== undefined && !namespace) return undefined;
+  if (rt.clusterScoped) namespace = '';
+  if (name !== undefined && namespace === undefined) return undefined;
   return { rt, namespace, name, subresource: rest[2] };
 }
 

@@ -2,6 +2,7 @@
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TopologyStatus } from '../../src/api/status.js';
+import { FakeClock } from '../../src/controller/clock.js';
 import { runController, silentLog, type PassOutcome } from '../../src/controller/loop.js';
 import type { PassResult, Reconciler } from '../../src/controller/pass.js';
 import { FINALIZER, KubernetesStore, mergePatchDiff } from '../../src/store/kubernetes.js';
@@ -123,7 +124,11 @@ describe('KubernetesStore: writes', () => {
     );
     await store.writeStatus(ref, status({ phase: 'Degraded' }), 1);
     const last = api.requestsMatching('PATCH', '/status').at(-1)!;
-    expect(last.body).toEqual({ status: { summary: null } });
+    // Conditional on the version the difference was computed against.
+    expect(last.body).toEqual({
+      metadata: { resourceVersion: expect.stringMatching(/^\d+$/) },
+      status: { summary: null },
+    });
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.status).not.toHaveProperty('summary');
     expect(api.requestsMatching('PATCH', '/status')).toHaveLength(3);
   });
@@ -139,26 +144,33 @@ describe('KubernetesStore: writes', () => {
     expect(stored.status).toMatchObject({ phase: 'Paused', observedGeneration: 2 });
   });
 
-  it('emits core/v1 Events on the topology and aggregates repeats by count', async () => {
-    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+  it('emits core/v1 Events on the topology; a repeat is written at most once a minute, with its count', async () => {
+    const clock = new FakeClock();
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig(), clock });
     const uid = api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.uid;
-    await store.emitEvent(ref, {
-      type: 'Warning',
-      reason: 'ChannelBroken',
-      message: 'dw-0/shard_a: error 1236',
-    });
-    await store.emitEvent(ref, {
-      type: 'Warning',
-      reason: 'ChannelBroken',
-      message: 'dw-0/shard_a: error 1236',
-    });
+    const broken = { type: 'Warning', reason: 'ChannelBroken', message: 'dw-0/shard_a: error 1236' } as const;
+    await store.emitEvent(ref, broken);
+    // Repeats within the minute: counted, not written.
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(5_000);
+      await store.emitEvent(ref, broken);
+    }
     await store.emitEvent(ref, { type: 'Normal', reason: 'FailoverDone', message: 'shard-a: a-0 -> a-1' });
+    expect(api.list(EVENTS, 'db')).toHaveLength(2);
+    expect(api.requestsMatching('PATCH', '/events/')).toHaveLength(0);
+    expect(api.list(EVENTS, 'db').find((e) => e.reason === 'ChannelBroken')!.count).toBe(1);
+    // A minute after the first write, the count is written once.
+    await clock.advance(40_000);
+    await waitFor(() => api.requestsMatching('PATCH', '/events/').length === 1);
+    // A repeat after that minute is written at once.
+    await clock.advance(61_000);
+    await store.emitEvent(ref, broken);
+    expect(api.requestsMatching('PATCH', '/events/')).toHaveLength(2);
     const events = api.list(EVENTS, 'db');
     expect(events).toHaveLength(2);
-    const broken = events.find((e) => e.reason === 'ChannelBroken')!;
-    expect(broken).toMatchObject({
+    expect(events.find((e) => e.reason === 'ChannelBroken')).toMatchObject({
       type: 'Warning',
-      count: 2,
+      count: 7,
       involvedObject: {
         apiVersion: 'tributary.dev/v1alpha1',
         kind: 'MySQLTopology',
@@ -168,10 +180,13 @@ describe('KubernetesStore: writes', () => {
       },
       source: { component: 'tributary-operator' },
     });
-    expect(typeof broken.firstTimestamp).toBe('string');
     const eventPatches = api.requestsMatching('PATCH', '/events/');
-    expect(eventPatches).toHaveLength(1);
-    expect(eventPatches[0]!.contentType).toBe('application/merge-patch+json');
+    expect(eventPatches.every((p) => p.contentType === 'application/merge-patch+json')).toBe(true);
+    // Ten minutes without a repeat: the next one is a new Event.
+    await clock.advance(11 * 60_000);
+    await store.emitEvent(ref, broken);
+    expect(api.list(EVENTS, 'db').filter((e) => e.reason === 'ChannelBroken')).toHaveLength(2);
+    store.close();
   });
 
   it('removes an annotation with a merge patch setting it to null, keeping the others', async () => {
@@ -321,7 +336,7 @@ describe('KubernetesStore.watch', () => {
     const w = startWatch(store);
     await w.handle.whenSynced;
     expect(w.enqueued).toEqual(['db/a']);
-    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1 && api.watchesOf(SECRETS) === 1);
+    await waitFor(() => api.watchesOf(TOPOLOGIES) === 1 && api.watchesOf(SECRETS) === 2);
     api.create(TOPOLOGIES, topologyManifest('db', 'b'));
     await waitFor(() => w.enqueued.includes('db/b'));
     await store.writeStatus({ namespace: 'db', name: 'a' }, status(), 1);
@@ -339,15 +354,27 @@ describe('KubernetesStore.watch', () => {
     await waitFor(() => w.deleted.includes('db/a'));
   });
 
-  it('enqueues the topologies that name a Secret when it changes, and no others', async () => {
+  it('watches exactly the Secrets the topologies name, each by name; a change enqueues the topologies naming it', async () => {
     api.create(TOPOLOGIES, topologyManifest('db', 'a'));
     api.create(TOPOLOGIES, topologyManifest('db', 'b', { adminSecretRef: { name: 'other-admin' } }));
     api.create(TOPOLOGIES, topologyManifest('elsewhere', 'c'));
+    api.create(SECRETS, secretManifest('db', 'unrelated', { token: 'not for tributary' }));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const w = startWatch(store);
     await w.handle.whenSynced;
-    await waitFor(() => api.watchesOf(SECRETS) === 1);
+    // db: tributary-admin, tributary-repl, other-admin; elsewhere: tributary-admin, tributary-repl.
+    await waitFor(() => api.watchesOf(SECRETS) === 5);
+    expect(w.handle.stats().secrets).toBe(5);
+    const secretRequests = api.requests.filter((r) => r.resource === 'secrets');
+    expect(secretRequests.length).toBeGreaterThan(0);
+    for (const r of secretRequests) {
+      expect(r.path, 'namespaced').toMatch(/^\/api\/v1\/namespaces\/(db|elsewhere)\/secrets$/);
+      expect(r.query.fieldSelector, r.path).toMatch(
+        /^metadata\.name=(tributary-admin|tributary-repl|other-admin)$/,
+      );
+    }
     w.enqueued.length = 0;
+    api.create(SECRETS, secretManifest('db', 'unrelated-2', { token: 'x' }));
     api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
     await waitFor(() => w.enqueued.length > 0);
     await new Promise((r) => setTimeout(r, 100));
@@ -355,8 +382,40 @@ describe('KubernetesStore.watch', () => {
     api.create(SECRETS, secretManifest('db', 'other-admin', { username: 'u', password: 'p' }));
     await waitFor(() => w.enqueued.includes('db/b'));
     expect(w.enqueued).not.toContain('elsewhere/c');
-    // The secrets list asked for one item only: the operator never holds all Secrets of the cluster.
-    expect(api.requestsMatching('GET', '/api/v1/secrets').find((r) => !r.query.watch)?.query.limit).toBe('1');
+    // Served from the watch: no request for it.
+    const before = api.requests.length;
+    expect(await store.readSecret('db', 'tributary-admin')).toEqual({ username: 'u', password: 'p' });
+    expect(await store.readSecret('db', 'tributary-repl')).toBeUndefined();
+    expect(api.requests.length).toBe(before);
+    // A topology that stops naming a Secret: its watch stops.
+    api.edit(
+      TOPOLOGIES,
+      'db',
+      'b',
+      (o) => ((o.spec as Record<string, unknown>).adminSecretRef = { name: 'tributary-admin' }),
+    );
+    await waitFor(() => api.watchesOf(SECRETS) === 4);
+  });
+
+  it('serves get(), list() and readSecret() from its caches: no request at rest', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    api.create(SECRETS, secretManifest('db', 'tributary-repl', { username: 'r', password: 'q' }));
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const w = startWatch(store);
+    await w.handle.whenSynced;
+    await waitFor(() => api.watchesOf(SECRETS) === 2 && api.watchesOf(TOPOLOGIES) === 1);
+    await waitFor(async () => (await store.readSecret('db', 'tributary-repl'))?.username === 'r');
+    const before = api.requests.length;
+    for (let i = 0; i < 20; i++) {
+      expect((await store.get({ namespace: 'db', name: 'a' }))?.generation).toBe(1);
+      expect(await store.list()).toEqual([{ namespace: 'db', name: 'a' }]);
+      expect(await store.readSecret('db', 'tributary-admin')).toEqual({ username: 'u', password: 'p' });
+    }
+    expect(api.requests.slice(before)).toEqual([]);
+    // What it writes is what it reads next, at once.
+    const { resourceVersion } = await store.writeStatus({ namespace: 'db', name: 'a' }, status(), 1);
+    expect((await store.get({ namespace: 'db', name: 'a' }))?.resourceVersion).toBe(resourceVersion);
   });
 
   it.each(['event', 'http'] as const)(
@@ -435,7 +494,9 @@ describe('KubernetesStore.watch', () => {
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const w = startWatch(store);
     await w.handle.whenSynced;
-    await waitFor(() => api.activeWatches === 2);
+    await waitFor(() => api.activeWatches === 1);
+    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    await waitFor(() => api.activeWatches === 3);
     w.ac.abort();
     await w.handle.done;
     await waitFor(() => api.activeWatches === 0);
@@ -536,7 +597,7 @@ describe('controller loop with the Kubernetes store', () => {
         (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase ===
         'Invalid',
     );
-    await waitFor(() => api.watchesOf(SECRETS) === 1);
+    await waitFor(() => api.watchesOf(SECRETS) === 2);
     api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
     await waitFor(
       () =>
