@@ -11,8 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { TopologyStatus } from '../api/status.js';
-import { formatIssues, messageFor } from '../api/validate.js';
+import { parseStoredStatus, type TopologyStatus } from '../api/status.js';
 import { oneLine } from '../util/errors.js';
 import {
   ManifestError,
@@ -62,6 +61,8 @@ export class LocalStore implements Store {
   private loaded: Loaded | undefined;
   private statusRead = false;
   private status: TopologyStatus | undefined;
+  /** Parts of the status file that did not parse, until the next status write replaces it. */
+  private statusProblems: string[] = [];
   private generation = 0;
   /** Counts this process's writes (status, handled annotations): the local resourceVersion. */
   private version = 1;
@@ -110,6 +111,7 @@ export class LocalStore implements Store {
       annotations: this.visibleAnnotations(l),
       spec: spec === undefined ? undefined : structuredClone(spec),
       ...(this.status ? { status: structuredClone(this.status) } : {}),
+      ...(this.statusProblems.length ? { statusProblems: [...this.statusProblems] } : {}),
     };
   }
 
@@ -134,6 +136,7 @@ export class LocalStore implements Store {
       if (options.resourceVersion !== undefined && options.resourceVersion !== String(this.version))
         throw new ConflictError(`writing status of ${ref.name}`);
       this.status = next;
+      this.statusProblems = [];
       this.version++;
       await this.persist();
       return { resourceVersion: String(this.version) };
@@ -273,14 +276,18 @@ export class LocalStore implements Store {
         if (typeof v === 'string') this.handled.set(k, v);
     }
     if (Object.keys(rest).length === 0) return; // only handled annotations were recorded so far
-    const parsed = TopologyStatus.safeParse(rest, { reportInput: true, error: messageFor });
-    if (!parsed.success) {
-      const first = formatIssues(parsed.error.issues, ['status'])[0];
+    // What does not parse is left out and named (the journal is kept whenever it can be read); the next
+    // status write replaces the file.
+    const { status, problems } = parseStoredStatus(rest);
+    if (!status) {
       throw new ManifestError([
-        oneLine(`${file}: not a Tributary status (${first}); move it away to start afresh`),
+        oneLine(
+          `${file}: not a Tributary status (${problems[0] ?? 'unreadable'}); move it away to start afresh`,
+        ),
       ]);
     }
-    this.status = parsed.data;
+    this.status = status;
+    this.statusProblems = problems.map((p) => oneLine(`${file}: ${p}`));
   }
 
   /** Runs state changes that end in a status-file write one after another, in call order. */

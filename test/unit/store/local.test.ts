@@ -211,12 +211,45 @@ describe('LocalStore', () => {
     });
   });
 
-  it('refuses a status file that is not a status, in one line', async () => {
+  it('keeps what it can read of a status file that partly does not parse, and names what it left out', async () => {
     const f = put('t.yaml', topologyYaml());
-    const out = put('status.json', JSON.stringify({ phase: 'Sleeping' }));
+    const record = {
+      id: 'g-1',
+      group: 'g',
+      from: 'm-0',
+      to: 'm-1',
+      reason: 'DeadPrimary',
+      phase: 'Promoting',
+      startedAt: '2026-11-29T10:00:00Z',
+    };
+    const out = put(
+      'status.json',
+      JSON.stringify({
+        phase: 'Sleeping',
+        failovers: [record, { ...record, id: 'g-2', phase: 'Napping' }],
+        managedChannels: [{ group: 'g', name: 'a', from: 'h' }, { group: 'g' }],
+      }),
+    );
     const store = new LocalStore({ files: [f], statusOut: out, ...quiet });
-    await expect(store.list()).rejects.toThrow(
-      `${out}: not a Tributary status (status.phase: must be one of Ready, Degraded, FailingOver, Paused, Invalid (got "Sleeping")); move it away to start afresh`,
+    const t = (await store.get(ref()))!;
+    expect(t.status?.failovers.map((r) => [r.id, r.phase])).toEqual([['g-1', 'Promoting']]);
+    expect(t.status?.managedChannels).toEqual([{ group: 'g', name: 'a', from: 'h' }]);
+    expect(t.status?.phase).toBe('Degraded');
+    expect(t.statusProblems).toEqual([
+      expect.stringMatching(/status\.json: status\.failovers\[1\] \("g-2"\): phase: .*; left out$/),
+      expect.stringMatching(/status\.json: status\.managedChannels\[1\]: name: .*; left out$/),
+      expect.stringMatching(/status\.json: status\.phase: .*; left out$/),
+    ]);
+    // The next status write replaces the file: no problem left.
+    await store.writeStatus(ref(), status(), 1);
+    expect((await store.get(ref()))!.statusProblems).toBeUndefined();
+  });
+
+  it('refuses a status file that is not a status at all, in one line', async () => {
+    const f = put('t.yaml', topologyYaml());
+    const out = put('status.json', '[1, 2]');
+    await expect(new LocalStore({ files: [f], statusOut: out, ...quiet }).list()).rejects.toThrow(
+      `${out}: not a status file (not an object); move it away to start afresh`,
     );
     put('status.json', '{ not json');
     await expect(new LocalStore({ files: [f], statusOut: out, ...quiet }).list()).rejects.toThrow(
