@@ -89,15 +89,22 @@ async function readInstance(client: SqlClient, flavorSetting: Flavor | 'auto', r
   }
   const flavor: Flavor = flavorSetting === 'auto' ? detectFlavor(version) : flavorSetting;
   const dialect = dialectFor(flavor, version);
-  const [varRows, channelRows, userRows] = await Promise.all([
+  const configStatement = dialect.showChannelConfig();
+  // In parallel over the client's connections (two by default): with the configuration read (MySQL), two
+  // statements per connection, the same depth as three.
+  const [varRows, channelRows, userRows, configRows] = await Promise.all([
     client.query<Record<string, unknown>>(dialect.showVariables()),
     client.query<Record<string, unknown>>(dialect.showChannels()),
     client.query<{ n: number }>(
       `SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${quoteString(replicationUser)}`,
     ),
+    // Optional detail (heartbeat periods): a server that refuses it is still observed, those fields null.
+    configStatement
+      ? client.query<Record<string, unknown>>(configStatement).catch(() => undefined)
+      : undefined,
   ]);
   if (!varRows[0]) throw new Error('server returned no variables row');
   const vars = dialect.parseVariables(varRows[0]);
-  const channels = dialect.parseChannels(channelRows, vars);
+  const channels = dialect.parseChannels(channelRows, vars, configRows);
   return { flavor, vars, channels, replicationUserExists: Number(userRows[0]?.n ?? 0) > 0 };
 }

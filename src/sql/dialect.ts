@@ -54,16 +54,37 @@ export interface ServerVariables {
   gtidCurrentPos: string | null;
   gtidDomainId: number | null;
   gtidStrictMode: boolean | null;
+  /** MySQL @@gtid_mode: 'ON', 'ON_PERMISSIVE', 'OFF_PERMISSIVE' or 'OFF'; null on MariaDB (always on). */
+  gtidMode: string | null;
+  /** MySQL @@enforce_gtid_consistency = ON ('WARN' counts as off); null on MariaDB. */
+  enforceGtidConsistency: boolean | null;
+  /**
+   * MySQL 8.0+: super_read_only=ON is persisted (performance_schema.persisted_variables, filled whether or
+   * not performance_schema is ON), so a restart, clean or kill -9, comes back read-only. A setting in the
+   * option file is not visible here once the variable was changed at run time. Null on MariaDB and 5.7,
+   * which persist nothing.
+   */
+  superReadOnlyPersisted: boolean | null;
 }
 
 export interface Dialect {
   readonly flavor: Flavor;
   /** Reads every channel of the server in one statement. */
   showChannels(): Statement;
-  /** Rows of showChannels() → normalized statuses; `vars` fills what rows lack (MariaDB executed pos). */
+  /**
+   * Per-channel settings the status statement lacks (MySQL: the heartbeat period, from
+   * performance_schema.replication_connection_configuration, filled also with performance_schema OFF);
+   * null when showChannels() has everything (MariaDB). A failure here only leaves those fields null.
+   */
+  showChannelConfig(): Statement | null;
+  /**
+   * Rows of showChannels() → normalized statuses; `vars` fills what rows lack (MariaDB executed pos),
+   * `config` the rows of showChannelConfig() (absent: those fields are null).
+   */
   parseChannels(
     rows: Record<string, unknown>[],
     vars?: Pick<ServerVariables, 'gtidSlavePos' | 'gtidExecuted'>,
+    config?: Record<string, unknown>[],
   ): ChannelStatus[];
   /** One query returning the server-level facts; parseVariables reads its first row. */
   showVariables(): Statement;
@@ -81,6 +102,12 @@ export interface Dialect {
   /** Reads the value returned by waitForGtid: true when reached. */
   waitReached(value: unknown): boolean;
   setReadOnly(readOnly: boolean): Statement[];
+  /**
+   * Statements that make the server start read-only after any restart, leaving the running value alone
+   * (MySQL 8.0.11+: SET PERSIST_ONLY super_read_only = ON); [] where nothing can be persisted (MariaDB,
+   * MySQL 5.7: only the option file can).
+   */
+  persistReadOnly(): Statement[];
   /**
    * Statements that make the replica resume from exactly `gtid` (MariaDB: SET GLOBAL gtid_slave_pos, all
    * channels stopped); [] where GTID auto-position needs nothing (MySQL resumes from gtid_executed).

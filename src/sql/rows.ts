@@ -50,6 +50,15 @@ export function toBool(v: unknown): boolean {
   return !['', '0', 'OFF', 'NO', 'FALSE'].includes(s);
 }
 
+/** True only for ON / 1 (any case); false for anything else, null for SQL NULL. For three-valued settings
+ * such as enforce_gtid_consistency (ON | WARN | OFF), where toBool would count WARN as on. */
+export function exactlyOn(v: unknown): boolean | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number' || typeof v === 'bigint') return Number(v) === 1;
+  const s = (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)).trim().toUpperCase();
+  return s === 'ON' || s === '1';
+}
+
 export function bool(row: Row, names: readonly string[]): boolean {
   return toBool(pick(row, names));
 }
@@ -105,6 +114,8 @@ export const COL = {
   connectRetry: ['Connect_Retry'],
   /** MariaDB SHOW ALL only; MySQL keeps it in performance_schema.replication_connection_configuration. */
   heartbeatPeriod: ['Slave_heartbeat_period'],
+  /** MySQL only (MariaDB has the server-wide startup option --master-retry-count, not readable). */
+  retryCount: ['Source_Retry_Count', 'Master_Retry_Count'],
   sslAllowed: ['Source_SSL_Allowed', 'Master_SSL_Allowed'],
   doDatabases: ['Replicate_Do_DB'],
   ignoreDatabases: ['Replicate_Ignore_DB'],
@@ -150,6 +161,7 @@ export function commonChannelFields(row: Row): Omit<ChannelStatus, GtidFields> {
     delaySeconds: int(row, COL.delay),
     connectRetry: int(row, COL.connectRetry),
     heartbeatPeriod: numOrNull(row, COL.heartbeatPeriod),
+    retryCount: numOrNull(row, COL.retryCount),
     // MySQL also reports "Ignored" (SSL requested, client lacks it): not allowed.
     sslAllowed: str(row, COL.sslAllowed) === 'Yes',
     filter: { doDatabases: list(row, COL.doDatabases), ignoreDatabases: list(row, COL.ignoreDatabases) },

@@ -56,6 +56,10 @@ export const mariadbDialect: Dialect = {
   // One row per connection (62 columns), '' first. The plain SHOW REPLICA STATUS shows only one connection.
   showChannels: () => sql`SHOW ALL REPLICAS STATUS`,
 
+  // SHOW ALL REPLICAS STATUS has every setting read (heartbeat included). performance_schema's
+  // replication_connection_configuration would add nothing: it is empty while performance_schema is OFF.
+  showChannelConfig: () => null,
+
   parseChannels(rows: Row[], vars?: Pick<ServerVariables, 'gtidSlavePos' | 'gtidExecuted'>): ChannelStatus[] {
     // Executed: the server's @@gtid_slave_pos, what every connection resumes from with MASTER_USE_GTID=slave_pos.
     // Not the row's Gtid_Slave_Pos column: despite its name it holds @@gtid_current_pos (local writes included,
@@ -100,6 +104,10 @@ export const mariadbDialect: Dialect = {
       gtidCurrentPos: gtidText(row, ['gtid_current_pos']),
       gtidDomainId: numOrNull(row, ['gtid_domain_id']),
       gtidStrictMode: boolOrNull(row, ['gtid_strict_mode']),
+      // GTIDs are always on; there is no gtid_mode, no super_read_only and nothing persisted.
+      gtidMode: null,
+      enforceGtidConsistency: null,
+      superReadOnlyPersisted: null,
     };
   },
 
@@ -173,4 +181,8 @@ export const mariadbDialect: Dialect = {
   setReadOnly: (readOnly: boolean) => [
     readOnly ? sql`SET GLOBAL read_only = ON` : sql`SET GLOBAL read_only = OFF`,
   ],
+
+  // No persisted variables (no SET PERSIST): only `read_only=ON` in the option file makes a restarted
+  // server read-only.
+  persistReadOnly: () => [],
 };

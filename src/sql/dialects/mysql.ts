@@ -26,8 +26,11 @@ import {
   bool,
   boolOrNull,
   commonChannelFields,
+  exactlyOn,
   gtidText,
   int as intCol,
+  numOrNull,
+  pick,
   str,
   strOrNull,
   waitReached,
@@ -47,6 +50,8 @@ interface Words {
   publicKey: boolean;
   /** CHANGE REPLICATION FILTER … FOR CHANNEL exists from 8.0.2; 5.7 only has server-wide filters. */
   channelFilters: boolean;
+  /** SET PERSIST_ONLY and performance_schema.persisted_variables: 8.0.11+ (5.7 persists nothing). */
+  persist: boolean;
 }
 
 const before = (
@@ -74,6 +79,7 @@ function wordsFor(flavor: MysqlFlavor, v: ServerVersion | undefined): Words {
       logReplicaUpdates: before(v, 8, 0, 26, false) ? 'log_slave_updates' : 'log_replica_updates',
       publicKey: true,
       channelFilters: true,
+      persist: true,
     };
   }
   // Without a version, legacy means 5.7: no caching_sha2_password, no per-channel filters.
@@ -84,6 +90,7 @@ function wordsFor(flavor: MysqlFlavor, v: ServerVersion | undefined): Words {
     logReplicaUpdates: 'log_slave_updates',
     publicKey: !before(v, 8, 0, 4, true),
     channelFilters: !before(v, 8, 0, 2, true),
+    persist: !before(v, 8, 0, 11, true),
   };
 }
 
@@ -110,11 +117,22 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
     // Without FOR CHANNEL: one row per channel, name in Channel_Name ('' for the default).
     showChannels: () => sql`SHOW ${kw(w.replica)} STATUS`,
 
-    parseChannels(rows: Row[]): ChannelStatus[] {
+    // SHOW REPLICA STATUS has no heartbeat period (8.0.23+ dropped it; 5.7 never had it): the
+    // configuration table has it, filled from the channel repository even with performance_schema OFF
+    // (checked on 9.7.4).
+    showChannelConfig: () =>
+      sql`SELECT CHANNEL_NAME, HEARTBEAT_INTERVAL FROM performance_schema.replication_connection_configuration`,
+
+    parseChannels(rows: Row[], _vars?: unknown, config?: Row[]): ChannelStatus[] {
+      const heartbeat = new Map(
+        (config ?? []).map((c) => [str(c, ['CHANNEL_NAME']), numOrNull(c, ['HEARTBEAT_INTERVAL'])]),
+      );
       return rows.map((row) => {
+        const common = commonChannelFields(row);
         const autoPosition = bool(row, COL.autoPosition);
         return {
-          ...commonChannelFields(row),
+          ...common,
+          heartbeatPeriod: heartbeat.get(common.name) ?? null,
           retrievedGtidSet: gtidText(row, COL.retrievedGtidSet),
           // The server's whole gtid_executed, the same on every row: what a channel resumes from.
           executedGtidSet: gtidText(row, COL.executedGtidSet),
@@ -124,10 +142,17 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
       });
     },
 
-    showVariables: () =>
-      sql`SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.${kw(w.logReplicaUpdates)} AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged`,
+    // One round trip. persisted_variables answers with performance_schema OFF too (checked on 9.7.4): the
+    // server fills it from mysqld-auto.cnf, not from instrumentation.
+    showVariables: () => {
+      const persisted = w.persist
+        ? sql`(SELECT VARIABLE_VALUE FROM performance_schema.persisted_variables WHERE VARIABLE_NAME = 'super_read_only')`
+        : sql`NULL`;
+      return sql`SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, ${persisted} AS super_read_only_persisted, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.${kw(w.logReplicaUpdates)} AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_mode AS gtid_mode, @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged`;
+    },
 
     parseVariables(row: Row): ServerVariables {
+      const persisted = pick(row, ['super_read_only_persisted']);
       return {
         version: str(row, ['version']),
         serverId: intCol(row, ['server_id']),
@@ -144,6 +169,11 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
         gtidCurrentPos: null,
         gtidDomainId: null,
         gtidStrictMode: null,
+        gtidMode: str(row, ['gtid_mode']).toUpperCase() || null,
+        // ON | WARN | OFF (older servers: 1/0). WARN only logs: not enforced.
+        enforceGtidConsistency: exactlyOn(pick(row, ['enforce_gtid_consistency'])),
+        // Absent from the table: nothing persisted, so the option file decides (not visible from SQL).
+        superReadOnlyPersisted: w.persist ? exactlyOn(persisted) === true : null,
       };
     },
 
@@ -199,10 +229,15 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
     // Auto-position resumes from gtid_executed, which already holds everything the server applied or wrote.
     setReplicaPosition: () => [],
 
-    // super_read_only=ON sets read_only=ON itself; the way back needs both, super first.
+    // super_read_only=ON sets read_only=ON itself; the way back needs both, super first. Only the running
+    // value: a persisted super_read_only=ON (persistReadOnly) still applies at the next start.
     setReadOnly: (readOnly: boolean) =>
       readOnly
         ? [sql`SET GLOBAL super_read_only = ON`]
         : [sql`SET GLOBAL super_read_only = OFF`, sql`SET GLOBAL read_only = OFF`],
+
+    // mysqld-auto.cnf, read at every start after the option files: the server comes back read-only after a
+    // clean restart and after kill -9 (checked on 9.7.4), whatever the running value was.
+    persistReadOnly: () => (w.persist ? [sql`SET PERSIST_ONLY super_read_only = ON`] : []),
   };
 }

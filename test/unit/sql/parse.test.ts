@@ -98,6 +98,8 @@ describe('mariadb parseChannels', () => {
       delaySeconds: 0,
       connectRetry: 60,
       heartbeatPeriod: 30,
+      // MariaDB has no per-connection retry count (only the startup option --master-retry-count).
+      retryCount: null,
       sslAllowed: false,
       filter: { doDatabases: [], ignoreDatabases: [] },
     });
@@ -199,6 +201,9 @@ describe('mariadb parseVariables', () => {
       gtidCurrentPos: '1-1-13,2-2-10,3-3-4,4-4-3',
       gtidDomainId: 4,
       gtidStrictMode: false,
+      gtidMode: null,
+      enforceGtidConsistency: null,
+      superReadOnlyPersisted: null,
     });
   });
 
@@ -338,7 +343,9 @@ describe.each([
       lastIOErrorTimestamp: null,
       lastSQLErrorTimestamp: null,
       connectRetry: 1,
+      // Not in SHOW REPLICA STATUS: without the configuration rows it is unknown.
       heartbeatPeriod: null,
+      retryCount: 86400,
       sslAllowed: false,
     });
     expect(c!.sqlState).toMatch(/has read all relay log/);
@@ -418,6 +425,9 @@ describe('mysql parseVariables', () => {
       log_bin: 1,
       log_replica_updates: 1,
       binlog_format: 'ROW',
+      gtid_mode: 'ON',
+      enforce_gtid_consistency: 'ON',
+      super_read_only_persisted: 'ON',
       gtid_executed: `${UUID_A}:1-5,\n${UUID_B}:1-3`,
       gtid_purged: `${UUID_A}:1-2`,
     });
@@ -437,6 +447,10 @@ describe('mysql parseVariables', () => {
       gtidCurrentPos: null,
       gtidDomainId: null,
       gtidStrictMode: null,
+      gtidMode: 'ON',
+      enforceGtidConsistency: true,
+      // Without a version, mysql-legacy means 5.7: nothing is persisted there, so it is not asked.
+      superReadOnlyPersisted: flavor === 'mysql' ? true : null,
     });
   });
 

@@ -59,8 +59,12 @@ describe('mysql (8.0.23+)', () => {
 
   it('server-level statements', () => {
     expect(mysql.showVariables().sql).toBe(
-      'SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_replica_updates AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged',
+      "SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, (SELECT VARIABLE_VALUE FROM performance_schema.persisted_variables WHERE VARIABLE_NAME = 'super_read_only') AS super_read_only_persisted, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_replica_updates AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_mode AS gtid_mode, @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged",
     );
+    expect(mysql.showChannelConfig()?.sql).toBe(
+      'SELECT CHANNEL_NAME, HEARTBEAT_INTERVAL FROM performance_schema.replication_connection_configuration',
+    );
+    expect(sqlOf(mysql.persistReadOnly())).toEqual(['SET PERSIST_ONLY super_read_only = ON']);
     const wait = mysql.waitForGtid(
       '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1-3',
       30,
@@ -121,7 +125,16 @@ describe('mysql-legacy (5.7 – 8.0.22)', () => {
 
   it('server-level statements', () => {
     expect(legacy.showVariables().sql).toBe(
-      'SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged',
+      'SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, NULL AS super_read_only_persisted, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_mode AS gtid_mode, @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged',
+    );
+    // 5.7 (what legacy means without a version) persists nothing; 8.0.11+ can.
+    expect(legacy.persistReadOnly()).toEqual([]);
+    expect(sqlOf(dialectFor('mysql-legacy', '8.0.11').persistReadOnly())).toEqual([
+      'SET PERSIST_ONLY super_read_only = ON',
+    ]);
+    expect(dialectFor('mysql-legacy', '8.0.10').persistReadOnly()).toEqual([]);
+    expect(dialectFor('mysql-legacy', '8.0.22').showVariables().sql).toContain(
+      "(SELECT VARIABLE_VALUE FROM performance_schema.persisted_variables WHERE VARIABLE_NAME = 'super_read_only') AS super_read_only_persisted",
     );
     expect(legacy.waitForGtid('u:1-3', 5).sql).toBe(
       "SELECT WAIT_FOR_EXECUTED_GTID_SET('u:1-3', 5) AS reached",
@@ -205,6 +218,9 @@ describe('mariadb (10.5+)', () => {
     expect(sqlOf(mariadb.setReplicaPosition('1-1-13,\n2-2-10'))).toEqual([
       "SET GLOBAL gtid_slave_pos = '1-1-13,2-2-10'",
     ]);
+    // No persisted variables; SHOW ALL REPLICAS STATUS has every channel setting read.
+    expect(mariadb.persistReadOnly()).toEqual([]);
+    expect(mariadb.showChannelConfig()).toBeNull();
   });
 
   it('retryCount has no MariaDB option and is not sent; TLS and delay are', () => {
