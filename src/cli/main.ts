@@ -28,6 +28,19 @@ function build(): Command {
     .option('--metrics-port <port>', 'port of /metrics', parsePort, 8080)
     .option('--health-port <port>', 'port of /healthz and /readyz', parsePort, 8081)
     .option('--leader-elect', 'elect a leader with a coordination.k8s.io Lease', false)
+    .option(
+      '--leader-elect-lease-duration <seconds>',
+      'how long a Lease holds without renewal',
+      parseSeconds,
+      15,
+    )
+    .option(
+      '--leader-elect-renew-deadline <seconds>',
+      'the leader stops when it cannot renew by then',
+      parseSeconds,
+      10,
+    )
+    .option('--leader-elect-retry-period <seconds>', 'how often candidates try the Lease', parseSeconds, 2)
     .action(async (o) => (await import('./commands/operator.js')).operatorCommand(o));
 
   program
@@ -109,6 +122,14 @@ function build(): Command {
 const parsePort = (value: string) => portIn(value, 1);
 /** A port to listen on; 0 asks the system for a free one. */
 const parseListenPort = (value: string) => portIn(value, 0);
+
+/** A duration in seconds (fractions allowed), 0.1–3600. */
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600)
+    throw new UserError(`seconds must be 0.1–3600, got "${oneLine(value, 40)}"`);
+  return n;
+}
 
 function portIn(value: string, min: number): number {
   const n = Number(value);

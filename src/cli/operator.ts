@@ -4,6 +4,8 @@
 // standby is ready and takes over with a warm start) → controller loop (only while leading, when leader
 // election is on) → metrics and health servers. SIGTERM/SIGINT: writes stop at once (mayWrite false), the
 // loop finishes its running passes, then the Lease is released, the watch stopped, the servers closed.
+// Losing the Lease (not renewed within renewDeadline, or another holder) ends the operator at once with
+// an error: `tributary operator` exits non-zero (onLeadershipLost), as controller-runtime does.
 import { KubeConfig } from '@kubernetes/client-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -36,7 +38,7 @@ export interface OperatorOptions {
   leaseNamespace?: string;
   leaseName?: string;
   identity?: string;
-  leaderElection?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  leaderElection?: LeaderElectionTimings;
   resyncIntervalMs?: number;
   /** Bind address of both servers (default all interfaces). */
   host?: string;
@@ -44,6 +46,25 @@ export interface OperatorOptions {
   onStarted?: (info: { metricsPort: number; healthPort: number; identity?: string }) => void;
   /** Receives the function that asks for a pass of a topology now (the reconciler's wake-ups use it). */
   onEnqueue?: (enqueue: (ref: TopologyRef) => void) => void;
+  /**
+   * Called the moment the Lease is lost; the CLI exits the process there (non-zero). Without it, runOperator
+   * stops and rejects with LeadershipLostError.
+   */
+  onLeadershipLost?: (reason: string) => void;
+}
+
+/** The operator stopped because it lost its Lease. */
+export class LeadershipLostError extends Error {
+  constructor(reason: string) {
+    super(`leader election lost (${reason}): stopping`);
+    this.name = 'LeadershipLostError';
+  }
+}
+
+export interface LeaderElectionTimings {
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
 }
 
 /** KUBECONFIG or ~/.kube/config when present, else the in-cluster service account; a clear error otherwise. */
@@ -96,12 +117,13 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
     process.once('SIGINT', onSignal);
   }
 
-  const store = new KubernetesStore({ kubeConfig: kc, namespace: opts.namespace, log });
+  let elector: LeaderElector | undefined;
+  let lost: string | undefined;
+  const mayWrite = () => !root.signal.aborted && (!elector || elector.isLeader());
+  const store = new KubernetesStore({ kubeConfig: kc, namespace: opts.namespace, log, mayWrite });
   const metrics = new OperatorMetrics();
   metrics.setLeader(false);
-  let elector: LeaderElector | undefined;
   let loop: { ac: AbortController; controller: Controller } | undefined;
-  const mayWrite = () => !root.signal.aborted && (!elector || elector.isLeader());
 
   const startLoop = () => {
     if (loop || root.signal.aborted) return;
@@ -159,8 +181,11 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
         log,
         ...opts.leaderElection,
         onStartedLeading: startLoop,
-        onStoppedLeading: () => {
-          void stopLoop();
+        onStoppedLeading: ({ lost: wasLost, reason }) => {
+          if (!wasLost || root.signal.aborted) return;
+          lost = reason;
+          opts.onLeadershipLost?.(reason);
+          stop();
         },
       });
       electorDone = elector.run(electorAc.signal);
@@ -189,6 +214,7 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
     await electorDone;
     watchAc.abort();
     await watch.done;
+    store.close();
     await Promise.all(servers.map((s) => s.close()));
     if (handleSignals) {
       process.off('SIGTERM', onSignal);
@@ -196,4 +222,5 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
     }
     log.info({}, 'operator stopped');
   }
+  if (lost !== undefined) throw new LeadershipLostError(lost);
 }

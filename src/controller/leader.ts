@@ -6,7 +6,9 @@
 //   racing for the Lease get one success and one 409 (that round is lost; it retries next period).
 // - isLeader() turns false the moment the last successful renewal is older than renewDeadline (10 s), before
 //   the Lease can expire for others (15 s), and at once when a renewal finds another holder. Losing calls
-//   onStoppedLeading, which stops reconciling; the elector keeps running and may lead again later.
+//   onStoppedLeading({ lost: true }): the operator then ends the process with a non-zero exit at once, as
+//   controller-runtime's manager does (the Deployment restarts it as a standby; nothing it held in memory
+//   can then act on a stale view). Stopping on purpose calls it with lost: false.
 // - On stop, a leader releases the Lease (empty holder) so a successor takes over without waiting.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
@@ -30,7 +32,7 @@ export interface LeaderElectorOptions {
   clock?: Clock;
   log?: Log;
   onStartedLeading?: () => void;
-  onStoppedLeading?: () => void;
+  onStoppedLeading?: (how: { lost: boolean; reason: string }) => void;
 }
 
 export type AttemptResult = 'acquired' | 'renewed' | 'held' | 'conflict' | 'error';
@@ -151,8 +153,11 @@ export class LeaderElector {
     this.cancelWatchdog();
     if (!this.leading) return;
     this.leading = false;
-    this.log.warn({ lease: `${this.namespace}/${this.name}`, reason }, 'leader election: lost leadership');
-    this.options.onStoppedLeading?.();
+    const lost = reason !== 'stopping';
+    if (lost)
+      this.log.error({ lease: `${this.namespace}/${this.name}`, reason }, 'leader election: lost the lease');
+    else this.log.info({ lease: `${this.namespace}/${this.name}` }, 'leader election: stopped leading');
+    this.options.onStoppedLeading?.({ lost, reason });
   }
 
   private async attempt(): Promise<AttemptResult> {

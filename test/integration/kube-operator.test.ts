@@ -1,7 +1,8 @@
 // runOperator end to end against the in-process API server: two replicas with leader election, a stub pass.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderCrdYaml } from '../../src/api/crd.js';
 import { emptyChannelStatus, type TopologyStatus } from '../../src/api/status.js';
-import { runOperator } from '../../src/cli/operator.js';
+import { LeadershipLostError, runOperator } from '../../src/cli/operator.js';
 import { silentLog } from '../../src/controller/loop.js';
 import type { Reconciler } from '../../src/controller/pass.js';
 import { FINALIZER, mergePatchDiff } from '../../src/store/kubernetes.js';
@@ -17,6 +18,8 @@ import {
 let api: FakeKubeApiServer;
 beforeEach(async () => {
   api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 200 });
+  // The CRD as `tributary crd | kubectl apply -f -` installs it: statuses are validated against it.
+  api.applyYaml(renderCrdYaml());
 });
 afterEach(async () => {
   await api.close();
@@ -50,6 +53,8 @@ function stub(who: string, passes: string[]): Reconciler {
   return async (store, ref) => {
     const t = await store.get(ref);
     if (!t) return undefined;
+    // What a real pass reads besides the topology.
+    await store.readSecret(ref.namespace, 'tributary-admin');
     passes.push(who);
     const status: TopologyStatus = {
       observedGeneration: t.generation,
@@ -191,6 +196,77 @@ describe('runOperator', () => {
     expect(api.list(LEASES)).toEqual([]);
     ac.abort();
     await done;
+    await waitFor(() => api.activeWatches === 0);
+  });
+
+  it('at rest sends nothing but Lease renewals: the passes read from the informer caches', async () => {
+    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    api.create(SECRETS, secretManifest('db', 'tributary-repl', { username: 'r', password: 'q' }));
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    const passes: string[] = [];
+    const ac = new AbortController();
+    const done = runOperator({
+      metricsPort: 0,
+      healthPort: 0,
+      leaderElect: true,
+      reconcile: stub('a', passes),
+      log: silentLog,
+      kubeConfig: api.kubeConfig(),
+      signal: ac.signal,
+      handleSignals: false,
+      host: '127.0.0.1',
+      leaseNamespace: 'tributary-system',
+      identity: 'a',
+      leaderElection: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+    });
+    await waitFor(
+      () =>
+        (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready',
+    );
+    await waitFor(() => api.watchesOf(SECRETS) === 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const from = api.requests.length;
+    const passesBefore = passes.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(passes.length - passesBefore).toBeGreaterThanOrEqual(5);
+    const counts = api.counts(from);
+    expect(Object.keys(counts).filter((k) => !k.endsWith(' leases'))).toEqual([]);
+    ac.abort();
+    await done;
+  });
+
+  it('losing the Lease to another holder ends the operator at once with LeadershipLostError', async () => {
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    const passes: string[] = [];
+    const done = runOperator({
+      metricsPort: 0,
+      healthPort: 0,
+      leaderElect: true,
+      reconcile: stub('a', passes),
+      log: silentLog,
+      kubeConfig: api.kubeConfig(),
+      handleSignals: false,
+      host: '127.0.0.1',
+      leaseNamespace: 'tributary-system',
+      identity: 'a',
+      leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
+    });
+    const outcome = done.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    await waitFor(() => passes.includes('a'));
+    // Someone else holds the Lease now (an operator that saw it expire, a human).
+    api.edit(LEASES, 'tributary-system', 'tributary-operator', (o) => {
+      (o.spec as { holderIdentity: string }).holderIdentity = 'b';
+      (o.spec as { renewTime: string }).renewTime = new Date().toISOString();
+    });
+    const e = await outcome;
+    expect(e).toBeInstanceOf(LeadershipLostError);
+    expect((e as Error).message).toMatch(/another candidate holds the lease/);
+    const n = passes.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(passes.length).toBe(n);
     await waitFor(() => api.activeWatches === 0);
   });
 });

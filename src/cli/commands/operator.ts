@@ -5,23 +5,41 @@ import type { TopologyRef } from '../../store/store.js';
 import { createLogger } from '../../util/log.js';
 import { runOperator } from '../operator.js';
 
+/** Exit status when the Lease is lost: the process ends at once and its Deployment restarts it. */
+export const EXIT_LEADERSHIP_LOST = 3;
+
 export async function operatorCommand(o: {
   namespace?: string;
   metricsPort: number;
   healthPort: number;
   leaderElect: boolean;
+  leaderElectLeaseDuration?: number;
+  leaderElectRenewDeadline?: number;
+  leaderElectRetryPeriod?: number;
 }): Promise<void> {
   const log = createLogger();
   const pool = new SqlClientPool();
   let enqueue: ((ref: TopologyRef) => void) | undefined;
+  const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
   try {
     await runOperator({
       ...(o.namespace ? { namespace: o.namespace } : {}),
       metricsPort: o.metricsPort,
       healthPort: o.healthPort,
       leaderElect: o.leaderElect,
+      leaderElection: {
+        leaseDurationMs: ms(o.leaderElectLeaseDuration),
+        renewDeadlineMs: ms(o.leaderElectRenewDeadline),
+        retryPeriodMs: ms(o.leaderElectRetryPeriod),
+      },
       reconcile: createReconciler({ pool, log, wake: (ref) => enqueue?.(ref) }),
       onEnqueue: (fn) => (enqueue = fn),
+      // Like controller-runtime: no graceful stop once the Lease is gone (a pass still running must not go
+      // on while a successor may be acting): the process ends now, and the Deployment restarts it.
+      onLeadershipLost: (reason) => {
+        log.error({ reason }, 'leader election lost: exiting');
+        process.exit(EXIT_LEADERSHIP_LOST);
+      },
       log,
     });
   } finally {

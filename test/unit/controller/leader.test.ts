@@ -31,7 +31,7 @@ function candidate(identity: string) {
     identity,
     clock,
     onStartedLeading: () => log.push('started'),
-    onStoppedLeading: () => log.push('stopped'),
+    onStoppedLeading: ({ lost }) => log.push(lost ? 'lost' : 'stopped'),
   });
   const ac = new AbortController();
   stops.push(ac);
@@ -128,7 +128,7 @@ describe('LeaderElector', () => {
     // a wakes up: its next round finds b holding the Lease and loses leadership at once.
     await a.tick(2000);
     expect(a.elector.isLeader()).toBe(false);
-    expect(a.log).toEqual(['started', 'stopped']);
+    expect(a.log).toEqual(['started', 'lost']);
   });
 
   it('stops leading when renewals fail past the renew deadline, before the Lease can expire for others', async () => {
@@ -141,7 +141,7 @@ describe('LeaderElector', () => {
     await a.clock.advance(2000);
     // 10 s after the last renewal: mayWrite() must already be false, and the callback has run.
     expect(a.elector.isLeader()).toBe(false);
-    expect(a.log).toEqual(['started', 'stopped']);
+    expect(a.log).toEqual(['started', 'lost']);
   });
 
   it('only one of two candidates racing for a free Lease wins (the other gets a conflict)', async () => {
