@@ -1,12 +1,13 @@
 // KubernetesStore and the controller loop against the in-process API server (test/harness/kube-api-server.ts).
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TopologyStatus } from '../../src/api/status.js';
+import { renderCrdYaml } from '../../src/api/crd.js';
+import { emptyChannelStatus, type TopologyStatus } from '../../src/api/status.js';
 import { FakeClock } from '../../src/controller/clock.js';
 import { runController, silentLog, type PassOutcome } from '../../src/controller/loop.js';
 import type { PassResult, Reconciler } from '../../src/controller/pass.js';
 import { FINALIZER, KubernetesStore, mergePatchDiff } from '../../src/store/kubernetes.js';
-import { refKey, type TopologyRef } from '../../src/store/store.js';
+import { ConflictError, refKey, type TopologyRef } from '../../src/store/store.js';
 import {
   EVENTS,
   FakeKubeApiServer,
@@ -94,6 +95,47 @@ describe('KubernetesStore: reads', () => {
       password: 'p@ss wörd',
     });
     expect(await store.readSecret('db', 'missing')).toBeUndefined();
+  });
+});
+
+describe('KubernetesStore: a stored status that partly does not parse', () => {
+  it('keeps the journal and what else it can read, and names the parts left out', async () => {
+    // No CRD here: an older or newer operator, or a human, may have stored what this one cannot read.
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    const record = {
+      id: 'g-1',
+      group: 'g',
+      from: 'm-0',
+      to: 'm-1',
+      reason: 'DeadPrimary',
+      phase: 'CatchingUp',
+      startedAt: '2026-11-29T10:00:00Z',
+    };
+    const raw = await fetch(
+      `${api.url}/apis/tributary.dev/v1alpha1/namespaces/db/mysqltopologies/warehouse/status`,
+      {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/merge-patch+json' },
+        body: JSON.stringify({
+          status: {
+            phase: 'Ready',
+            failovers: [record, { ...record, id: 'g-2', phase: 'Napping' }],
+            managedChannels: [{ group: 'dw', name: 'shard_a', from: 'shard-a' }],
+            channels: 'not a list',
+          },
+        }),
+      },
+    );
+    expect(raw.status).toBe(200);
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const t = (await store.get({ namespace: 'db', name: 'warehouse' }))!;
+    expect(t.status?.failovers).toEqual([expect.objectContaining({ id: 'g-1', phase: 'CatchingUp' })]);
+    expect(t.status?.managedChannels).toEqual([{ group: 'dw', name: 'shard_a', from: 'shard-a' }]);
+    expect(t.status?.phase).toBe('Ready');
+    expect(t.statusProblems).toEqual([
+      expect.stringMatching(/^status\.failovers\[1\] \("g-2"\): phase: .*; left out$/),
+      expect.stringMatching(/^status\.channels: .*; left out$/),
+    ]);
   });
 });
 
@@ -229,6 +271,61 @@ describe('KubernetesStore: writes', () => {
     api.delete(TOPOLOGIES, 'db', 'warehouse');
     expect(await store.admit(ref)).toBe(false);
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual(['example.com/other']);
+  });
+});
+
+describe('KubernetesStore: status round trip and concurrency, with the CRD installed', () => {
+  const ref = { namespace: 'db', name: 'warehouse' };
+  beforeEach(() => {
+    api.applyYaml(renderCrdYaml());
+    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+  });
+  const withChannel = (): TopologyStatus =>
+    status({
+      groups: [{ name: 'g', primary: null, members: 1, ready: 0 }],
+      channels: [
+        {
+          ...emptyChannelStatus('shard_a'),
+          ioRunning: 'Yes',
+          sqlRunning: 'Yes',
+          replica: 'dw-0',
+          from: 'shard-a',
+          source: null,
+          managed: true,
+          state: 'Running',
+        },
+      ],
+    });
+
+  it('what it writes reads back equal (nulls read as absent), and the same status is not written again', async () => {
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    await store.writeStatus(ref, withChannel(), 1);
+    const patch = api.requestsMatching('PATCH', '/status')[0]!;
+    expect(JSON.stringify(patch.body)).not.toContain('null');
+    const read = await store.get(ref);
+    expect(read?.statusProblems).toBeUndefined();
+    expect(read?.status).toEqual({ ...withChannel(), observedGeneration: 1 });
+    await store.writeStatus(ref, read!.status!, 1);
+    expect(api.requestsMatching('PATCH', '/status')).toHaveLength(1);
+  });
+
+  it('a write decided on a stale copy fails with ConflictError; an unconditional one is recomputed on a fresh read', async () => {
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const read = (await store.get(ref))!;
+    const { resourceVersion } = await store.writeStatus(ref, status({ phase: 'FailingOver' }), 1, {
+      resourceVersion: read.resourceVersion,
+    });
+    expect(resourceVersion).toBe(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.resourceVersion);
+    // Another writer (a second operator, a human) changes the object.
+    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => (o.metadata.labels = { touched: 'yes' }));
+    await expect(
+      store.writeStatus(ref, status({ phase: 'Ready' }), 1, { resourceVersion }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect(api.requests.filter((r) => r.status === 409)).toHaveLength(1);
+    expect((api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase: string }).phase).toBe('FailingOver');
+    // Unconditional: the 409 leads to a fresh read and a new patch.
+    await store.writeStatus(ref, status({ phase: 'Degraded' }), 1);
+    expect((api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase: string }).phase).toBe('Degraded');
   });
 });
 
