@@ -101,11 +101,12 @@ li.failover { border-left: 3px solid var(--line); padding: 4px 10px; margin-bott
 li.failover.phase-Done { border-color: var(--running); }
 li.failover.phase-Aborted { border-color: var(--broken); }
 li.failover .title { font-size: 13px; }
-svg.timeline line { stroke: var(--line); stroke-width: 2; }
+svg.timeline line { stroke: #8c959f; stroke-width: 2; }
 svg.timeline circle { fill: #0969da; }
 svg.timeline .phase-Done circle { fill: var(--running); }
 svg.timeline .phase-Aborted circle { fill: var(--broken); }
-svg.timeline text { font-size: 10px; fill: var(--muted); text-anchor: middle; }
+svg.timeline text { font-size: 11px; fill: var(--ink); }
+svg.timeline text.offset { fill: var(--muted); text-anchor: end; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 `;
 
 export const APP_JS = `'use strict';

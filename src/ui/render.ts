@@ -20,6 +20,10 @@ export const esc = (v: unknown): string => String(v).replace(/[&<>"']/g, (c) => 
 
 const channelName = (name: string) => (name === '' ? "''" : name);
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const FLAVOR_NAMES: Record<string, string> = { mariadb: 'MariaDB', mysql: 'MySQL', 'mysql-legacy': 'MySQL' };
+/** `MariaDB 10.11.19` for `10.11.19-MariaDB-0+deb12u1-log` (the full string is in the details). */
+const shortVersion = (i: InstanceStatus) =>
+  clip(`${i.flavor ? `${FLAVOR_NAMES[i.flavor]} ` : ''}${i.version!.split('-')[0]}`, 28);
 const px = (n: number) => String(Math.round(n * 10) / 10);
 
 /** The short text on an edge: channel name, then lag when running, else the state. */
@@ -45,7 +49,7 @@ function node(n: NodeBox): string {
         .filter(Boolean)
         .join(' · ')
     : 'outside the topology';
-  const line3 = i?.version ? clip(i.version, 30) : '';
+  const line3 = i?.version ? shortVersion(i) : '';
   return [
     `<g class="${classes.filter(Boolean).join(' ')}" ${i ? `data-member="${esc(n.id)}"` : `data-external="${esc(n.id)}"`}`,
     ` data-select="${esc(sel)}" tabindex="0" role="button" aria-label="${esc(`${i ? 'member' : 'source'} ${n.id}`)}">`,
@@ -181,22 +185,26 @@ export function phaseOffsets(r: FailoverRecord): { phase: string; at: string; se
     .sort((a, b) => a.seconds - b.seconds || a.phase.localeCompare(b.phase));
 }
 
+/** The phases as rows (they often follow each other within milliseconds): name, offset, and a dot on a time axis. */
 function timeline(r: FailoverRecord): string {
   const phases = phaseOffsets(r);
   if (!phases.length) return '';
-  const width = 560;
+  const [width, row, axisX] = [460, 17, 150];
   const span = Math.max(0.001, phases.at(-1)!.seconds);
-  const x = (s: number) => 50 + ((width - 110) * Math.max(0, s)) / span;
-  const marks = phases
+  const x = (s: number) => axisX + ((width - axisX - 10) * Math.max(0, s)) / span;
+  const rows = phases
     .map((p, i) => {
-      const y = i % 2 === 0 ? 14 : 48;
+      const y = 12 + i * row;
+      const prev = i > 0 ? x(phases[i - 1]!.seconds) : x(0);
       return (
-        `<g class="mark phase-${esc(p.phase)}" data-phase="${esc(p.phase)}"><circle cx="${px(x(p.seconds))}" cy="31" r="5"/>` +
-        `<text x="${px(x(p.seconds))}" y="${y}">${esc(p.phase)} +${p.seconds.toFixed(2)}s</text></g>`
+        `<g class="mark phase-${esc(p.phase)}" data-phase="${esc(p.phase)}">` +
+        `<text x="0" y="${y + 4}">${esc(p.phase)}</text><text class="offset" x="${axisX - 12}" y="${y + 4}">+${p.seconds.toFixed(3)}s</text>` +
+        `<line x1="${px(prev)}" y1="${y}" x2="${px(x(p.seconds))}" y2="${y}"/><circle cx="${px(x(p.seconds))}" cy="${y}" r="4"/></g>`
       );
     })
     .join('');
-  return `<svg class="timeline" width="${width}" height="58" viewBox="0 0 ${width} 58" role="img" aria-label="phases"><line x1="50" y1="31" x2="${px(x(span))}" y2="31"/>${marks}</svg>`;
+  const height = 6 + phases.length * row;
+  return `<svg class="timeline" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="phases and their times">${rows}</svg>`;
 }
 
 function journal(status: TopologyStatus): string {

@@ -1,5 +1,6 @@
 // `tributary local -f FILE… [--once] [--status-out FILE] [--ui-port P]`: the controller with manifest files
 // as its store, and optionally the web view of its passes.
+import { basename } from 'node:path';
 import { runController, type Controller } from '../../controller/loop.js';
 import { ANNOTATION_ACK_FAILOVER } from '../../store/store.js';
 import { boardFromPasses, StatusBoard } from '../../ui/feed.js';
@@ -33,7 +34,7 @@ export async function localCommand(o: {
         feed: board,
         port: o.uiPort,
         host: o.uiAddress ?? '127.0.0.1',
-        note: `tributary local · ${o.filename.join(', ')} · read-only`,
+        note: `tributary local · ${o.filename.map((f) => basename(f)).join(', ')} · read-only`,
       });
       process.stdout.write(`tributary local: web view at ${ui.url} (read-only)\n`);
     }

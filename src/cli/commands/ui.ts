@@ -1,6 +1,7 @@
 // `tributary ui -f FILE…`: the web view of the files' topology, observe-only. Every pollIntervalSeconds
 // it observes the servers through the same read-only path as `tributary status` and shows the result;
 // it never writes to any server nor to the status file.
+import { basename } from 'node:path';
 import { sleep, systemClock } from '../../controller/clock.js';
 import { LocalStore } from '../../store/local.js';
 import { StatusBoard } from '../../ui/feed.js';
@@ -36,7 +37,7 @@ export async function uiCommand(o: {
       feed: board,
       port: o.port,
       host: o.address,
-      note: `observing ${o.filename.join(', ')} every ${first.pollIntervalSeconds}s · read-only`,
+      note: `observing ${o.filename.map((f) => basename(f)).join(', ')} every ${first.pollIntervalSeconds}s · read-only`,
     });
     process.stdout.write(`tributary ui: ${server.url} (read-only; Ctrl-C stops it)\n`);
     let intervalMs = first.pollIntervalSeconds * 1000;
