@@ -1,0 +1,111 @@
+// Every manifest the project ships or generates means the same to YAML 1.1 readers (kubectl, the API
+// server, Helm) as to YAML 1.2 readers: a real server read an unquoted `Yes` as a boolean and refused every
+// status write (/work/shared/facts/kubernetes-api.md §2). Also: the namespaced RBAC overlay.
+//
+// No helm binary is available here: the chart's values.yaml and Chart.yaml are checked whole, and its
+// templates in their static parts (template actions replaced by a placeholder).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { renderCrdYaml, topologyCrd } from '../../../src/api/crd.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(join(root, dir)).flatMap((e) => {
+    const path = join(root, dir, e);
+    if (statSync(path).isDirectory()) return yamlFiles(join(dir, e));
+    return /\.ya?ml$/.test(e) ? [path] : [];
+  });
+}
+
+const readAll = (text: string, version: '1.1' | '1.2') =>
+  parseAllDocuments(text, { version }).map((d) => {
+    if (d.errors.length) throw new Error(d.errors[0]!.message);
+    return d.toJS() as unknown;
+  });
+
+/** Paths (and both readings) where YAML 1.1 and 1.2 read a text differently. */
+function differences(text: string): string[] {
+  const out: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+      const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+      for (const k of keys)
+        walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+    } else if (!Object.is(a, b))
+      out.push(`${path}: 1.1 reads ${JSON.stringify(a)}, 1.2 reads ${JSON.stringify(b)}`);
+  };
+  walk(readAll(text, '1.1'), readAll(text, '1.2'), '$');
+  return out;
+}
+
+/** A Helm template with its actions replaced: what is left is the YAML around them. */
+const staticPart = (template: string) =>
+  template
+    .split('\n')
+    .filter((line) => !/^\s*\{\{-?.*-?\}\}\s*$/.test(line))
+    .map((line) => line.replace(/\{\{-?.*?-?\}\}/g, 'TEMPLATED'))
+    .join('\n');
+
+describe('YAML 1.1 and 1.2 read every manifest the same', () => {
+  it('`tributary crd` output, as the intended object', () => {
+    const text = renderCrdYaml();
+    expect(readAll(text, '1.1')).toEqual([topologyCrd()]);
+    expect(readAll(text, '1.2')).toEqual([topologyCrd()]);
+  });
+
+  const files = [...yamlFiles('crds'), ...yamlFiles('deploy'), ...yamlFiles('charts/tributary')].filter(
+    (f) => !f.includes('/templates/'),
+  );
+  it.each(files.map((f) => [relative(root, f), f]))('%s', (_name, file) => {
+    expect(differences(readFileSync(file, 'utf8'))).toEqual([]);
+  });
+
+  const templates = yamlFiles('charts/tributary/templates');
+  it.each(templates.map((f) => [relative(root, f), f]))('%s (static parts)', (_name, file) => {
+    expect(differences(staticPart(readFileSync(file, 'utf8')))).toEqual([]);
+  });
+
+  it('the check catches what a real server misread', () => {
+    expect(differences('enum: [Yes, No, Connecting]\non: true\nport: 0o17\n')).toEqual([
+      '$.0.enum.0: 1.1 reads true, 1.2 reads "Yes"',
+      '$.0.enum.1: 1.1 reads false, 1.2 reads "No"',
+      '$.0.true: 1.1 reads true, 1.2 reads undefined',
+      '$.0.port: 1.1 reads "0o17", 1.2 reads 15',
+      '$.0.on: 1.1 reads undefined, 1.2 reads true',
+    ]);
+  });
+});
+
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+describe.skipIf(kubectl.status !== 0)('deploy/namespaced (kubectl kustomize)', () => {
+  it('watches one namespace with a Role there: no cluster-wide grant besides none, Lease in its own namespace', () => {
+    const r = spawnSync('kubectl', ['kustomize', 'deploy/namespaced'], { cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const objs = readAll(r.stdout, '1.1') as {
+      kind: string;
+      metadata: { name: string; namespace?: string };
+      rules?: { resources: string[]; verbs: string[] }[];
+      spec?: { template: { spec: { containers: { args: string[] }[] } } };
+    }[];
+    expect(objs.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
+    const role = objs.find((o) => o.kind === 'Role' && o.metadata.name === 'tributary-operator')!;
+    expect(role.metadata.namespace).toBe('db');
+    expect(role.rules!.flatMap((x) => x.resources).sort()).toEqual(
+      ['events', 'mysqltopologies', 'mysqltopologies/finalizers', 'mysqltopologies/status', 'secrets'].sort(),
+    );
+    expect(role.rules!.find((x) => x.resources.includes('secrets'))!.verbs).toEqual(['get', 'list', 'watch']);
+    const binding = objs.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'tributary-operator')!;
+    expect(binding.metadata.namespace).toBe('db');
+    const deployment = objs.find((o) => o.kind === 'Deployment')!;
+    expect(deployment.spec!.template.spec.containers[0]!.args).toContain('--namespace=db');
+    expect(
+      objs.find((o) => o.kind === 'Role' && o.metadata.name === 'tributary-leader-election')?.metadata
+        .namespace,
+    ).toBe('tributary-system');
+  });
+});
