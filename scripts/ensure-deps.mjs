@@ -1,7 +1,11 @@
-// Makes `npm test` and `npm run demo` work on a fresh clone: installs node_modules and the
-// MariaDB server when it can, or stops with the one command that does. No dependencies.
+// Makes `npm test`, `npm run demo` and the benchmarks work on a fresh clone: installs node_modules, the
+// MariaDB server (Debian package) and the MySQL 9.7 root folder (Debian sid, see ensure-mysql-root.mjs)
+// when it can, or stops with the one command that does. No dependencies.
+//   `npm run demo` skips MySQL (the demo runs on MariaDB unless told otherwise); so does
+//   TRIBUTARY_SKIP_MYSQL=1.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { ensureMysqlRoot } from './ensure-mysql-root.mjs';
 
 const fail = (msg) => {
   console.error(`tributary: ${msg}`);
@@ -39,4 +43,13 @@ if (!hasMariadbd()) {
     fail(`installing mariadb-server failed; run: ${cmd}`);
   }
   if (!hasMariadbd()) fail('mariadb-server installed but mariadbd was not found');
+}
+
+const needsMysql = process.env.npm_lifecycle_event !== 'demo' && !process.env.TRIBUTARY_SKIP_MYSQL;
+if (needsMysql) {
+  try {
+    ensureMysqlRoot();
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e));
+  }
 }

@@ -1,10 +1,16 @@
-// The per-instance my.cnf (see /work/shared/facts/mariadb-10.11.md §1): small memory, binlog + GTID on, loopback only.
+// The per-instance option file, for each flavor: small memory, binlog + GTIDs on, loopback only, and
+// read-only from the first start (the operator makes the chosen primary writable at run time, so a server
+// that restarts never comes back writable). MariaDB: facts/mariadb-10.11.md §1; MySQL: facts/mysql-9.7.md.
 import { join } from 'node:path';
 
 export type CnfValue = string | number | boolean | null;
 
-/** Memory and thread settings that keep an idle instance near 53 MB RSS. */
-export const SMALL_SERVER_SETTINGS: Readonly<Record<string, CnfValue>> = {
+/** The server flavors a sandbox can run. */
+export type SandboxFlavor = 'mariadb' | 'mysql';
+export const SANDBOX_FLAVORS: readonly SandboxFlavor[] = ['mariadb', 'mysql'];
+
+/** MariaDB memory and thread settings that keep an idle instance near 53 MB RSS. */
+const MARIADB_SMALL: Readonly<Record<string, CnfValue>> = {
   innodb_buffer_pool_size: '8M',
   innodb_log_file_size: '4M',
   innodb_log_buffer_size: '2M',
@@ -25,6 +31,31 @@ export const SMALL_SERVER_SETTINGS: Readonly<Record<string, CnfValue>> = {
   performance_schema: 'OFF',
 };
 
+/**
+ * MySQL 9.7 settings for an idle instance of about 150 MB RSS (206 MB with the doublewrite buffer, 454 MB
+ * with performance_schema ON as well). The doublewrite buffer guards against pages torn by a power loss;
+ * a kill -9 tears none (the kernel finishes every write it was given), and a sandbox does not outlive its
+ * machine. The redo log's minimum is 8M; the X plugin is off (nothing here speaks X protocol).
+ */
+const MYSQL_SMALL: Readonly<Record<string, CnfValue>> = {
+  innodb_buffer_pool_size: '8M',
+  innodb_doublewrite: 'OFF',
+  innodb_redo_log_capacity: '8M',
+  innodb_log_buffer_size: '2M',
+  key_buffer_size: '64K',
+  max_connections: 60,
+  table_open_cache: 64,
+  table_definition_cache: 400,
+  thread_cache_size: 4,
+  innodb_read_io_threads: 1,
+  innodb_write_io_threads: 1,
+  innodb_purge_threads: 1,
+  innodb_page_cleaners: 1,
+  host_cache_size: 0,
+  performance_schema: 'OFF',
+  mysqlx: 'OFF',
+};
+
 /** Where an instance keeps its files, all under one directory. */
 export interface InstancePaths {
   dir: string;
@@ -41,19 +72,29 @@ export function instancePaths(dir: string): InstancePaths {
     dataDir: join(dir, 'data'),
     cnf: join(dir, 'my.cnf'),
     errorLog: join(dir, 'err.log'),
-    pidFile: join(dir, 'mariadbd.pid'),
+    pidFile: join(dir, 'server.pid'),
     socket: join(dir, 'sock'),
   };
 }
 
+/** What the option file of one flavor needs besides the instance itself. */
+export interface FlavorFiles {
+  flavor: SandboxFlavor;
+  /** MariaDB: whether this mariadbd knows innodb_buffer_pool_size_max (caps VSZ at ~0.9 GB instead of 8.6 TB). */
+  bufferPoolSizeMax: boolean;
+  /** MySQL: the root folder its binaries, plugins, messages and character sets come from; null for MariaDB. */
+  root: string | null;
+}
+
 export interface ServerCnf {
+  files: FlavorFiles;
   paths: InstancePaths;
   port: number;
   serverId: number;
-  gtidDomainId: number;
+  /** MariaDB only. */
+  gtidDomainId: number | null;
+  /** replica_net_timeout (MySQL) / slave_net_timeout (MariaDB), seconds. */
   slaveNetTimeout: number;
-  /** Whether this mariadbd knows innodb_buffer_pool_size_max (caps VSZ at ~0.9 GB instead of 8.6 TB). */
-  bufferPoolSizeMax: boolean;
   /** Extra or overriding settings; null removes a setting. */
   extra?: Record<string, CnfValue>;
 }
@@ -68,8 +109,8 @@ function line(key: string, value: CnfValue): string | null {
   return `${key}=${quote(String(value))}`;
 }
 
-function render(settings: Record<string, CnfValue>): string {
-  const lines = ['[mariadbd]'];
+function render(flavor: SandboxFlavor, settings: Record<string, CnfValue>): string {
+  const lines = [flavor === 'mysql' ? '[mysqld]' : '[mariadbd]'];
   for (const [k, v] of Object.entries(settings)) {
     const l = line(k, v);
     if (l !== null) lines.push(l);
@@ -77,58 +118,98 @@ function render(settings: Record<string, CnfValue>): string {
   return lines.join('\n') + '\n';
 }
 
-function baseSettings(paths: InstancePaths, bufferPoolSizeMax: boolean): Record<string, CnfValue> {
+/** MySQL's own files inside its root folder (the binaries were built for /usr). */
+function mysqlFiles(root: string): Record<string, CnfValue> {
+  return {
+    basedir: join(root, 'usr'),
+    plugin_dir: join(root, 'usr/lib/mysql/plugin'),
+    lc_messages_dir: join(root, 'usr/share/mysql'),
+    character_sets_dir: join(root, 'usr/share/mysql/charsets'),
+    // The Debian build aborts when its default /var/lib/mysql-files is missing; NULL turns file I/O off.
+    secure_file_priv: 'NULL',
+  };
+}
+
+function baseSettings(paths: InstancePaths, files: FlavorFiles): Record<string, CnfValue> {
   const s: Record<string, CnfValue> = {};
   if (process.getuid?.() === 0) s.user = 'root';
+  if (files.flavor === 'mysql') Object.assign(s, mysqlFiles(files.root ?? '/'));
   s.datadir = paths.dataDir;
   s.socket = paths.socket;
   s['pid-file'] = paths.pidFile;
   s['log-error'] = paths.errorLog;
-  Object.assign(s, SMALL_SERVER_SETTINGS);
-  if (bufferPoolSizeMax) s.innodb_buffer_pool_size_max = '8M';
+  Object.assign(s, files.flavor === 'mysql' ? MYSQL_SMALL : MARIADB_SMALL);
+  if (files.flavor === 'mariadb' && files.bufferPoolSizeMax) s.innodb_buffer_pool_size_max = '8M';
   return s;
 }
 
-/** my.cnf of a sandbox instance (read with --defaults-file, so no other option file counts). */
-export function renderServerCnf(c: ServerCnf): string {
-  const s = baseSettings(c.paths, c.bufferPoolSizeMax);
-  Object.assign(s, {
+/** Replication settings: GTIDs on, binlog with replicated transactions, no channel starts by itself. */
+function replicationSettings(c: ServerCnf): Record<string, CnfValue> {
+  const common = {
     port: c.port,
     'bind-address': '127.0.0.1',
     server_id: c.serverId,
-    gtid_domain_id: c.gtidDomainId,
     log_bin: join(c.paths.dataDir, 'binlog'),
-    log_slave_updates: 'ON',
     binlog_format: 'ROW',
     relay_log: join(c.paths.dataDir, 'relay'),
     'skip-name-resolve': true,
+  };
+  if (c.files.flavor === 'mysql') {
+    return {
+      ...common,
+      gtid_mode: 'ON',
+      enforce_gtid_consistency: 'ON',
+      log_replica_updates: 'ON',
+      'skip-replica-start': true,
+      replica_net_timeout: c.slaveNetTimeout,
+      // Implies read_only; keeps administrators (and the operator's account) out too.
+      super_read_only: 'ON',
+    };
+  }
+  return {
+    ...common,
+    gtid_domain_id: c.gtidDomainId ?? c.serverId,
+    log_slave_updates: 'ON',
     'skip-slave-start': true,
     slave_net_timeout: c.slaveNetTimeout,
-  });
+    // MariaDB has no super_read_only: accounts with READ ONLY ADMIN (ALL) still write (facts §8).
+    read_only: 'ON',
+  };
+}
+
+/** The option file of a sandbox instance (read with --defaults-file, so no other option file counts). */
+export function renderServerCnf(c: ServerCnf): string {
+  const s = baseSettings(c.paths, c.files);
+  Object.assign(s, replicationSettings(c));
   for (const [k, v] of Object.entries(c.extra ?? {})) {
     // Accept both dashed and underscored spellings when overriding.
     const existing = Object.keys(s).find((key) => key.replace(/-/g, '_') === k.replace(/-/g, '_'));
     if (existing !== undefined && existing !== k) delete s[existing];
     s[k] = v;
   }
-  return render(s);
+  return render(c.files.flavor, s);
 }
 
-/** my.cnf for mariadb-install-db building the template: no port, no binlog, never started as a server. */
-export function renderTemplateCnf(paths: InstancePaths, bufferPoolSizeMax: boolean): string {
-  const s = baseSettings(paths, bufferPoolSizeMax);
+/** The option file the template datadir is built with: no port, no binlog, never served. */
+export function renderTemplateCnf(paths: InstancePaths, files: FlavorFiles): string {
+  const s = baseSettings(paths, files);
   s['skip-networking'] = true;
-  return render(s);
+  return render(files.flavor, s);
 }
 
-/** users.sql for --extra-file. FLUSH PRIVILEGES must come first, or CREATE USER fails under --skip-grant-tables. */
+/**
+ * The accounts every sandbox server has, as SQL run while the template is built (mariadb-install-db
+ * --extra-file, mysqld --initialize --init-file): no binlog is written then, so the template holds no GTID.
+ * MariaDB: FLUSH PRIVILEGES must come first, or CREATE USER fails under --skip-grant-tables.
+ */
 export function renderUsersSql(
+  flavor: SandboxFlavor,
   admin: { user: string; password: string },
   repl: { user: string; password: string },
 ): string {
   const lit = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   return [
-    'FLUSH PRIVILEGES;',
+    ...(flavor === 'mariadb' ? ['FLUSH PRIVILEGES;'] : []),
     `CREATE USER ${lit(repl.user)}@'%' IDENTIFIED BY ${lit(repl.password)};`,
     `GRANT REPLICATION SLAVE ON *.* TO ${lit(repl.user)}@'%';`,
     `CREATE USER ${lit(admin.user)}@'%' IDENTIFIED BY ${lit(admin.password)};`,

@@ -21,7 +21,19 @@ export const TEMPLATE_CACHE_ENV = 'TRIBUTARY_TEMPLATE_CACHE';
 /** When set, the mariadbd binary to use (otherwise PATH, /usr/sbin, /usr/local/sbin). */
 export const MARIADBD_ENV = 'TRIBUTARY_MARIADBD';
 
-/** Default replica-side `slave_net_timeout` (seconds): a dead source is noticed in seconds, not a minute. */
+/** When set, the MySQL root folder (Debian sid with mysql-server-core) to run mysqld from. */
+export const MYSQL_ROOT_ENV = 'TRIBUTARY_MYSQL_ROOT';
+
+/** Where scripts/ensure-mysql-root.mjs builds the MySQL root folder by default. */
+export const DEFAULT_MYSQL_ROOT = '/var/cache/tributary/mysql-sid';
+
+/** The file a finished root build writes last (scripts/ensure-mysql-root.mjs): its absence means incomplete. */
+export const MYSQL_ROOT_MARKER = '.tributary-root.json';
+
+/**
+ * Default replica-side `slave_net_timeout` / `replica_net_timeout` (seconds): a dead source is noticed in
+ * seconds, not a minute.
+ */
 export const DEFAULT_SLAVE_NET_TIMEOUT = 4;
 
 /** The registry file each sandbox directory holds, so a later teardown can kill what a crashed process left. */

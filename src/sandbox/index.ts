@@ -1,4 +1,4 @@
-// Local MariaDB servers for `tributary demo` and the integration tests.
+// Local MariaDB and MySQL servers for `tributary demo`, the integration tests and the benchmarks.
 export {
   ADMIN_PASSWORD,
   ADMIN_USER,
@@ -6,12 +6,21 @@ export {
   REPL_PASSWORD,
   REPL_USER,
   SANDBOX_HOST,
+  DEFAULT_MYSQL_ROOT,
+  MYSQL_ROOT_ENV,
   SANDBOX_ROOT_ENV,
   TEMPLATE_CACHE_ENV,
 } from './constants.js';
 export { createSandbox, type AddOptions, type Sandbox, type SandboxOptions } from './sandbox.js';
 export { SandboxServer, SandboxStartError, type Row } from './server.js';
 export { ensureTemplate, type TemplateInfo, type TemplateOptions } from './template.js';
-export { findMariadbd, MariadbNotFoundError, INSTALL_HINT } from './binaries.js';
+export {
+  findMariadbd,
+  findMysqlRoot,
+  MariadbNotFoundError,
+  MysqlNotFoundError,
+  INSTALL_HINT,
+  MYSQL_INSTALL_HINT,
+} from './binaries.js';
 export { reapSandboxDir, reapSandboxes, type ReapResult } from './cleanup.js';
-export type { CnfValue } from './config.js';
+export { SANDBOX_FLAVORS, type CnfValue, type SandboxFlavor } from './config.js';

@@ -1,15 +1,18 @@
-// A set of local MariaDB servers in one temporary directory: for `tributary demo` and the integration tests.
+// A set of local MariaDB or MySQL servers in one temporary directory: for `tributary demo`, the integration
+// tests and the benchmarks.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SLAVE_NET_TIMEOUT, SANDBOX_DIR_PREFIX, SANDBOX_ROOT_ENV } from './constants.js';
 import { trackDir, untrackDir, writeRegistry, type Registry } from './cleanup.js';
-import type { CnfValue } from './config.js';
+import type { CnfValue, SandboxFlavor } from './config.js';
 import { SandboxServer } from './server.js';
 import { ensureTemplate, type TemplateInfo } from './template.js';
 
 export interface SandboxOptions {
+  /** mariadb (the host's mariadbd) or mysql (MySQL 9.7 from its root folder). Default mariadb. */
+  flavor?: SandboxFlavor;
   /** Parent directory; the sandbox makes its own fresh directory in it. Default $TRIBUTARY_SANDBOX_ROOT or os.tmpdir(). */
   baseDir?: string;
   /** Number of servers, named s1…sN (ignored when `names` is given). Default 0 when `names` is given, else 1. */
@@ -18,11 +21,14 @@ export interface SandboxOptions {
   names?: string[];
   /** Progress messages (template build, starts, unexpected exits). Default: silent. */
   log?: (msg: string) => void;
-  /** Server id and GTID domain id of the first server; the next get +1 each. Default 1. */
+  /** Server id (and MariaDB GTID domain id) of the first server; the next get +1 each. Default 1. */
   firstServerId?: number;
-  /** `slave_net_timeout` in seconds. Default 4 (fast failure detection). */
+  /** `slave_net_timeout` / `replica_net_timeout` in seconds. Default 4 (fast failure detection). */
   slaveNetTimeout?: number;
-  /** Extra my.cnf settings for every server (null removes a default one). */
+  /**
+   * Extra option-file settings for every server (null removes a default one). Every server starts
+   * read-only (MariaDB read_only=ON, MySQL super_read_only=ON) and with performance_schema OFF.
+   */
   config?: Record<string, CnfValue>;
   /** Start the servers (in parallel) before returning. Default true. */
   start?: boolean;
@@ -39,7 +45,7 @@ export interface AddOptions {
   config?: Record<string, CnfValue>;
   /** Start it before returning. Default true. */
   start?: boolean;
-  /** Port to try first; when mariadbd finds it taken, the first start moves to a free random port. */
+  /** Port to try first; when the server finds it taken, the first start moves to a free random port. */
   port?: number;
 }
 
@@ -51,7 +57,7 @@ export interface Sandbox {
   readonly servers: SandboxServer[];
   /** The server with this name; throws when there is none. */
   server(name: string): SandboxServer;
-  /** Creates (and by default starts) one more server with the next server id / domain id. */
+  /** Creates (and by default starts) one more server with the next server id (and MariaDB domain id). */
   add(name: string, opts?: AddOptions): Promise<SandboxServer>;
   /** Starts every stopped server, in parallel. */
   startAll(): Promise<void>;
@@ -63,14 +69,18 @@ export interface Sandbox {
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Creates a sandbox of local MariaDB servers (template datadir copied per server). */
+/** Creates a sandbox of local servers of one flavor (template datadir copied per server). */
 export async function createSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const names = opts.names ?? Array.from({ length: opts.count ?? 1 }, (_, i) => `s${i + 1}`);
   for (const n of names) checkName(n);
   if (new Set(names).size !== names.length)
     throw new Error(`sandbox server names must be unique: ${names.join(', ')}`);
   const log = opts.log ?? (() => {});
-  const template = await ensureTemplate({ cacheDir: opts.templateCacheDir, log });
+  const template = await ensureTemplate({
+    flavor: opts.flavor ?? 'mariadb',
+    cacheDir: opts.templateCacheDir,
+    log,
+  });
   const baseDir = opts.baseDir ?? process.env[SANDBOX_ROOT_ENV] ?? tmpdir();
   await mkdir(baseDir, { recursive: true });
   const dir = mkdtempSync(join(baseDir, SANDBOX_DIR_PREFIX));
@@ -125,7 +135,7 @@ class SandboxImpl implements Sandbox {
       name,
       dir: join(this.dir, name),
       serverId: id,
-      gtidDomainId: id,
+      gtidDomainId: this.template.flavor === 'mariadb' ? id : null,
       template: this.template,
       slaveNetTimeout: this.opts.slaveNetTimeout ?? DEFAULT_SLAVE_NET_TIMEOUT,
       config: { ...this.opts.config, ...opts.config },

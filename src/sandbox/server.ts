@@ -1,11 +1,18 @@
-// One sandbox MariaDB server: its directory, its process, and logins to it.
+// One sandbox server (MariaDB or MySQL): its directory, its process, and logins to it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection, type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { ADMIN_PASSWORD, ADMIN_USER, SANDBOX_HOST } from './constants.js';
-import { instancePaths, renderServerCnf, type CnfValue, type InstancePaths } from './config.js';
+import {
+  instancePaths,
+  renderServerCnf,
+  type CnfValue,
+  type InstancePaths,
+  type SandboxFlavor,
+} from './config.js';
 import { trackChild, untrackChild } from './cleanup.js';
 import { pickFreePort, releasePort } from './ports.js';
 import type { TemplateInfo } from './template.js';
@@ -32,7 +39,8 @@ export interface SandboxServerInit {
   name: string;
   dir: string;
   serverId: number;
-  gtidDomainId: number;
+  /** MariaDB's gtid_domain_id; null for MySQL. */
+  gtidDomainId: number | null;
   template: TemplateInfo;
   slaveNetTimeout: number;
   config?: Record<string, CnfValue>;
@@ -56,9 +64,11 @@ const START_ATTEMPTS = 6;
 export class SandboxServer {
   readonly name: string;
   readonly host = SANDBOX_HOST;
+  readonly flavor: SandboxFlavor;
   readonly serverId: number;
-  readonly gtidDomainId: number;
-  /** The instance directory: data/, my.cnf, err.log, sock, mariadbd.pid. */
+  /** MariaDB's gtid_domain_id (the server id); null for MySQL, which has no domains. */
+  readonly gtidDomainId: number | null;
+  /** The instance directory: data/, my.cnf, err.log, sock, server.pid. */
   readonly dir: string;
   readonly paths: InstancePaths;
   /** Milliseconds the last successful start took, spawn → first successful admin `SELECT 1`. */
@@ -79,6 +89,7 @@ export class SandboxServer {
   constructor(init: SandboxServerInit) {
     this.#init = init;
     this.name = init.name;
+    this.flavor = init.template.flavor;
     this.serverId = init.serverId;
     this.gtidDomainId = init.gtidDomainId;
     this.dir = init.dir;
@@ -103,6 +114,24 @@ export class SandboxServer {
     return this.paths.errorLog;
   }
 
+  /** The server program's name, for messages: mariadbd or mysqld. */
+  get program(): string {
+    return this.#init.template.program;
+  }
+
+  /**
+   * Switches read-only at run time, as the operator does for a primary (every sandbox server starts
+   * read-only). MySQL: super_read_only (which implies read_only) and, when leaving it, read_only too.
+   */
+  async setReadOnly(readOnly: boolean): Promise<void> {
+    const on = readOnly ? 'ON' : 'OFF';
+    await this.sql(
+      this.flavor === 'mysql'
+        ? `SET GLOBAL super_read_only = ${on}${readOnly ? '' : ', GLOBAL read_only = OFF'}`
+        : `SET GLOBAL read_only = ${on}`,
+    );
+  }
+
   /**
    * Copies the template datadir and picks a port (`preferredPort` is tried first, unchecked: when it is
    * taken, the first start moves to a free one). Called once by the sandbox before the first start.
@@ -110,6 +139,8 @@ export class SandboxServer {
   async prepare(preferredPort?: number): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await execFileP('cp', ['-a', this.#init.template.dataDir, this.paths.dataDir], { timeout: 120_000 });
+    // MySQL makes a new server_uuid when auto.cnf is missing; copies sharing one could not replicate.
+    await rm(join(this.paths.dataDir, 'auto.cnf'), { force: true });
     this.#port = preferredPort ?? (await pickFreePort(this.host));
     this.#writeCnf();
   }
@@ -118,18 +149,18 @@ export class SandboxServer {
     writeFileSync(
       this.paths.cnf,
       renderServerCnf({
+        files: this.#init.template,
         paths: this.paths,
         port: this.#port,
         serverId: this.serverId,
         gtidDomainId: this.gtidDomainId,
         slaveNetTimeout: this.#init.slaveNetTimeout,
-        bufferPoolSizeMax: this.#init.template.bufferPoolSizeMax,
         extra: this.#init.config,
       }),
     );
   }
 
-  /** Starts mariadbd and waits until an admin login over TCP runs `SELECT 1`. No-op when running. */
+  /** Starts the server and waits until an admin login over TCP runs `SELECT 1`. No-op when running. */
   start(): Promise<void> {
     if (this.#disposed) return Promise.reject(new Error(`sandbox server ${this.name} was destroyed`));
     if (this.#startPromise) return this.#startPromise;
@@ -177,7 +208,9 @@ export class SandboxServer {
     const fd = openSync(this.paths.errorLog, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(this.#init.template.mariadbd, [`--defaults-file=${this.paths.cnf}`], {
+      const { command } = this.#init.template;
+      // --defaults-file must be the server's first option; the registry also finds the process by it.
+      child = spawn(command.file, [...command.args, `--defaults-file=${this.paths.cnf}`], {
         stdio: ['ignore', fd, fd],
         detached: false,
       });
@@ -198,7 +231,7 @@ export class SandboxServer {
           this.#dropConnection();
           this.#init.onPidChange();
           if (!this.#expectExit && !this.#starting)
-            this.#init.log(`${this.name}: mariadbd exited unexpectedly (${describeExit(x)})`);
+            this.#init.log(`${this.name}: ${this.program} exited unexpectedly (${describeExit(x)})`);
         }
         resolve(x);
       };
@@ -219,7 +252,7 @@ export class SandboxServer {
     for (;;) {
       if (state.exit) {
         const tail = this.errorLogTail(40, logOffset);
-        const msg = `${this.name}: mariadbd exited during start (${describeExit(state.exit)}) on port ${this.#port}`;
+        const msg = `${this.name}: ${this.program} exited during start (${describeExit(state.exit)}) on port ${this.#port}`;
         if (PORT_IN_USE.test(tail)) throw new PortInUseError(msg, tail);
         throw new SandboxStartError(msg, tail);
       }
@@ -372,8 +405,12 @@ export class SandboxServer {
     const p = this.#conn;
     this.#conn = null;
     // destroy() would leave a query in flight pending forever; the server's exit closes the socket, which
-    // rejects it. Destroy later only as a safety net for a socket that somehow stays open.
-    p?.then((c) => setTimeout(() => c.destroy(), 2000).unref()).catch(() => {});
+    // rejects it. end() queues a QUIT behind it instead: MySQL's shutdown waits about 2 s for an idle
+    // client that stays connected. Destroy later only as a safety net for a socket that stays open.
+    p?.then((c) => {
+      c.end().catch(() => {});
+      setTimeout(() => c.destroy(), 2000).unref();
+    }).catch(() => {});
   }
 
   /** Resident memory of the running process in bytes (Linux), or null. */

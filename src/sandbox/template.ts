@@ -1,5 +1,9 @@
-// The template datadir: mariadb-install-db run once per mariadbd version (users included), never started.
-// Instances are made by copying it (`cp -a`), which takes tens of milliseconds instead of half a second or more.
+// The template datadir, built once per flavor and server version (accounts included) and never started.
+// Instances are made by copying it (`cp -a`), which takes tens of milliseconds instead of seconds.
+//   MariaDB: mariadb-install-db --extra-file=users.sql.
+//   MySQL:   mysqld --initialize-insecure --init-file=users.sql (the accounts are created by the same
+//            bootstrap, with no binlog: the template holds no GTID). Its auto.cnf (server_uuid) is removed
+//            here and from every copy, or copies would share a UUID and could not replicate from each other.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -7,19 +11,34 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER, TEMPLATE_CACHE_ENV } from './constants.js';
-import { findInstallDb, findMariadbd, mariadbdOptions, mariadbdVersion } from './binaries.js';
-import { instancePaths, renderTemplateCnf, renderUsersSql } from './config.js';
+import {
+  findInstallDb,
+  findMariadbd,
+  findMysqlRoot,
+  mariadbdOptions,
+  mysqldCommand,
+  serverVersion,
+  type ServerCommand,
+} from './binaries.js';
+import {
+  instancePaths,
+  renderTemplateCnf,
+  renderUsersSql,
+  type FlavorFiles,
+  type InstancePaths,
+  type SandboxFlavor,
+} from './config.js';
 
-export interface TemplateInfo {
+export interface TemplateInfo extends FlavorFiles {
   /** The template directory (holds data/ and template.json). */
   dir: string;
   /** The datadir to copy. */
   dataDir: string;
-  mariadbd: string;
-  installDb: string;
+  /** How a server of this template is run (`--defaults-file=…` follows these arguments). */
+  command: ServerCommand;
+  /** The server program's name, for messages: mariadbd or mysqld. */
+  program: string;
   version: string;
-  /** Whether mariadbd accepts innodb_buffer_pool_size_max. */
-  bufferPoolSizeMax: boolean;
   /** Milliseconds this call spent building it; null when an existing template was reused. */
   buildMs: number | null;
 }
@@ -32,6 +51,8 @@ interface Marker {
 }
 
 export interface TemplateOptions {
+  /** Default mariadb. */
+  flavor?: SandboxFlavor;
   /** Parent directory of the template cache (default $TRIBUTARY_TEMPLATE_CACHE or os.tmpdir()). */
   cacheDir?: string;
   log?: (msg: string) => void;
@@ -44,10 +65,14 @@ function safe(s: string): string {
   return s.replace(/[^A-Za-z0-9._+-]/g, '_');
 }
 
-/** The template directory name: the mariadbd version plus a hash of what goes into the datadir. */
-function templateName(version: string, usersSql: string): string {
-  const h = createHash('sha256').update(usersSql).update('\0v1').digest('hex').slice(0, 8);
-  return `tributary-mariadb-template-${safe(version)}-${h}`;
+/** The template directory name: flavor, server version, and a hash of what goes into the datadir. */
+function templateName(flavor: SandboxFlavor, version: string, usersSql: string, root: string | null): string {
+  const h = createHash('sha256')
+    .update(usersSql)
+    .update(`\0${root ?? ''}\0v2`)
+    .digest('hex')
+    .slice(0, 8);
+  return `tributary-${flavor}-template-${safe(version)}-${h}`;
 }
 
 function readMarker(dir: string): Marker | null {
@@ -59,48 +84,125 @@ function readMarker(dir: string): Marker | null {
   }
 }
 
-function run(file: string, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+function run(
+  cmd: ServerCommand,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        const out = `${stdout}\n${stderr}`.trim().split('\n').slice(-30).join('\n');
-        reject(new Error(`${basename(file)} failed (${err.message.split('\n')[0]}):\n${out}`));
-      } else resolve({ stdout, stderr });
-    });
+    execFile(
+      cmd.file,
+      [...cmd.args, ...args],
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          const out = `${stdout}\n${stderr}`.trim().split('\n').slice(-30).join('\n');
+          const name = basename(cmd.args.at(-1) ?? cmd.file);
+          reject(new Error(`${name} failed (${err.message.split('\n')[0]}):\n${out}`));
+        } else resolve({ stdout, stderr });
+      },
+    );
   });
 }
 
 /**
- * Returns the template for the installed mariadbd, building it when missing. Safe when several processes
- * call it at once: each builds in its own temporary directory and renames it into place; a loser of the
- * rename race discards its copy and uses the winner's.
+ * Returns the template of a flavor's installed server, building it when missing. Safe when several
+ * processes call it at once: each builds in its own temporary directory and renames it into place; a loser
+ * of the rename race discards its copy and uses the winner's.
  */
 export function ensureTemplate(opts: TemplateOptions = {}): Promise<TemplateInfo> {
+  const flavor = opts.flavor ?? 'mariadb';
   const cacheDir = opts.cacheDir ?? process.env[TEMPLATE_CACHE_ENV] ?? tmpdir();
-  let p = memo.get(cacheDir);
+  const key = `${flavor}\0${cacheDir}`;
+  let p = memo.get(key);
   if (!p) {
-    p = buildOrReuse(cacheDir, opts.log ?? (() => {}));
-    memo.set(cacheDir, p);
-    p.catch(() => memo.delete(cacheDir));
+    p = buildOrReuse(flavor, cacheDir, opts.log ?? (() => {}));
+    memo.set(key, p);
+    p.catch(() => memo.delete(key));
   }
   return p;
 }
 
-async function buildOrReuse(cacheDir: string, log: (msg: string) => void): Promise<TemplateInfo> {
+/** What building one flavor's template takes: how to run the server and how to initialize a datadir. */
+interface Builder {
+  command: ServerCommand;
+  program: string;
+  root: string | null;
+  version: string;
+  /** Fills paths.dataDir (the users file is at usersFile); paths.cnf is already written. */
+  initialize(paths: InstancePaths, usersFile: string): Promise<void>;
+  /** Files the template must not carry. */
+  leftovers: RegExp;
+}
+
+async function mariadbBuilder(): Promise<Builder> {
   const mariadbd = findMariadbd();
   const installDb = findInstallDb(mariadbd);
-  const version = await mariadbdVersion(mariadbd);
+  const command = { file: mariadbd, args: [] };
+  return {
+    command,
+    program: 'mariadbd',
+    root: null,
+    version: await serverVersion(command),
+    leftovers: /^(binlog|relay|master|multi-master)|\.pid$/,
+    initialize: async (paths, usersFile) => {
+      await run(
+        { file: installDb, args: [] },
+        [
+          `--defaults-file=${paths.cnf}`,
+          '--auth-root-authentication-method=normal',
+          '--skip-test-db',
+          `--extra-file=${usersFile}`,
+        ],
+        180_000,
+      );
+    },
+  };
+}
+
+async function mysqlBuilder(): Promise<Builder> {
+  const root = findMysqlRoot();
+  const command = mysqldCommand(root);
+  return {
+    command,
+    program: 'mysqld',
+    root,
+    version: await serverVersion(command),
+    // auto.cnf holds the server_uuid: every copy must make its own.
+    leftovers: /^(binlog|relay|auto\.cnf$)|\.pid$/,
+    initialize: async (paths, usersFile) => {
+      await mkdir(paths.dataDir, { recursive: true });
+      // --initialize wants an empty datadir it can create itself.
+      await rm(paths.dataDir, { recursive: true, force: true });
+      await run(
+        command,
+        [`--defaults-file=${paths.cnf}`, '--initialize-insecure', `--init-file=${usersFile}`],
+        180_000,
+      );
+    },
+  };
+}
+
+async function buildOrReuse(
+  flavor: SandboxFlavor,
+  cacheDir: string,
+  log: (msg: string) => void,
+): Promise<TemplateInfo> {
+  const b = flavor === 'mysql' ? await mysqlBuilder() : await mariadbBuilder();
   const usersSql = renderUsersSql(
+    flavor,
     { user: ADMIN_USER, password: ADMIN_PASSWORD },
     { user: REPL_USER, password: REPL_PASSWORD },
   );
-  const finalDir = join(cacheDir, templateName(version, usersSql));
+  const finalDir = join(cacheDir, templateName(flavor, b.version, usersSql, b.root));
   const info = (m: Marker, buildMs: number | null): TemplateInfo => ({
+    flavor,
     dir: finalDir,
     dataDir: join(finalDir, 'data'),
-    mariadbd,
-    installDb,
-    version,
+    command: b.command,
+    program: b.program,
+    root: b.root,
+    version: b.version,
     bufferPoolSizeMax: m.bufferPoolSizeMax,
     buildMs,
   });
@@ -119,35 +221,30 @@ async function buildOrReuse(cacheDir: string, log: (msg: string) => void): Promi
   await mkdir(cacheDir, { recursive: true });
   const work = await mkdtemp(join(dirname(finalDir), `${basename(finalDir)}.build-`));
   try {
-    const options = await mariadbdOptions(mariadbd);
-    const bufferPoolSizeMax = options.has('innodb-buffer-pool-size-max');
+    const bufferPoolSizeMax =
+      flavor === 'mariadb' && (await mariadbdOptions(b.command.file)).has('innodb-buffer-pool-size-max');
     const paths = instancePaths(work);
-    await writeFile(paths.cnf, renderTemplateCnf(paths, bufferPoolSizeMax));
+    await writeFile(paths.cnf, renderTemplateCnf(paths, { flavor, bufferPoolSizeMax, root: b.root }));
     const usersFile = join(work, 'users.sql');
     await writeFile(usersFile, usersSql, { mode: 0o600 });
-    log(`building the MariaDB template datadir in ${work}`);
-    await run(
-      installDb,
-      [
-        `--defaults-file=${paths.cnf}`,
-        '--auth-root-authentication-method=normal',
-        '--skip-test-db',
-        `--extra-file=${usersFile}`,
-      ],
-      180_000,
-    ).catch(async (e: Error) => {
+    log(`building the ${flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${b.version} template datadir in ${work}`);
+    await b.initialize(paths, usersFile).catch(async (e: Error) => {
       const errLog = await readFile(paths.errorLog, 'utf8').catch(() => '');
       throw new Error(
         `${e.message}${errLog ? `\nerror log:\n${errLog.split('\n').slice(-30).join('\n')}` : ''}`,
       );
     });
-    // The template must carry no binlog, relay log or GTID state; make sure nothing of the kind slipped in.
-    const leftovers = (await readdir(paths.dataDir)).filter(
-      (f) => /^(binlog|relay|master|multi-master)/.test(f) || f.endsWith('.pid'),
-    );
-    for (const f of leftovers) await rm(join(paths.dataDir, f), { force: true });
+    // The template must carry no binlog, relay log, GTID state or server identity.
+    for (const f of (await readdir(paths.dataDir)).filter((x) => b.leftovers.test(x)))
+      await rm(join(paths.dataDir, f), { force: true });
+    await rm(usersFile, { force: true });
     const buildMs = Math.round(performance.now() - t0);
-    const marker: Marker = { version, bufferPoolSizeMax, builtAt: new Date().toISOString(), buildMs };
+    const marker: Marker = {
+      version: b.version,
+      bufferPoolSizeMax,
+      builtAt: new Date().toISOString(),
+      buildMs,
+    };
     await writeFile(join(work, MARKER), JSON.stringify(marker, null, 2) + '\n');
     try {
       await rename(work, finalDir);

@@ -1,5 +1,6 @@
 // vitest globalSetup: runs once in the main process before any worker starts.
-//  - builds the MariaDB template datadir (so parallel test files never race to build it);
+//  - builds the template datadir of each flavor this run covers (so parallel test files never race to
+//    build it);
 //  - gives this run its own sandbox root ($TRIBUTARY_SANDBOX_ROOT, inherited by the workers), and reaps
 //    roots that earlier, crashed runs left behind;
 //  - teardown: kills any sandbox server still running under this run's root (a worker that crashed or was
@@ -10,9 +11,11 @@ import { join } from 'node:path';
 import {
   ensureTemplate,
   MariadbNotFoundError,
+  MysqlNotFoundError,
   reapSandboxes,
   SANDBOX_ROOT_ENV,
 } from '../../src/sandbox/index.js';
+import { FLAVORS } from './flavors.js';
 
 const RUN_PREFIX = 'tributary-test-run-';
 const OWNER_FILE = 'owner.pid';
@@ -47,15 +50,17 @@ function reapAbandonedRuns(): void {
 
 export default async function setup(): Promise<() => Promise<void>> {
   reapAbandonedRuns();
-  const t0 = performance.now();
-  try {
-    const template = await ensureTemplate({ log: (m) => console.log(`[sandbox] ${m}`) });
-    if (template.buildMs !== null)
-      console.log(`[sandbox] template built in ${Math.round(performance.now() - t0)} ms`);
-  } catch (e) {
-    // Unit tests need no server: let them run. Integration tests fail with the same clear message.
-    if (!(e instanceof MariadbNotFoundError)) throw e;
-    console.warn(`[sandbox] ${e.message}`);
+  for (const { flavor } of FLAVORS) {
+    const t0 = performance.now();
+    try {
+      const template = await ensureTemplate({ flavor, log: (m) => console.log(`[sandbox] ${m}`) });
+      if (template.buildMs !== null)
+        console.log(`[sandbox] ${flavor} template built in ${Math.round(performance.now() - t0)} ms`);
+    } catch (e) {
+      // Unit tests need no server: let them run. Integration tests fail with the same clear message.
+      if (!(e instanceof MariadbNotFoundError) && !(e instanceof MysqlNotFoundError)) throw e;
+      console.warn(`[sandbox] ${e.message}`);
+    }
   }
 
   const root = mkdtempSync(join(tmpdir(), RUN_PREFIX));

@@ -1,4 +1,5 @@
-// The sandbox itself: real mariadbd processes, their identities, logins, crash/restart, and cleanup.
+// The sandbox itself, on both flavors: real mariadbd / mysqld processes, their identities, logins,
+// read-only starts, crash/restart, and cleanup.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -14,7 +15,11 @@ import {
   reapSandboxes,
   SANDBOX_ROOT_ENV,
   SandboxStartError,
+  type SandboxServer,
 } from '../../src/sandbox/index.js';
+import type { ChannelSource } from '../../src/sql/dialect.js';
+import { dialectFor } from '../../src/sql/flavor.js';
+import { channelRow, executed, FLAVORS, type FlavorFacts } from '../harness/flavors.js';
 import { useSandbox } from '../harness/sandbox.js';
 
 function alive(pid: number): boolean {
@@ -42,48 +47,77 @@ async function waitFor(
   }
 }
 
-describe('sandbox of three servers', () => {
-  const sb = useSandbox({ count: 3 });
+/** What every sandbox server of a flavor must report (read with one SELECT). */
+const SETTINGS: Record<FlavorFacts['flavor'], { query: string; want: (s: SandboxServer) => object }> = {
+  mariadb: {
+    query: `SELECT @@server_id AS sid, @@gtid_domain_id AS dom, @@port AS port, @@gtid_binlog_pos AS executed,
+              @@gtid_slave_pos AS slave_pos, @@log_bin AS log_bin, @@log_slave_updates AS lsu,
+              @@binlog_format AS fmt, @@slave_net_timeout AS snt, @@bind_address AS bind,
+              @@skip_name_resolve AS snr, @@performance_schema AS pfs, @@read_only AS ro`,
+    want: (s) => ({ sid: s.serverId, dom: s.gtidDomainId, slave_pos: '', lsu: 1, snt: 4 }),
+  },
+  mysql: {
+    query: `SELECT @@server_id AS sid, @@port AS port, @@gtid_executed AS executed, @@log_bin AS log_bin,
+              @@log_replica_updates AS lsu, @@binlog_format AS fmt, @@replica_net_timeout AS snt,
+              @@bind_address AS bind, @@skip_name_resolve AS snr, @@performance_schema AS pfs,
+              @@read_only AS ro, @@super_read_only AS sro, @@gtid_mode AS gtid_mode,
+              @@enforce_gtid_consistency AS egc, @@secure_file_priv AS sfp, @@server_uuid AS uuid`,
+    want: (s) => ({ sid: s.serverId, lsu: 1, snt: 4, sro: 1, gtid_mode: 'ON', egc: 'ON', sfp: 'NULL' }),
+  },
+};
+
+describe.each(FLAVORS)('sandbox of three $label servers', (f) => {
+  const sb = useSandbox({ flavor: f.flavor, count: 3 });
+  const d = dialectFor(f.flavor === 'mysql' ? 'mysql' : 'mariadb');
+  const source = (s: SandboxServer): ChannelSource => ({
+    host: s.host,
+    port: s.port,
+    user: REPL_USER,
+    password: REPL_PASSWORD,
+    connectRetry: 1,
+    retryCount: 100,
+    heartbeatPeriod: 1,
+    delaySeconds: 0,
+    ssl: false,
+  });
 
   it('lives under the run root the global setup made', () => {
     const root = process.env[SANDBOX_ROOT_ENV];
     expect(root, 'global setup sets the run root').toBeTruthy();
     expect(sb().dir.startsWith(root + '/')).toBe(true);
     expect(JSON.parse(readFileSync(join(sb().dir, 'sandbox.json'), 'utf8')).servers).toHaveLength(3);
+    expect(sb().template.flavor).toBe(f.flavor);
   });
 
-  it('gives each server its own id, domain and port, an empty binlog position and the configured settings', async () => {
+  it('gives each server its own id and port, no GTIDs yet, read-only, and the configured settings', async () => {
     const servers = sb().servers;
     expect(servers.map((s) => s.name)).toEqual(['s1', 's2', 's3']);
     expect(servers.map((s) => s.serverId)).toEqual([1, 2, 3]);
-    expect(servers.map((s) => s.gtidDomainId)).toEqual([1, 2, 3]);
+    expect(servers.map((s) => s.gtidDomainId)).toEqual(f.gtidDomains ? [1, 2, 3] : [null, null, null]);
     expect(new Set(servers.map((s) => s.port)).size).toBe(3);
     expect(new Set(servers.map((s) => s.pid)).size).toBe(3);
+    const uuids = new Set<unknown>();
     for (const s of servers) {
       expect(s.host).toBe('127.0.0.1');
-      const [row] = await s.sql(
-        `SELECT @@server_id AS sid, @@gtid_domain_id AS dom, @@port AS port, @@gtid_binlog_pos AS pos,
-                @@gtid_slave_pos AS slave_pos, @@log_bin AS log_bin, @@log_slave_updates AS lsu,
-                @@binlog_format AS fmt, @@slave_net_timeout AS snt, @@bind_address AS bind,
-                @@skip_name_resolve AS snr, @@performance_schema AS pfs, @@version AS version`,
-      );
+      expect(s.flavor).toBe(f.flavor);
+      const [row] = await s.sql(SETTINGS[f.flavor].query);
       expect(row).toMatchObject({
-        sid: s.serverId,
-        dom: s.gtidDomainId,
         port: s.port,
-        pos: '',
-        slave_pos: '',
+        executed: '',
         log_bin: 1,
-        lsu: 1,
         fmt: 'ROW',
-        snt: 4,
         bind: '127.0.0.1',
         snr: 1,
         pfs: 0,
+        ro: 1,
+        ...SETTINGS[f.flavor].want(s),
       });
-      expect(String(row!.version)).toMatch(/MariaDB/);
-      expect(await s.sql('SHOW ALL REPLICAS STATUS')).toEqual([]);
+      uuids.add(row!.uuid);
+      expect(String(await s.scalar('SELECT VERSION()'))).toMatch(f.version);
+      expect(await s.sql(f.showAll)).toEqual([]);
     }
+    // MySQL: every copy made its own server_uuid (auto.cnf is not copied from the template).
+    expect(uuids.size).toBe(f.flavor === 'mysql' ? 3 : 1);
   });
 
   it('lets admin and repl log in over TCP with the right privileges', async () => {
@@ -92,7 +126,12 @@ describe('sandbox of three servers', () => {
     try {
       const [grants] = await admin.query('SHOW GRANTS');
       const text = JSON.stringify(grants);
-      expect(text).toContain(`GRANT ALL PRIVILEGES ON *.* TO \`${ADMIN_USER}\`@\`%\``);
+      // MySQL spells ALL out as the list of static privileges; MariaDB keeps the word.
+      expect(text).toContain(
+        f.flavor === 'mysql'
+          ? 'SUPER, CREATE TEMPORARY TABLES'
+          : `GRANT ALL PRIVILEGES ON *.* TO \`${ADMIN_USER}\`@\`%\``,
+      );
       expect(text).toContain('WITH GRANT OPTION');
     } finally {
       await admin.end();
@@ -101,31 +140,53 @@ describe('sandbox of three servers', () => {
     try {
       const [grants] = await repl.query('SHOW GRANTS');
       expect(JSON.stringify(grants)).toContain('GRANT REPLICATION SLAVE ON *.*');
-      await expect(repl.query('CREATE DATABASE nope')).rejects.toMatchObject({ errno: 1044 });
+      // Refused for lack of privilege (1044) or, first, because the server is read-only (1290).
+      const e = await repl.query('CREATE DATABASE nope').catch((x: { errno: number }) => x);
+      expect([1044, 1290]).toContain((e as { errno?: number }).errno);
     } finally {
       await repl.end();
     }
     await expect(s.connect(REPL_USER, 'wrong')).rejects.toMatchObject({ errno: 1045 });
   });
 
-  it('replicates s1 → s3 over a named connection with the repl account', async () => {
+  it('starts read-only: the admin account is stopped on MySQL only (super_read_only); setReadOnly(false) lifts it', async () => {
+    const s = sb().servers[0]!;
+    const write = () =>
+      s.sql('CREATE DATABASE IF NOT EXISTS ro_probe').then(
+        () => 'written',
+        (e: { errno: number }) => e.errno,
+      );
+    // | flavor  | option file          | admin writes while read-only     |
+    // | MariaDB | read_only=ON         | yes (ALL includes READ ONLY ADMIN) |
+    // | MySQL   | super_read_only=ON   | no, 1290                          |
+    expect(await write()).toBe(f.readOnlyStopsAdmin ? 1290 : 'written');
+    await s.setReadOnly(false);
+    expect(Number(await s.scalar('SELECT @@read_only'))).toBe(0);
+    expect(await write()).toBe('written');
+    await s.sql('DROP DATABASE ro_probe');
+  });
+
+  it('replicates s1 → s3 over a named channel with the repl account', async () => {
     const [s1, , s3] = sb().servers;
-    await s3!.sql(
-      `CHANGE MASTER 'from_s1' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${s1!.port}, MASTER_USER='${REPL_USER}',
-       MASTER_PASSWORD='${REPL_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START REPLICA 'from_s1'`,
-    );
+    await s3!.sql(d.changeSource('from_s1', source(s1!)).sql);
+    await s3!.sql(d.start('from_s1').sql);
     await s1!.sql(
       'CREATE DATABASE d1; CREATE TABLE d1.t (id INT PRIMARY KEY); INSERT INTO d1.t VALUES (1), (2)',
     );
-    const pos = String(await s1!.scalar('SELECT @@gtid_binlog_pos'));
-    expect(pos).toMatch(/^1-1-\d+$/);
-    expect(await s3!.scalar(`SELECT MASTER_GTID_WAIT(?, 10)`, [pos])).toBe(0);
+    const pos = await executed(f, s1!);
+    expect(pos).not.toBe('');
+    if (f.gtidDomains) expect(pos).toMatch(/^1-1-\d+$/);
+    else expect(pos).toMatch(new RegExp(`^${String(await s1!.scalar('SELECT @@server_uuid'))}:1-\\d+$`));
+    expect(Number(await s3!.scalar(f.waitQuery(pos, 10)))).toBe(0);
     expect(await s3!.scalar('SELECT COUNT(*) FROM d1.t')).toBe(2);
-    const [ch] = await s3!.sql("SHOW REPLICA 'from_s1' STATUS");
-    expect(ch).toMatchObject({ Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes', Master_Server_Id: 1 });
+    expect(await channelRow(f, s3!, 'from_s1')).toMatchObject({
+      [f.col.io]: 'Yes',
+      [f.col.sql]: 'Yes',
+      [f.flavor === 'mysql' ? 'Source_Server_Id' : 'Master_Server_Id']: 1,
+    });
   });
 
-  it('recovers a server after kill9 then start: same port, same data, new pid', async () => {
+  it('recovers a server after kill9 then start: same port, same data, new pid, read-only again', async () => {
     const s1 = sb().servers[0]!;
     const { port } = s1;
     const oldPid = s1.pid!;
@@ -148,10 +209,13 @@ describe('sandbox of three servers', () => {
     expect(s1.lastStartMs).toBeGreaterThan(0);
     expect(await s1.scalar('SELECT COUNT(*) FROM d1.t')).toBe(2);
     expect(await s1.scalar('SELECT @@server_id')).toBe(1);
-    // The replica's channel reconnects by itself (MASTER_CONNECT_RETRY=1) and gets new writes.
+    // It was made writable before the kill; it comes back read-only (the option file says so).
+    expect(Number(await s1.scalar('SELECT @@read_only'))).toBe(1);
+    await s1.setReadOnly(false);
+    // The replica's channel reconnects by itself (connect retry 1 s) and gets new writes.
     await s1.sql('INSERT INTO d1.t VALUES (3)');
-    const pos = String(await s1.scalar('SELECT @@gtid_binlog_pos'));
-    expect(await sb().servers[2]!.scalar('SELECT MASTER_GTID_WAIT(?, 20)', [pos])).toBe(0);
+    const pos = await executed(f, s1);
+    expect(Number(await sb().servers[2]!.scalar(f.waitQuery(pos, 20)))).toBe(0);
   });
 
   it('stops with SIGTERM (clean shutdown) and restarts', async () => {
@@ -167,14 +231,14 @@ describe('sandbox of three servers', () => {
     expect(await s2.scalar('SELECT @@server_id')).toBe(2);
   });
 
-  it('adds a server with the next id and domain; a taken port makes it move to a free one', async () => {
+  it('adds a server with the next id; a taken port makes it move to a free one', async () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen({ host: '127.0.0.1', port: 0 }, r));
     const taken = (blocker.address() as { port: number }).port;
     try {
       const s4 = await sb().add('s4', { port: taken });
       expect(s4.serverId).toBe(4);
-      expect(s4.gtidDomainId).toBe(4);
+      expect(s4.gtidDomainId).toBe(f.gtidDomains ? 4 : null);
       expect(s4.port).not.toBe(taken);
       expect(await s4.scalar('SELECT @@port')).toBe(s4.port);
       expect(readFileSync(s4.errorLog, 'utf8')).toMatch(/Address already in use/);
@@ -215,8 +279,8 @@ describe('sandbox of three servers', () => {
   });
 });
 
-describe('sandbox failure and cleanup paths', () => {
-  const base = mkdtempSync(join(process.env[SANDBOX_ROOT_ENV] ?? tmpdir(), 'cleanup-'));
+describe.each(FLAVORS)('$label sandbox failure and cleanup paths', (f) => {
+  const base = mkdtempSync(join(process.env[SANDBOX_ROOT_ENV] ?? tmpdir(), `cleanup-${f.flavor}-`));
   afterAll(() => {
     reapSandboxes(base);
     rmSync(base, { recursive: true, force: true });
@@ -224,20 +288,24 @@ describe('sandbox failure and cleanup paths', () => {
 
   it('surfaces the error log when a server cannot start, and leaves nothing behind', async () => {
     const err = await createSandbox({
+      flavor: f.flavor,
       baseDir: base,
       names: ['bad'],
-      config: { innodb_buffer_pool_size: '2M' },
+      config: { 'no-such-option': 1 },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SandboxStartError);
-    expect((err as SandboxStartError).message).toMatch(/bad: mariadbd exited during start/);
-    expect((err as SandboxStartError).logTail).toMatch(/innodb_buffer_pool_size/);
+    expect((err as SandboxStartError).message).toMatch(new RegExp(`bad: ${f.program} exited during start`));
+    expect((err as SandboxStartError).logTail).toMatch(/unknown variable 'no-such-option=1'/);
     expect(readdirSync(base)).toEqual([]);
   });
 
   it('bounds the wait for a start and kills the server that missed it', async () => {
-    const err = await createSandbox({ baseDir: base, names: ['slow'], startTimeoutMs: 30 }).catch(
-      (e: unknown) => e,
-    );
+    const err = await createSandbox({
+      flavor: f.flavor,
+      baseDir: base,
+      names: ['slow'],
+      startTimeoutMs: 30,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SandboxStartError);
     expect((err as Error).message).toMatch(
       /slow: no successful admin login on 127\.0\.0\.1:\d+ within 30 ms/,
@@ -246,10 +314,12 @@ describe('sandbox failure and cleanup paths', () => {
   });
 
   it('validates names', async () => {
-    await expect(createSandbox({ baseDir: base, names: ['a b'] })).rejects.toThrow(
+    await expect(createSandbox({ flavor: f.flavor, baseDir: base, names: ['a b'] })).rejects.toThrow(
       /invalid sandbox server name/,
     );
-    await expect(createSandbox({ baseDir: base, names: ['x', 'x'] })).rejects.toThrow(/unique/);
+    await expect(createSandbox({ flavor: f.flavor, baseDir: base, names: ['x', 'x'] })).rejects.toThrow(
+      /unique/,
+    );
   });
 
   function startChild(
@@ -257,7 +327,7 @@ describe('sandbox failure and cleanup paths', () => {
   ): Promise<{ child: ReturnType<typeof spawn>; dir: string; pids: number[] }> {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'test/harness/sandbox-child.ts', base, String(count)],
+      ['--import', 'tsx', 'test/harness/sandbox-child.ts', base, String(count), f.flavor],
       {
         cwd: process.cwd(),
         stdio: ['ignore', 'pipe', 'inherit'],
