@@ -120,6 +120,15 @@ export class SandboxServer {
   }
 
   /**
+   * Adds or overrides option-file settings (null removes one); they count from the next start. For tests
+   * of what survives a restart (per-channel filters in the option file, a removed read-only setting).
+   */
+  configure(settings: Record<string, CnfValue>): void {
+    this.#init.config = { ...this.#init.config, ...settings };
+    this.#writeCnf();
+  }
+
+  /**
    * Switches read-only at run time, as the operator does for a primary (every sandbox server starts
    * read-only). MySQL: super_read_only (which implies read_only) and, when leaving it, read_only too.
    */

@@ -8,7 +8,7 @@ import { SqlClient } from '../../src/sql/client.js';
 import { SqlError, isChannelRunning, isDuplicateSource, isUnknownChannel } from '../../src/sql/errors.js';
 import { detectFlavor, dialectFor } from '../../src/sql/flavor.js';
 import type { Dialect } from '../../src/sql/dialect.js';
-import { executed, FLAVORS } from '../harness/flavors.js';
+import { channelRow, executed, FLAVORS } from '../harness/flavors.js';
 import { useSandbox } from '../harness/sandbox.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -214,5 +214,156 @@ describe.each(FLAVORS)('channel-scoped statements on a multi-source $label repli
   it('closes', async () => {
     await client.close();
     await expect(client.query('SELECT 1')).rejects.toThrow();
+  });
+});
+
+// What the operator relies on across restarts, and what it can fetch from a downstream multi-source
+// replica, on each flavor (docs/mysql.md has the statements and results). Servers a and b are sources,
+// m replicates from both (channels ca, cb), c is a candidate that may need a's transactions from m.
+// Here the option files carry no read-only setting, so that what persists is seen on its own.
+describe.each(FLAVORS)('restarts and downstream fetches on $label', (f) => {
+  const readOnlyKey = f.flavor === 'mysql' ? 'super_read_only' : 'read_only';
+  const sb = useSandbox({ flavor: f.flavor, names: ['a', 'b', 'm', 'c'], config: { [readOnlyKey]: null } });
+  let d: Dialect;
+  const src = (name: string, over: Partial<ChannelSource> = {}): ChannelSource => ({
+    host: '127.0.0.1',
+    port: sb().server(name).port,
+    user: REPL_USER,
+    password: REPL_PASSWORD,
+    connectRetry: 1,
+    retryCount: 100,
+    heartbeatPeriod: 1,
+    delaySeconds: 0,
+    ssl: false,
+    ...over,
+  });
+  const vars = async (name: string) =>
+    d.parseVariables((await sb().server(name).sql(d.showVariables().sql))[0]!);
+  const doDb = async (name: string) =>
+    String((await channelRow(f, sb().server('m'), name))?.Replicate_Do_DB ?? '<no channel>');
+  const waitFor = async (pred: () => Promise<boolean>, ms = 15_000) => {
+    const end = Date.now() + ms;
+    while (!(await pred()) && Date.now() < end) await sleep(50);
+    return pred();
+  };
+
+  it('sets up: m receives from a and b over two channels', async () => {
+    const version = String(await sb().server('m').scalar('SELECT VERSION()'));
+    d = dialectFor(detectFlavor(version), version);
+    const m = sb().server('m');
+    await m.sql(d.changeSource('ca', src('a')).sql);
+    await m.sql(d.changeSource('cb', src('b')).sql);
+    for (const ch of ['ca', 'cb']) await m.sql(d.start(ch).sql);
+    for (const s of ['a', 'b'])
+      await sb()
+        .server(s)
+        .sql(
+          `CREATE DATABASE d_${s}; CREATE TABLE d_${s}.t (id INT PRIMARY KEY); INSERT INTO d_${s}.t VALUES (1), (2)`,
+        );
+    const both = async () =>
+      Number(await m.scalar('SELECT COUNT(*) FROM d_a.t').catch(() => 0)) +
+        Number(await m.scalar('SELECT COUNT(*) FROM d_b.t').catch(() => 0)) ===
+      4;
+    expect(await waitFor(both)).toBe(true);
+  });
+
+  // | flavor  | persistReadOnly()                     | SET … OFF now | after restart / kill -9 |
+  // | MySQL   | SET PERSIST_ONLY super_read_only = ON | writable      | read-only (persisted)   |
+  // | MariaDB | [] (nothing persists)                  | writable      | as the option file says |
+  it('read-only survives a restart only where it can be persisted (MySQL)', async () => {
+    const c = sb().server('c');
+    expect((await vars('c')).superReadOnlyPersisted).toBe(f.flavor === 'mysql' ? false : null);
+    for (const st of d.persistReadOnly()) await c.sql(st.sql);
+    expect(d.persistReadOnly().length).toBe(f.flavor === 'mysql' ? 1 : 0);
+    for (const st of d.setReadOnly(false)) await c.sql(st.sql);
+    expect(await vars('c')).toMatchObject({
+      readOnly: false,
+      superReadOnlyPersisted: f.flavor === 'mysql' ? true : null,
+    });
+    await c.sql('CREATE DATABASE this_run_only');
+    for (const stop of [() => c.stop(), () => c.kill9()]) {
+      await stop();
+      await c.start();
+      expect((await vars('c')).readOnly, 'after a restart').toBe(f.flavor === 'mysql');
+      if (f.flavor === 'mysql') {
+        expect(await vars('c')).toMatchObject({ superReadOnly: true, superReadOnlyPersisted: true });
+        const e = await c.sql('CREATE DATABASE refused').catch((x: { errno: number }) => x.errno);
+        expect(e).toBe(1290);
+        for (const st of d.setReadOnly(false)) await c.sql(st.sql);
+        expect((await vars('c')).readOnly).toBe(false);
+      }
+    }
+  });
+
+  // | flavor  | set at run time (d.setFilter) | in the option file                        | channel made after start |
+  // | MySQL   | lost on restart               | replicate-do-db=ca:db  → kept             | discarded (warning 11032) |
+  // | MariaDB | lost on restart               | ca.replicate_do_db=db  → kept             | applied when created      |
+  it('a per-channel filter set at run time is lost on restart; one in the option file is kept', async () => {
+    const m = sb().server('m');
+    await m.sql(d.stop('ca').sql);
+    for (const st of d.setFilter('ca', { doDatabases: ['d_a'], ignoreDatabases: [] })) await m.sql(st.sql);
+    expect(await doDb('ca')).toBe('d_a');
+    await m.restart();
+    expect(await doDb('ca')).toBe('');
+    m.configure(
+      f.flavor === 'mysql'
+        ? { 'replicate-do-db': 'ca:d_a' }
+        : { 'ca.replicate_do_db': 'd_a', 'later.replicate_do_db': 'd_x' },
+    );
+    if (f.flavor === 'mysql') {
+      // One option line per filter; the channel named after the colon. A channel that does not exist yet
+      // at start has its filter discarded.
+      await m.stop();
+      await m.start();
+    } else await m.restart();
+    expect(await doDb('ca')).toBe('d_a');
+    expect(await doDb('cb')).toBe('');
+    if (f.flavor === 'mysql') {
+      m.configure({ 'replicate-do-db': null });
+      m.configure({ 'replicate-do-db': 'later:d_x' });
+      await m.restart();
+      expect(m.errorLogTail(200)).toMatch(/filter\(s\) configured for channel 'later' which does not exist/);
+    }
+    await m.sql(d.changeSource('later', src('c')).sql);
+    expect(await doDb('later')).toBe(f.flavor === 'mysql' ? '' : 'd_x');
+    await m.sql(d.resetAll('later').sql);
+    for (const ch of ['ca', 'cb']) await m.sql(d.start(ch).sql);
+  });
+
+  // | flavor  | fetch only a's transactions from m                                   |
+  // | MariaDB | DO_DOMAIN_IDS=(a's domain): a's rows arrive, b's never               |
+  // | MySQL   | IGNORE_SERVER_IDS with GTID auto-position refused: error 3139; no     |
+  // |         | other statement filters by origin (docs/mysql.md)                    |
+  it('a temporary channel that takes only one source’s transactions from the multi-source replica', async () => {
+    const c = sb().server('c');
+    const bId = sb().server('b').serverId;
+    if (f.flavor === 'mysql') {
+      const e = await c
+        .sql(
+          `CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT=${sb().server('m').port}, SOURCE_USER='${REPL_USER}', SOURCE_PASSWORD='${REPL_PASSWORD}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, IGNORE_SERVER_IDS=(${bId}) FOR CHANNEL 'catchup'`,
+        )
+        .then(
+          () => undefined,
+          (x: unknown) => x as { errno: number; message: string },
+        );
+      expect(e?.errno).toBe(3139);
+      expect(e?.message).toMatch(
+        /IGNORE_SERVER_IDS='\.\.\.' when @@GLOBAL\.GTID_MODE = ON cannot be performed on channel 'catchup'/,
+      );
+      expect(await c.sql(f.showAll)).toEqual([]);
+      return;
+    }
+    const aDomain = sb().server('a').gtidDomainId!;
+    await c.sql(d.changeSource('catchup', src('m', { doDomainIds: [aDomain] })).sql);
+    await c.sql(d.start('catchup').sql);
+    expect(
+      await waitFor(async () => Number(await c.scalar('SELECT COUNT(*) FROM d_a.t').catch(() => 0)) === 2),
+    ).toBe(true);
+    expect(
+      Number(await c.scalar("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'd_b'")),
+    ).toBe(0);
+    expect(String(await c.scalar('SELECT @@gtid_slave_pos'))).toMatch(new RegExp(`^${aDomain}-`));
+    await c.sql(d.stop('catchup').sql);
+    await c.sql(d.resetAll('catchup').sql);
   });
 });
