@@ -1,6 +1,6 @@
 // The `status -o tree` drawing: each source with the channels that replicate from it. A multi-source
 // replica appears under every one of its sources; its own subtree is drawn once, at its first place.
-import type { ChannelReport, InstanceStatus, TopologyStatus } from '../api/status.js';
+import type { ChannelReport, FailoverRecord, InstanceStatus, TopologyStatus } from '../api/status.js';
 
 const channelName = (c: ChannelReport) => (c.name === '' ? "''" : c.name);
 
@@ -66,10 +66,30 @@ export function renderTree(name: string, status: TopologyStatus): string {
     lines.push(describeInstance(i, i.name));
     draw(i.name, '  ');
   }
+  const last = status.failovers.at(-1);
+  if (last) lines.push(describeFailover(last));
   for (const c of orphans) {
     const where =
       c.state === 'Missing' ? `missing (from ${c.from})` : `from ${c.sourceHost}:${c.sourcePort} ${c.state}`;
     lines.push(`${c.replica} via ${channelName(c)} ${where}${c.managed ? '' : ' (unmanaged)'}`);
   }
   return lines.join('\n');
+}
+
+/** Phases of a journal record in time order, with seconds since the record started. */
+export function phaseOffsets(r: FailoverRecord): { phase: string; at: string; seconds: number }[] {
+  const start = Date.parse(r.startedAt);
+  return Object.entries(r.phaseTimes)
+    .map(([phase, at]) => ({ phase, at, seconds: (Date.parse(at) - start) / 1000 }))
+    .filter((p) => Number.isFinite(p.seconds))
+    .sort((a, b) => a.seconds - b.seconds || a.phase.localeCompare(b.phase));
+}
+
+/** One line for a journal record: `last failover: hub h-0 → h-1 (DeadPrimary) Done: Decided +0.000s, …`. */
+export function describeFailover(r: FailoverRecord): string {
+  const phases = phaseOffsets(r)
+    .map((p) => `${p.phase} +${p.seconds.toFixed(3)}s`)
+    .join(', ');
+  const what = r.reason === 'Switchover' ? 'last switchover' : 'last failover';
+  return `${what}: ${r.group} ${r.from} → ${r.to} (${r.reason}) ${r.phase}${phases ? `: ${phases}` : ''}${r.message && r.phase === 'Aborted' ? ` (${r.message})` : ''}`;
 }

@@ -6,6 +6,7 @@
 // ("<replica>/<channel>", '' for the default channel), data-from (the source member) and data-state.
 import { createHash } from 'node:crypto';
 import type { ChannelReport, FailoverRecord, InstanceStatus, TopologyStatus } from '../api/status.js';
+import { phaseOffsets } from '../report/tree.js';
 import { refKey, type TopologyRef } from '../store/store.js';
 import { channelKey, layoutTopology, type EdgeShape, type NodeBox } from './layout.js';
 
@@ -174,15 +175,6 @@ function conditions(status: TopologyStatus): string {
     )
     .join('');
   return `<table class="conditions"><thead><tr><th>type</th><th>status</th><th>reason</th><th>message</th><th>since</th></tr></thead><tbody>${rows}</tbody></table>`;
-}
-
-/** Phases of a journal record in time order, with seconds since the record started. */
-export function phaseOffsets(r: FailoverRecord): { phase: string; at: string; seconds: number }[] {
-  const start = Date.parse(r.startedAt);
-  return Object.entries(r.phaseTimes)
-    .map(([phase, at]) => ({ phase, at, seconds: (Date.parse(at) - start) / 1000 }))
-    .filter((p) => Number.isFinite(p.seconds))
-    .sort((a, b) => a.seconds - b.seconds || a.phase.localeCompare(b.phase));
 }
 
 /** The phases as rows (they often follow each other within milliseconds): name, offset, and a dot on a time axis. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { groupRanks, layoutTopology } from '../../../src/ui/layout.js';
-import { edgeLabel, phaseOffsets, renderTopology } from '../../../src/ui/render.js';
+import { phaseOffsets } from '../../../src/report/tree.js';
+import { edgeLabel, renderTopology } from '../../../src/ui/render.js';
 import { FailoverRecord } from '../../../src/api/status.js';
 import { chan, diamond } from './statuses.js';
 
