@@ -44,7 +44,11 @@ export class OperatorMetrics {
   readonly receiverRunning: Gauge<string>;
   readonly applierRunning: Gauge<string>;
   readonly secondsBehind: Gauge<string>;
+  readonly delaySeconds: Gauge<string>;
+  readonly channelUp: Gauge<string>;
+  readonly channelState: Gauge<string>;
   readonly instanceUp: Gauge<string>;
+  readonly probeErrors: Counter<string>;
   readonly topologyPhase: Gauge<string>;
   readonly channelsRunning: Gauge<string>;
   readonly leader: Gauge<string>;
@@ -58,7 +62,10 @@ export class OperatorMetrics {
     receiver: TopologyGauge;
     applier: TopologyGauge;
     behind: TopologyGauge;
+    delay: TopologyGauge;
     up: TopologyGauge;
+    channelUp: TopologyGauge;
+    channelState: TopologyGauge;
     phase: TopologyGauge;
     running: TopologyGauge;
   };
@@ -85,6 +92,31 @@ export class OperatorMetrics {
       name: `${p}channel_seconds_behind_source`,
       help: 'Seconds_Behind_Source of the channel (absent while unknown)',
       labelNames: channel,
+      registers: r,
+    });
+    this.delaySeconds = new Gauge({
+      name: `${p}channel_delay_seconds`,
+      help: 'Configured delay of the channel (SOURCE_DELAY): the lag it keeps on purpose',
+      labelNames: channel,
+      registers: r,
+    });
+    this.channelUp = new Gauge({
+      name: `${p}channel_up`,
+      help: 'Channel Running (receiver and applier running): 1, else 0; managed says whether Tributary manages it',
+      labelNames: [...channel, 'managed'],
+      registers: r,
+    });
+    this.channelState = new Gauge({
+      name: `${p}channel_state`,
+      help: 'State of the channel (Running, Connecting, Stopped, Broken, Missing): 1 for the current state',
+      labelNames: [...channel, 'state'],
+      registers: r,
+    });
+    // `member`, not `instance`: Prometheus sets `instance` to the scraped target.
+    this.probeErrors = new Counter({
+      name: `${p}member_probe_errors_total`,
+      help: 'Passes in which the member could not be probed (unreachable)',
+      labelNames: ['namespace', 'topology', 'group', 'member'],
       registers: r,
     });
     this.instanceUp = new Gauge({
@@ -146,7 +178,10 @@ export class OperatorMetrics {
       receiver: new TopologyGauge(this.receiverRunning),
       applier: new TopologyGauge(this.applierRunning),
       behind: new TopologyGauge(this.secondsBehind),
+      delay: new TopologyGauge(this.delaySeconds),
       up: new TopologyGauge(this.instanceUp),
+      channelUp: new TopologyGauge(this.channelUp),
+      channelState: new TopologyGauge(this.channelState),
       phase: new TopologyGauge(this.topologyPhase),
       running: new TopologyGauge(this.channelsRunning),
     };
@@ -177,6 +212,21 @@ export class OperatorMetrics {
           ? []
           : [{ labels: chan(c.replica, c.name), value: c.secondsBehindSource }],
       ),
+    );
+    this.perTopology.delay.replace(
+      key,
+      status.channels.map((c) => ({ labels: chan(c.replica, c.name), value: c.delaySeconds })),
+    );
+    this.perTopology.channelUp.replace(
+      key,
+      status.channels.map((c) => ({
+        labels: { ...chan(c.replica, c.name), managed: String(c.managed) },
+        value: c.state === 'Running' ? 1 : 0,
+      })),
+    );
+    this.perTopology.channelState.replace(
+      key,
+      status.channels.map((c) => ({ labels: { ...chan(c.replica, c.name), state: c.state }, value: 1 })),
     );
     this.perTopology.up.replace(
       key,
@@ -215,7 +265,11 @@ export class OperatorMetrics {
     );
     if (outcome.error) this.reconcileErrors.inc(labels);
     if (outcome.statusWritten) this.statusWrites.inc(labels);
-    if (outcome.result) this.updateFromStatus(ref, outcome.result.status);
+    if (outcome.result) {
+      this.updateFromStatus(ref, outcome.result.status);
+      for (const i of outcome.result.status.instances)
+        if (!i.reachable) this.probeErrors.inc({ ...labels, group: i.group, member: i.name });
+    }
   }
 
   setLeader(leading: boolean): void {
@@ -236,6 +290,14 @@ export class OperatorMetrics {
     const counted = this.countedFailovers.get(key);
     if (!counted) {
       this.countedFailovers.set(key, new Set(finished.map((f) => f.id)));
+      // Series at 0 from the start, so that increase() sees the first failover of a group.
+      for (const g of status.groups)
+        for (const reason of ['DeadPrimary', 'Switchover'])
+          for (const result of ['Done', 'Aborted'])
+            this.failoversTotal.inc(
+              { namespace: ref.namespace, topology: ref.name, group: g.name, reason, result },
+              0,
+            );
       return;
     }
     for (const f of finished) {

@@ -161,6 +161,68 @@ describe('OperatorMetrics', () => {
     expect(t).not.toContain('channel="x"');
   });
 
+  it('channel up and state per channel, probe errors per unreachable member and pass, failover series from 0', async () => {
+    const m = new OperatorMetrics({ processMetrics: false });
+    const degraded = status({
+      phase: 'Degraded',
+      groups: [{ name: 'shard-a', primary: 'a-1', members: 2, ready: 1 }],
+      channels: [
+        channel('dw-0', 'shard_a'),
+        channel('dw-0', 'manual', { managed: false, state: 'Stopped', ioRunning: 'No', sqlRunning: 'No' }),
+        channel('dw-0', 'shard_b', { state: 'Missing', ioRunning: 'No', sqlRunning: 'No' }),
+      ],
+      instances: [
+        { name: 'a-0', group: 'shard-a', reachable: false, role: 'unknown' },
+        { name: 'a-1', group: 'shard-a', reachable: true, role: 'primary' },
+      ],
+    });
+    const pass = (s: TopologyStatus) =>
+      m.observePass({
+        ref,
+        result: { status: s, statusChanged: false, events: [], actionsExecuted: 0, requeueAfterMs: 1000 },
+        durationMs: 10,
+        statusWritten: false,
+        eventsEmitted: 0,
+      });
+    pass(degraded);
+    pass(degraded);
+    const labels = (replica: string, ch: string) =>
+      `namespace="db",topology="warehouse",replica="${replica}",channel="${ch}"`;
+    let t = await text(m);
+    for (const [line, present] of [
+      [`tributary_channel_up{${labels('dw-0', 'shard_a')},managed="true"} 1`, true],
+      [`tributary_channel_up{${labels('dw-0', 'manual')},managed="false"} 0`, true],
+      [`tributary_channel_up{${labels('dw-0', 'shard_b')},managed="true"} 0`, true],
+      [`tributary_channel_state{${labels('dw-0', 'shard_a')},state="Running"} 1`, true],
+      [`tributary_channel_delay_seconds{${labels('dw-0', 'shard_a')}} 0`, true],
+      [`tributary_channel_state{${labels('dw-0', 'shard_b')},state="Missing"} 1`, true],
+      [
+        `tributary_member_probe_errors_total{namespace="db",topology="warehouse",group="shard-a",member="a-0"} 2`,
+        true,
+      ],
+      [
+        `tributary_member_probe_errors_total{namespace="db",topology="warehouse",group="shard-a",member="a-1"}`,
+        false,
+      ],
+      [
+        `tributary_failovers_total{namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary",result="Done"} 0`,
+        true,
+      ],
+      [
+        `tributary_failovers_total{namespace="db",topology="warehouse",group="shard-a",reason="Switchover",result="Aborted"} 0`,
+        true,
+      ],
+    ] as const)
+      expect(t.includes(line), line).toBe(present);
+    pass(
+      status({ channels: [channel('dw-0', 'shard_a', { state: 'Connecting', ioRunning: 'Connecting' })] }),
+    );
+    t = await text(m);
+    expect(t).toContain(`tributary_channel_state{${labels('dw-0', 'shard_a')},state="Connecting"} 1`);
+    expect(t).not.toContain('state="Running"');
+    expect(t).not.toContain('channel="manual"');
+  });
+
   it('includes process metrics by default', async () => {
     expect(await text(new OperatorMetrics())).toContain('tributary_process_cpu_user_seconds_total');
   });
