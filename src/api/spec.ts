@@ -77,14 +77,19 @@ const host = patterned(
   'must be a hostname or an IP address (letters, digits, ".", ":" and "-")',
 );
 
-export const Address = z.strictObject({ host, port });
+export const Address = z.strictObject({
+  host: host.meta({ description: 'Host name or IP address.' }),
+  port: port.meta({ description: 'TCP port.' }),
+});
 export type Address = z.infer<typeof Address>;
 
 export const Member = z.strictObject({
-  name: dnsLabel(),
+  name: dnsLabel().meta({ description: 'The member, unique in the topology (a DNS label).' }),
   host: host.meta({ description: 'The address replicas use (SOURCE_HOST).' }),
-  port: port.default(3306),
-  promotionRule: PromotionRule.default('neutral'),
+  port: port.default(3306).meta({ description: 'The port replicas use (SOURCE_PORT).' }),
+  promotionRule: PromotionRule.default('neutral').meta({
+    description: 'Failover preference: prefer, neutral, prefer_not, or must_not (never promoted).',
+  }),
   /** Where the operator itself connects, when that differs from host/port (port-forward, proxy). */
   connect: Address.optional().meta({
     description:
@@ -95,8 +100,16 @@ export type Member = z.infer<typeof Member>;
 
 const databaseName = patterned(DATABASE_NAME_PATTERN, 64, 'must be letters, digits, _ and $ only');
 export const ChannelFilter = z.strictObject({
-  doDatabases: z.array(databaseName).max(256, 'at most 256 databases').default([]),
-  ignoreDatabases: z.array(databaseName).max(256, 'at most 256 databases').default([]),
+  doDatabases: z
+    .array(databaseName)
+    .max(256, 'at most 256 databases')
+    .default([])
+    .meta({ description: 'Replicate only these databases (empty: all).' }),
+  ignoreDatabases: z
+    .array(databaseName)
+    .max(256, 'at most 256 databases')
+    .default([])
+    .meta({ description: 'Do not replicate these databases.' }),
 });
 export type ChannelFilter = z.infer<typeof ChannelFilter>;
 
@@ -115,14 +128,19 @@ export const ChannelSpec = z.strictObject({
         'The channel name on the server (FOR CHANNEL / MariaDB connection name); unique per group, case-insensitively.',
     }),
   from: dnsLabel().meta({ description: 'The group whose current primary feeds this channel.' }),
-  delaySeconds: integer(0, 2 ** 31 - 1).default(0),
-  filter: ChannelFilter.optional(),
+  delaySeconds: integer(0, 2 ** 31 - 1)
+    .default(0)
+    .meta({ description: 'Delayed replication: SOURCE_DELAY (seconds).' }),
+  filter: ChannelFilter.optional().meta({ description: 'Which databases the channel replicates.' }),
 });
 export type ChannelSpec = z.infer<typeof ChannelSpec>;
 
 export const GroupSpec = z.strictObject({
-  name: dnsLabel(),
-  members: z.array(Member).min(1, 'a group needs at least one member'),
+  name: dnsLabel().meta({ description: 'The group (a DNS label), unique in the topology.' }),
+  members: z
+    .array(Member)
+    .min(1, 'a group needs at least one member')
+    .meta({ description: 'The servers of the group: one primary, the others replicate from it.' }),
   channels: z
     .array(ChannelSpec)
     .max(MAX_CHANNELS_PER_GROUP, `at most ${MAX_CHANNELS_PER_GROUP} channels per group`)
@@ -132,7 +150,9 @@ export const GroupSpec = z.strictObject({
 export type GroupSpec = z.infer<typeof GroupSpec>;
 
 export const SecretRef = z.strictObject({
-  name: patterned(SECRET_NAME_PATTERN, 253, 'must be a Secret name (a lowercase DNS subdomain)'),
+  name: patterned(SECRET_NAME_PATTERN, 253, 'must be a Secret name (a lowercase DNS subdomain)').meta({
+    description: "The Secret's name, in the topology's namespace.",
+  }),
 });
 
 export const FailoverSpec = z.strictObject({
@@ -148,7 +168,9 @@ export const FailoverSpec = z.strictObject({
 export type FailoverSpec = z.infer<typeof FailoverSpec>;
 
 const TopologySpecObject = z.strictObject({
-  flavor: FlavorSetting.default('auto'),
+  flavor: FlavorSetting.default('auto').meta({
+    description: "The servers' flavor: auto, mysql, mysql-legacy or mariadb.",
+  }),
   adminSecretRef: SecretRef.meta({
     description: "Secret with keys username and password: the operator's login.",
   }),
@@ -156,11 +178,14 @@ const TopologySpecObject = z.strictObject({
     description: 'Secret with keys username and password: SOURCE_USER of the channels.',
   }),
   paused: z.boolean().default(false).meta({ description: 'true: observe and report only, write nothing.' }),
-  failover: FailoverSpec.default(FailoverSpec.parse({})),
+  failover: FailoverSpec.default(FailoverSpec.parse({})).meta({
+    description: 'Probing and automatic failover of dead primaries.',
+  }),
   groups: z
     .array(GroupSpec)
     .min(1, 'at least one group is needed')
-    .max(MAX_GROUPS, `at most ${MAX_GROUPS} groups`),
+    .max(MAX_GROUPS, `at most ${MAX_GROUPS} groups`)
+    .meta({ description: 'Groups of servers: each has one primary; channels connect groups.' }),
 });
 
 /** Cross-field rules: uniqueness, references, cycles. Each issue names its field path. */

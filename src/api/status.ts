@@ -1,6 +1,6 @@
 // The MySQLTopology status, and the normalized per-channel status every flavor parses into.
 import { z } from 'zod';
-import { Flavor } from './spec.js';
+import { Flavor, formatIssuePath, quote } from './spec.js';
 
 export const IoState = z.enum(['Yes', 'No', 'Connecting']);
 export const SqlState = z.enum(['Yes', 'No']);
@@ -11,36 +11,70 @@ export const SqlState = z.enum(['Yes', 'No']);
  * server's @@gtid_slave_pos (executed; MariaDB's Gtid_Slave_Pos column really holds gtid_current_pos).
  */
 export const ChannelStatus = z.object({
-  name: z.string(),
-  sourceHost: z.string(),
-  sourcePort: z.number().int(),
-  sourceUser: z.string(),
-  sourceServerId: z.number().int().nullable(),
-  sourceUuid: z.string().nullable(),
-  ioRunning: IoState,
-  sqlRunning: SqlState,
-  ioState: z.string(),
-  sqlState: z.string(),
-  secondsBehindSource: z.number().nullable(),
-  lastIOErrno: z.number().int(),
-  lastIOError: z.string(),
-  lastIOErrorTimestamp: z.string().nullable(),
-  lastSQLErrno: z.number().int(),
-  lastSQLError: z.string(),
-  lastSQLErrorTimestamp: z.string().nullable(),
-  retrievedGtidSet: z.string(),
-  executedGtidSet: z.string(),
-  autoPosition: z.boolean(),
-  /** MariaDB Using_Gtid (No | Slave_Pos | Current_Pos); MySQL: Auto_Position ? 'Auto' : 'No'. */
-  gtidMode: z.string(),
-  delaySeconds: z.number().int(),
-  connectRetry: z.number().int(),
-  heartbeatPeriod: z.number().nullable(),
-  sslAllowed: z.boolean(),
-  filter: z.object({
-    doDatabases: z.array(z.string()),
-    ignoreDatabases: z.array(z.string()),
+  name: z.string().meta({ description: 'The channel name on the server ("" is the default channel).' }),
+  sourceHost: z.string().meta({ description: 'SOURCE_HOST the channel connects to.' }),
+  sourcePort: z.number().int().meta({ description: 'SOURCE_PORT the channel connects to.' }),
+  sourceUser: z.string().meta({ description: 'SOURCE_USER of the channel (the account name only).' }),
+  sourceServerId: z
+    .number()
+    .int()
+    .nullable()
+    .default(null)
+    .meta({ description: 'server_id of the source it last connected to; absent or null when unknown.' }),
+  sourceUuid: z
+    .string()
+    .nullable()
+    .default(null)
+    .meta({ description: 'server_uuid of the source (MySQL); absent or null when unknown.' }),
+  ioRunning: IoState.meta({ description: 'Receiver (I/O) thread: "Yes", "No" or "Connecting".' }),
+  sqlRunning: SqlState.meta({ description: 'Applier (SQL) thread: "Yes" or "No".' }),
+  ioState: z.string().meta({ description: "The receiver thread's state, as the server words it." }),
+  sqlState: z.string().meta({ description: "The applier thread's state, as the server words it." }),
+  secondsBehindSource: z
+    .number()
+    .nullable()
+    .default(null)
+    .meta({ description: 'Seconds_Behind_Source; absent or null while the server reports NULL.' }),
+  lastIOErrno: z.number().int().meta({ description: "The receiver's last error number (0: none)." }),
+  lastIOError: z.string().meta({ description: "The receiver's last error message." }),
+  lastIOErrorTimestamp: z
+    .string()
+    .nullable()
+    .default(null)
+    .meta({ description: "When the receiver's last error happened; absent or null when none." }),
+  lastSQLErrno: z.number().int().meta({ description: "The applier's last error number (0: none)." }),
+  lastSQLError: z.string().meta({ description: "The applier's last error message." }),
+  lastSQLErrorTimestamp: z
+    .string()
+    .nullable()
+    .default(null)
+    .meta({ description: "When the applier's last error happened; absent or null when none." }),
+  retrievedGtidSet: z
+    .string()
+    .meta({ description: 'GTIDs received (MySQL Retrieved_Gtid_Set; MariaDB Gtid_IO_Pos).' }),
+  executedGtidSet: z.string().meta({
+    description: 'GTIDs applied by the server (MySQL Executed_Gtid_Set; MariaDB @@gtid_slave_pos).',
   }),
+  autoPosition: z.boolean().meta({ description: 'The channel positions itself by GTID.' }),
+  /** MariaDB Using_Gtid (No | Slave_Pos | Current_Pos); MySQL: Auto_Position ? 'Auto' : 'No'. */
+  gtidMode: z.string().meta({
+    description:
+      'MariaDB Using_Gtid (No, Slave_Pos, Current_Pos); MySQL: Auto when auto-positioned, else No.',
+  }),
+  delaySeconds: z.number().int().meta({ description: 'SOURCE_DELAY of the channel (seconds).' }),
+  connectRetry: z.number().int().meta({ description: 'SOURCE_CONNECT_RETRY of the channel (seconds).' }),
+  heartbeatPeriod: z
+    .number()
+    .nullable()
+    .default(null)
+    .meta({ description: 'SOURCE_HEARTBEAT_PERIOD (seconds); absent or null when unknown.' }),
+  sslAllowed: z.boolean().meta({ description: 'The channel is configured for TLS.' }),
+  filter: z
+    .object({
+      doDatabases: z.array(z.string()).meta({ description: 'Databases replicated (empty: all).' }),
+      ignoreDatabases: z.array(z.string()).meta({ description: 'Databases not replicated.' }),
+    })
+    .meta({ description: "The channel's replication filter." }),
 });
 export type ChannelStatus = z.infer<typeof ChannelStatus>;
 
@@ -48,12 +82,16 @@ export const Phase = z.enum(['Ready', 'Degraded', 'FailingOver', 'Paused', 'Inva
 export type Phase = z.infer<typeof Phase>;
 
 export const Condition = z.object({
-  type: z.string(),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string(),
-  message: z.string(),
-  lastTransitionTime: z.string(),
-  observedGeneration: z.number().int().optional(),
+  type: z.string().meta({ description: 'The kind of condition (e.g. Ready, FailoverBlocked).' }),
+  status: z.enum(['True', 'False', 'Unknown']).meta({ description: 'True, False or Unknown.' }),
+  reason: z.string().meta({ description: 'A CamelCase word saying why.' }),
+  message: z.string().meta({ description: 'One line for humans.' }),
+  lastTransitionTime: z.string().meta({ description: 'When status last changed.' }),
+  observedGeneration: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'The generation of the spec the condition was computed from.' }),
 });
 export type Condition = z.infer<typeof Condition>;
 
@@ -61,36 +99,50 @@ export const Role = z.enum(['primary', 'replica', 'fenced', 'unknown']);
 export type Role = z.infer<typeof Role>;
 
 export const GroupStatus = z.object({
-  name: z.string(),
-  primary: z.string().nullable(),
-  members: z.number().int(),
-  ready: z.number().int(),
+  name: z.string().meta({ description: 'The group.' }),
+  primary: z
+    .string()
+    .nullable()
+    .default(null)
+    .meta({ description: 'The member that is its primary; absent or null when none is known.' }),
+  members: z.number().int().meta({ description: 'Members declared.' }),
+  ready: z.number().int().meta({ description: 'Members reachable and replicating as they should.' }),
 });
 
 export const InstanceStatus = z.object({
-  name: z.string(),
-  group: z.string(),
-  reachable: z.boolean(),
-  role: Role,
-  readOnly: z.boolean().optional(),
-  superReadOnly: z.boolean().optional(),
-  flavor: Flavor.optional(),
-  version: z.string().optional(),
-  serverId: z.number().int().optional(),
-  serverUuid: z.string().optional(),
-  gtidDomainId: z.number().int().optional(),
-  gtidExecuted: z.string().optional(),
-  lastError: z.string().optional(),
-  lastSeen: z.string().optional(),
+  name: z.string().meta({ description: 'The member.' }),
+  group: z.string().meta({ description: 'Its group.' }),
+  reachable: z.boolean().meta({ description: 'The operator could connect to it at the last probe.' }),
+  role: Role.meta({ description: 'primary, replica, fenced (a demoted primary made read-only) or unknown.' }),
+  readOnly: z.boolean().optional().meta({ description: '@@read_only.' }),
+  superReadOnly: z.boolean().optional().meta({ description: '@@super_read_only (MySQL).' }),
+  flavor: Flavor.optional().meta({ description: 'mysql, mysql-legacy or mariadb, detected from VERSION().' }),
+  version: z.string().optional().meta({ description: 'VERSION().' }),
+  serverId: z.number().int().optional().meta({ description: '@@server_id.' }),
+  serverUuid: z.string().optional().meta({ description: '@@server_uuid (MySQL).' }),
+  gtidDomainId: z.number().int().optional().meta({ description: '@@gtid_domain_id (MariaDB).' }),
+  gtidExecuted: z.string().optional().meta({ description: 'GTIDs the server has executed.' }),
+  lastError: z.string().optional().meta({ description: 'Why the last probe failed.' }),
+  lastSeen: z.string().optional().meta({ description: 'When the last probe succeeded.' }),
 });
 export type InstanceStatus = z.infer<typeof InstanceStatus>;
 
 export const ChannelReport = ChannelStatus.extend({
-  replica: z.string(),
-  from: z.string().nullable(),
-  source: z.string().nullable(),
-  managed: z.boolean(),
-  state: z.enum(['Running', 'Connecting', 'Stopped', 'Broken', 'Missing']),
+  replica: z.string().meta({ description: 'The member the channel runs on.' }),
+  from: z
+    .string()
+    .nullable()
+    .default(null)
+    .meta({ description: 'The group feeding it; absent or null for an undeclared channel.' }),
+  source: z
+    .string()
+    .nullable()
+    .default(null)
+    .meta({ description: 'The member it replicates from; absent or null when unknown.' }),
+  managed: z.boolean().meta({ description: 'Declared in the spec now or before (the operator manages it).' }),
+  state: z
+    .enum(['Running', 'Connecting', 'Stopped', 'Broken', 'Missing'])
+    .meta({ description: 'Running, Connecting, Stopped, Broken or Missing.' }),
 });
 export type ChannelReport = z.infer<typeof ChannelReport>;
 
@@ -98,55 +150,111 @@ export const FailoverPhase = z.enum(['Decided', 'CatchingUp', 'Promoting', 'Repo
 export type FailoverPhase = z.infer<typeof FailoverPhase>;
 
 export const FailoverRecord = z.object({
-  id: z.string(),
-  group: z.string(),
-  from: z.string(),
-  to: z.string(),
-  reason: z.enum(['DeadPrimary', 'Switchover']),
-  phase: FailoverPhase,
-  startedAt: z.string(),
-  finishedAt: z.string().optional(),
-  phaseTimes: z.record(z.string(), z.string()).default({}),
-  repointed: z.array(z.string()).default([]),
-  passedOver: z.array(z.object({ member: z.string(), reason: z.string() })).default([]),
+  id: z.string().meta({ description: 'Identifies the record.' }),
+  group: z.string().meta({ description: 'The group whose primary changes.' }),
+  from: z.string().meta({ description: 'The primary before.' }),
+  to: z.string().meta({ description: 'The member promoted.' }),
+  reason: z
+    .enum(['DeadPrimary', 'Switchover'])
+    .meta({ description: 'DeadPrimary (failover) or Switchover (asked for).' }),
+  phase: FailoverPhase.meta({ description: 'Decided, CatchingUp, Promoting, Repointing, Done or Aborted.' }),
+  startedAt: z.string().meta({ description: 'When it was decided.' }),
+  finishedAt: z.string().optional().meta({ description: 'When it ended.' }),
+  phaseTimes: z
+    .record(z.string(), z.string())
+    .default({})
+    .meta({ description: 'When each phase was entered.' }),
+  repointed: z
+    .array(z.string())
+    .default([])
+    .meta({ description: 'Channels moved to the new primary (replica/channel).' }),
+  passedOver: z
+    .array(
+      z.object({
+        member: z.string().meta({ description: 'A member not promoted.' }),
+        reason: z.string().meta({ description: 'Why.' }),
+      }),
+    )
+    .default([])
+    .meta({ description: 'Members considered and not promoted, and why.' }),
   /** A member ahead of the candidate that may not be promoted: the candidate first catches up from it. */
-  donor: z.string().optional(),
+  donor: z.string().optional().meta({
+    description:
+      'A member ahead of the candidate that may not be promoted: the candidate catches up from it first.',
+  }),
   /** The GTID position the candidate must reach before it is promoted. */
-  catchUpTo: z.string().optional(),
+  catchUpTo: z
+    .string()
+    .optional()
+    .meta({ description: 'The GTID position the candidate must reach before it is promoted.' }),
   /** Transactions that did not reach the new primary, per member (reported, never silently dropped). */
-  stranded: z.array(z.object({ member: z.string(), missing: z.string() })).default([]),
+  stranded: z
+    .array(
+      z.object({
+        member: z.string().meta({ description: 'A member holding transactions the new primary lacks.' }),
+        missing: z.string().meta({ description: 'Those transactions (a GTID set).' }),
+      }),
+    )
+    .default([])
+    .meta({ description: 'Transactions that did not reach the new primary, per member.' }),
   /** An operator acknowledged it (annotation tributary.dev/ack-failover): the cooldown no longer applies. */
-  acknowledged: z.boolean().optional(),
-  message: z.string().optional(),
+  acknowledged: z
+    .boolean()
+    .optional()
+    .meta({ description: 'Acknowledged with the annotation tributary.dev/ack-failover.' }),
+  message: z.string().optional().meta({ description: 'What happened, in one line.' }),
 });
 export type FailoverRecord = z.infer<typeof FailoverRecord>;
 
 export const TopologyStatus = z.object({
-  observedGeneration: z.number().int().optional(),
-  phase: Phase,
-  conditions: z.array(Condition).default([]),
-  groups: z.array(GroupStatus).default([]),
-  instances: z.array(InstanceStatus).default([]),
-  channels: z.array(ChannelReport).default([]),
+  observedGeneration: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'The generation of the spec this status was computed from.' }),
+  phase: Phase.meta({ description: 'Ready, Degraded, FailingOver, Paused or Invalid.' }),
+  conditions: z.array(Condition).default([]).meta({ description: 'Conditions, one per type.' }),
+  groups: z.array(GroupStatus).default([]).meta({ description: 'Each group and its primary.' }),
+  instances: z.array(InstanceStatus).default([]).meta({ description: 'Each member as last probed.' }),
+  channels: z
+    .array(ChannelReport)
+    .default([])
+    .meta({ description: 'Every replication channel of every member, managed or not.' }),
   /** Channels the operator manages (declared now or before): the memory that tells managed from unmanaged. */
-  managedChannels: z.array(z.object({ group: z.string(), name: z.string(), from: z.string() })).default([]),
-  failovers: z.array(FailoverRecord).default([]),
+  managedChannels: z
+    .array(
+      z.object({
+        group: z.string().meta({ description: 'The group the channel feeds.' }),
+        name: z.string().meta({ description: 'The channel.' }),
+        from: z.string().meta({ description: 'The group it comes from.' }),
+      }),
+    )
+    .default([])
+    .meta({ description: 'Channels the operator manages (declared now or before).' }),
+  failovers: z
+    .array(FailoverRecord)
+    .default([])
+    .meta({ description: 'The failover journal: open records, and the last finished ones.' }),
   summary: z
     .object({
-      channelsRunning: z.number().int(),
-      channelsTotal: z.number().int(),
-      lastFailover: z.string().optional(),
+      channelsRunning: z.number().int().meta({ description: 'Managed channels running.' }),
+      channelsTotal: z.number().int().meta({ description: 'Managed channels.' }),
+      lastFailover: z.string().optional().meta({ description: 'The last failover, in one line.' }),
       /** Number of groups: the CRD's Groups printer column. */
-      groups: z.number().int().optional(),
+      groups: z.number().int().optional().meta({ description: 'Number of groups.' }),
       /** "running/total" managed channels: the CRD's Channels printer column (JSONPath cannot divide). */
-      channels: z.string().optional(),
+      channels: z.string().optional().meta({ description: 'Managed channels running/total.' }),
     })
-    .optional(),
+    .optional()
+    .meta({ description: 'What kubectl get shows.' }),
   /**
    * Local mode only: annotations already acted on (key → the value acted on). Manifest files are the user's
    * and never rewritten, so the local store remembers here, across restarts, that e.g. a switchover was done.
    */
-  handledAnnotations: z.record(z.string(), z.string()).optional(),
+  handledAnnotations: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({ description: 'Local mode only: annotations already acted on (key: the value acted on).' }),
 });
 export type TopologyStatus = z.infer<typeof TopologyStatus>;
 
@@ -183,4 +291,73 @@ export function emptyChannelStatus(name: string): ChannelStatus {
     sslAllowed: false,
     filter: { doDatabases: [], ignoreDatabases: [] },
   };
+}
+
+/**
+ * A stored status (status subresource, local status file) as far as it can be read. When the whole does
+ * not parse, what can be read is kept and every part left out is named, one line each: failover records
+ * one by one first (the journal above all), then managed channels and the other lists entry by entry, then
+ * the remaining fields. A phase that cannot be read reads as Degraded (every pass recomputes it).
+ */
+export function parseStoredStatus(raw: unknown): { status?: TopologyStatus; problems: string[] } {
+  if (raw === undefined || raw === null) return { problems: [] };
+  const whole = TopologyStatus.safeParse(raw);
+  if (whole.success) return { status: whole.data, problems: [] };
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    return { problems: ['status: not an object; nothing could be read'] };
+  const input = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  const kept: Record<string, unknown> = {};
+  const shape: Record<string, z.ZodType> = TopologyStatus.shape;
+  const keys = [
+    'failovers',
+    'managedChannels',
+    ...Object.keys(shape).filter((k) => k !== 'failovers' && k !== 'managedChannels'),
+  ];
+  for (const key of keys) {
+    if (input[key] === undefined) continue;
+    const field = shape[key]!;
+    const element = listElement(field);
+    const value = input[key];
+    if (element && Array.isArray(value)) {
+      kept[key] = value.flatMap((entry, i) => {
+        const r = element.safeParse(entry);
+        if (r.success) return [r.data];
+        problems.push(`status.${key}[${i}]${entryLabel(entry)}: ${firstIssue(r.error)}; left out`);
+        return [];
+      });
+      continue;
+    }
+    const r = field.safeParse(value);
+    if (r.success) kept[key] = r.data;
+    else problems.push(`status.${key}: ${firstIssue(r.error)}; left out`);
+  }
+  if (kept['phase'] === undefined) {
+    kept['phase'] = 'Degraded';
+    if (input['phase'] === undefined) problems.push('status.phase: missing; read as Degraded');
+  }
+  const salvaged = TopologyStatus.safeParse(kept);
+  if (!salvaged.success) return { problems: [...problems, `status: ${firstIssue(salvaged.error)}`] };
+  return { status: salvaged.data, problems };
+}
+
+/** The element schema of a (possibly defaulted or optional) list field. */
+function listElement(field: z.ZodType): z.ZodType | undefined {
+  let f: z.ZodType = field;
+  while (f instanceof z.ZodDefault || f instanceof z.ZodOptional) f = f.unwrap() as z.ZodType;
+  return f instanceof z.ZodArray ? (f.element as z.ZodType) : undefined;
+}
+
+function entryLabel(entry: unknown): string {
+  if (typeof entry !== 'object' || entry === null) return '';
+  const { id, name } = entry as { id?: unknown; name?: unknown };
+  const label = typeof id === 'string' ? id : typeof name === 'string' ? name : undefined;
+  return label === undefined ? '' : ` (${quote(label)})`;
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'does not parse';
+  const path = formatIssuePath(issue.path);
+  return path ? `${path}: ${issue.message}` : issue.message;
 }
