@@ -8,6 +8,9 @@
 #   4. scales the Deployment to 0 and runs test/e2e (the operator in-process, with the real reconciler);
 #   5. deletes the cluster unless KEEP_CLUSTER=1.
 # Environment: CLUSTER (default tributary-e2e), IMAGE (default tributary:e2e), KEEP_CLUSTER=1.
+# Without kind: test/e2e runs against any cluster KUBECONFIG names, when its context is kind-* or with
+# TRIBUTARY_E2E=1 (it creates the CRD and a namespace of its own):
+#   KUBECONFIG=~/.kube/config TRIBUTARY_E2E=1 npx vitest run test/e2e
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
