@@ -84,6 +84,24 @@ function stub(who: string, passes: string[]): Reconciler {
   };
 }
 
+/** runOperator as leader-electing replica `who`, with short Lease timings, against the test API server. */
+function elected(who: string, passes: string[], over: Partial<Parameters<typeof runOperator>[0]> = {}) {
+  return runOperator({
+    metricsPort: 0,
+    healthPort: 0,
+    leaderElect: true,
+    reconcile: stub(who, passes),
+    log: silentLog,
+    kubeConfig: api.kubeConfig(),
+    handleSignals: false,
+    host: '127.0.0.1',
+    leaseNamespace: 'tributary-system',
+    identity: who,
+    leaderElection: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+    ...over,
+  });
+}
+
 describe('runOperator', () => {
   it('two replicas: one leads and writes, both are ready, the standby takes over when the leader stops', async () => {
     api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
@@ -205,20 +223,7 @@ describe('runOperator', () => {
     api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const passes: string[] = [];
     const ac = new AbortController();
-    const done = runOperator({
-      metricsPort: 0,
-      healthPort: 0,
-      leaderElect: true,
-      reconcile: stub('a', passes),
-      log: silentLog,
-      kubeConfig: api.kubeConfig(),
-      signal: ac.signal,
-      handleSignals: false,
-      host: '127.0.0.1',
-      leaseNamespace: 'tributary-system',
-      identity: 'a',
-      leaderElection: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
-    });
+    const done = elected('a', passes, { signal: ac.signal });
     await waitFor(
       () =>
         (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready',
@@ -238,17 +243,7 @@ describe('runOperator', () => {
   it('losing the Lease to another holder ends the operator at once with LeadershipLostError', async () => {
     api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const passes: string[] = [];
-    const done = runOperator({
-      metricsPort: 0,
-      healthPort: 0,
-      leaderElect: true,
-      reconcile: stub('a', passes),
-      log: silentLog,
-      kubeConfig: api.kubeConfig(),
-      handleSignals: false,
-      host: '127.0.0.1',
-      leaseNamespace: 'tributary-system',
-      identity: 'a',
+    const done = elected('a', passes, {
       leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
     });
     const outcome = done.then(

@@ -4,7 +4,6 @@
 // expired and finishes that failover, exactly once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderCrdYaml } from '../../src/api/crd.js';
@@ -19,6 +18,7 @@ import {
   secretManifest,
   type KObject,
 } from '../harness/kube-api-server.js';
+import { freePort } from '../harness/net.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN } from '../harness/topology.js';
 
@@ -26,15 +26,6 @@ const NS = 'db';
 const LEASE_NS = 'tributary-system';
 /** Short Lease timings (seconds), as flags. */
 const LEASE = { duration: 3, renewDeadline: 2, retry: 0.5 };
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 describe('leader election with two operator processes', () => {
   const sb = useSandbox({ names: ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'] });

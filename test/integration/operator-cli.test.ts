@@ -3,7 +3,6 @@
 // servers as members. Converges, fails over after a kill -9, and writes no status at steady state.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderCrdYaml } from '../../src/api/crd.js';
@@ -17,19 +16,11 @@ import {
   secretManifest,
   type KObject,
 } from '../harness/kube-api-server.js';
+import { freePort } from '../harness/net.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN } from '../harness/topology.js';
 
 const NS = 'db';
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
 describe('tributary operator against an API server, with real members', () => {
   const sb = useSandbox({ names: ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'] });
   let api: FakeKubeApiServer;
