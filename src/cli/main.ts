@@ -41,6 +41,12 @@ function build(): Command {
       10,
     )
     .option('--leader-elect-retry-period <seconds>', 'how often candidates try the Lease', parseSeconds, 2)
+    .option(
+      '--ui-port <port>',
+      'serve the read-only web view of the topologies on this port',
+      parseListenPort,
+    )
+    .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
     .action(async (o) => (await import('./commands/operator.js')).operatorCommand(o));
 
   program

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Reconciler } from '../controller/pass.js';
-import { runController, type Controller, type Log } from '../controller/loop.js';
+import { runController, type Controller, type Log, type PassOutcome } from '../controller/loop.js';
 import { LeaderElector, DEFAULT_LEASE_NAME } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import { startHealthServer, startMetricsServer, type RunningServer } from '../controller/health.js';
@@ -44,6 +44,8 @@ export interface OperatorOptions {
   host?: string;
   /** Called once the servers listen (with their real ports, useful with port 0). */
   onStarted?: (info: { metricsPort: number; healthPort: number; identity?: string }) => void;
+  /** Called after each pass of this replica's loop, besides the metrics (the web view's feed). */
+  onPass?: (outcome: PassOutcome) => void;
   /** Receives the function that asks for a pass of a topology now (the reconciler's wake-ups use it). */
   onEnqueue?: (enqueue: (ref: TopologyRef) => void) => void;
   /**
@@ -135,7 +137,10 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
       mayWrite,
       signal: ac.signal,
       resyncIntervalMs: opts.resyncIntervalMs,
-      onPass: (o) => metrics.observePass(o),
+      onPass: (o) => {
+        metrics.observePass(o);
+        opts.onPass?.(o);
+      },
     });
     loop = { ac, controller };
     metrics.setLeader(true);

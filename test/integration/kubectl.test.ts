@@ -40,6 +40,7 @@ describe('kubectl tributary with a running operator and real members', () => {
   let api: FakeKubeApiServer;
   let op: ChildProcess | undefined;
   let kubeconfig = '';
+  let uiPort = 0;
   const ref = { namespace: NS, name: 'pair' };
   const stored = async () => (await new KubernetesStore({ kubeConfig: api.kubeConfig(NS) }).get(ref))!;
   const until = async (pred: () => boolean | Promise<boolean>, ms = 30_000) => {
@@ -90,9 +91,19 @@ describe('kubectl tributary with a running operator and real members', () => {
     kubeconfig = join(sb().dir, 'kubeconfig.yaml');
     writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
     const [metrics, health] = [await freePort(), await freePort()];
+    uiPort = await freePort();
     op = spawn(
       process.execPath,
-      [BIN, 'operator', '--metrics-port', String(metrics), '--health-port', String(health)],
+      [
+        BIN,
+        'operator',
+        '--metrics-port',
+        String(metrics),
+        '--health-port',
+        String(health),
+        '--ui-port',
+        String(uiPort),
+      ],
       {
         stdio: 'ignore',
         env: { ...process.env, KUBECONFIG: kubeconfig, TRIBUTARY_LOG_LEVEL: 'silent' },
@@ -119,6 +130,17 @@ describe('kubectl tributary with a running operator and real members', () => {
       1,
       'kubectl-tributary: mysqltopology db/nope not found\n',
     ]);
+  });
+
+  it("the operator's --ui-port serves the web view of the topologies it reconciles", async () => {
+    const api = (await (await fetch(`http://127.0.0.1:${uiPort}/api/topologies`)).json()) as {
+      namespace: string;
+      name: string;
+      status: { phase: string };
+    }[];
+    expect(api.map((t) => [t.namespace, t.name, t.status.phase])).toEqual([[NS, 'pair', 'Ready']]);
+    const page = await (await fetch(`http://127.0.0.1:${uiPort}/`)).text();
+    expect(page).toContain('data-channel="a-1/&#39;&#39;" data-from="a-0" data-state="Running"');
   });
 
   it('switchover asks the operator through the annotation and waits for the journal to say Done', async () => {

@@ -3,6 +3,8 @@ import { createReconciler } from '../../controller/reconcile.js';
 import { SqlClientPool } from '../../sql/client.js';
 import type { TopologyRef } from '../../store/store.js';
 import { createLogger } from '../../util/log.js';
+import { boardFromPasses, StatusBoard } from '../../ui/feed.js';
+import { startUiServer } from '../../ui/server.js';
 import { runOperator } from '../operator.js';
 
 /** Exit status when the Lease is lost: the process ends at once and its Deployment restarts it. */
@@ -16,9 +18,23 @@ export async function operatorCommand(o: {
   leaderElectLeaseDuration?: number;
   leaderElectRenewDeadline?: number;
   leaderElectRetryPeriod?: number;
+  uiPort?: number;
+  uiAddress?: string;
 }): Promise<void> {
   const log = createLogger();
   const pool = new SqlClientPool();
+  // The web view of every topology this replica reconciles (a standby shows them once it leads).
+  const board = new StatusBoard();
+  const ui =
+    o.uiPort === undefined
+      ? undefined
+      : await startUiServer({
+          feed: board,
+          port: o.uiPort,
+          host: o.uiAddress ?? '127.0.0.1',
+          note: "tributary operator · this replica's passes · read-only",
+        });
+  if (ui) log.info({ url: ui.url }, 'web view listening (read-only)');
   let enqueue: ((ref: TopologyRef) => void) | undefined;
   const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
   try {
@@ -34,6 +50,7 @@ export async function operatorCommand(o: {
       },
       reconcile: createReconciler({ pool, log, wake: (ref) => enqueue?.(ref) }),
       onEnqueue: (fn) => (enqueue = fn),
+      onPass: boardFromPasses(board),
       // Like controller-runtime: no graceful stop once the Lease is gone (a pass still running must not go
       // on while a successor may be acting): the process ends now, and the Deployment restarts it.
       onLeadershipLost: (reason) => {
@@ -43,6 +60,7 @@ export async function operatorCommand(o: {
       log,
     });
   } finally {
+    await ui?.close();
     await pool.closeAll();
   }
 }
