@@ -1,6 +1,12 @@
 // The `status -o tree` drawing: each source with the channels that replicate from it. A multi-source
 // replica appears under every one of its sources; its own subtree is drawn once, at its first place.
-import type { ChannelReport, FailoverRecord, InstanceStatus, TopologyStatus } from '../api/status.js';
+import {
+  FailoverPhase,
+  type ChannelReport,
+  type FailoverRecord,
+  type InstanceStatus,
+  type TopologyStatus,
+} from '../api/status.js';
 
 const channelName = (c: ChannelReport) => (c.name === '' ? "''" : c.name);
 
@@ -76,13 +82,19 @@ export function renderTree(name: string, status: TopologyStatus): string {
   return lines.join('\n');
 }
 
+/** Phases in the order a record goes through them (ties in time keep it); unknown ones last. */
+const rank = (phase: string) => {
+  const i = (FailoverPhase.options as string[]).indexOf(phase);
+  return i < 0 ? FailoverPhase.options.length : i;
+};
+
 /** Phases of a journal record in time order, with seconds since the record started. */
 export function phaseOffsets(r: FailoverRecord): { phase: string; at: string; seconds: number }[] {
   const start = Date.parse(r.startedAt);
   return Object.entries(r.phaseTimes)
     .map(([phase, at]) => ({ phase, at, seconds: (Date.parse(at) - start) / 1000 }))
     .filter((p) => Number.isFinite(p.seconds))
-    .sort((a, b) => a.seconds - b.seconds || a.phase.localeCompare(b.phase));
+    .sort((a, b) => a.seconds - b.seconds || rank(a.phase) - rank(b.phase));
 }
 
 /** One line for a journal record: `last failover: hub h-0 → h-1 (DeadPrimary) Done: Decided +0.000s, …`. */

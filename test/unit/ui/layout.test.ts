@@ -187,7 +187,7 @@ describe('rendering', () => {
     expect(b.version).not.toBe(a.version);
   });
 
-  it('orders journal phases by time, in seconds since the start', () => {
+  it('orders journal phases by time, then as a record goes through them, in seconds since the start', () => {
     const r = FailoverRecord.parse({
       id: 'f',
       group: 'hub',
@@ -198,14 +198,19 @@ describe('rendering', () => {
       startedAt: '2026-01-01T00:00:00.000Z',
       phaseTimes: {
         Done: '2026-01-01T00:00:02.500Z',
+        Repointing: '2026-01-01T00:00:02.500Z',
+        CatchingUp: '2026-01-01T00:00:00.000Z',
         Decided: '2026-01-01T00:00:00.000Z',
         Promoting: '2026-01-01T00:00:00.250Z',
         Bogus: 'not a time',
       },
     });
+    // Equal times keep the order a record goes through its phases.
     expect(phaseOffsets(r).map((p) => [p.phase, p.seconds])).toEqual([
       ['Decided', 0],
+      ['CatchingUp', 0],
       ['Promoting', 0.25],
+      ['Repointing', 2.5],
       ['Done', 2.5],
     ]);
   });
