@@ -65,7 +65,8 @@ export class SandboxServer {
   readonly name: string;
   readonly host = SANDBOX_HOST;
   readonly flavor: SandboxFlavor;
-  readonly serverId: number;
+  /** server_id; a rebuild() gives the server a new one. */
+  serverId: number;
   /** MariaDB's gtid_domain_id (the server id); null for MySQL, which has no domains. */
   readonly gtidDomainId: number | null;
   /** The instance directory: data/, my.cnf, err.log, sock, server.pid. */
@@ -147,10 +148,31 @@ export class SandboxServer {
    */
   async prepare(preferredPort?: number): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    await this.#copyTemplate();
+    this.#port = preferredPort ?? (await pickFreePort(this.host));
+    this.#writeCnf();
+  }
+
+  async #copyTemplate(): Promise<void> {
     await execFileP('cp', ['-a', this.#init.template.dataDir, this.paths.dataDir], { timeout: 120_000 });
     // MySQL makes a new server_uuid when auto.cnf is missing; copies sharing one could not replicate.
     await rm(join(this.paths.dataDir, 'auto.cnf'), { force: true });
-    this.#port = preferredPort ?? (await pickFreePort(this.host));
+  }
+
+  /** Offset of a rebuilt server's new server_id (sandbox ids stay far below it). */
+  static readonly REBUILT_ID_OFFSET = 1000;
+
+  /**
+   * Replaces a stopped server's data with a fresh copy of the template, as an administrator re-clones a
+   * member that holds transactions nobody else has: same name and port; no data, no GTIDs, (MySQL) a new
+   * server_uuid, and a new server_id (+1000): with its old id it would skip, as its own, every transaction
+   * it wrote before (replicate_same_server_id=OFF) when it receives them back. Start it afterwards.
+   */
+  async rebuild(): Promise<void> {
+    if (this.#child || this.#startPromise) throw new Error(`${this.name}: stop it before rebuilding it`);
+    await rm(this.paths.dataDir, { recursive: true, force: true });
+    await this.#copyTemplate();
+    this.serverId += SandboxServer.REBUILT_ID_OFFSET;
     this.#writeCnf();
   }
 

@@ -1,4 +1,6 @@
 // Bad input is refused before any connection: every member points at a listener that counts connections.
+// No server is involved; the resource declares each flavor in turn (spec.flavor), so a rule that only one
+// flavor's validation has would show.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +10,7 @@ import { createReconciler } from '../../src/controller/reconcile.js';
 import { SqlClientPool } from '../../src/sql/client.js';
 import { LocalStore } from '../../src/store/local.js';
 import { silentLogger } from '../../src/util/log.js';
+import { FLAVORS } from '../harness/flavors.js';
 import { cli, writeManifests } from '../harness/topology.js';
 
 let listener: Server;
@@ -192,24 +195,33 @@ const CASES: [string, (spec: Doc, all: Doc[]) => void, RegExp][] = [
 describe('invalid resources are refused before any server is contacted', () => {
   it(`has at least 30 cases (${CASES.length})`, () => expect(CASES.length).toBeGreaterThanOrEqual(30));
 
-  it.each(CASES)('%s', async (_name, mutate, expected) => {
-    const file = writeManifests(join(dir, 'bad.yaml'), docs(mutate));
-    const store = new LocalStore({ files: [file], log: () => undefined });
-    const reconcile = createReconciler({ pool, log: silentLogger() });
-    const before = connections;
-    const result = await reconcile(store, (await store.list())[0]!);
-    expect(result?.status.phase).toBe('Invalid');
-    const problems = result?.problems ?? [];
-    expect(
-      problems.some((p) => expected.test(p)),
-      problems.join('\n'),
-    ).toBe(true);
-    for (const p of problems) {
-      expect(p).not.toMatch(/[\r\n]/);
-      expect(p).not.toContain('secret-pw');
-    }
-    expect(connections - before).toBe(0);
-  });
+  it.each(FLAVORS.flatMap((f) => CASES.map((c) => [f.flavor, ...c] as const)))(
+    '%s: %s',
+    async (flavor, _name, mutate, expected) => {
+      const file = writeManifests(
+        join(dir, 'bad.yaml'),
+        docs((spec, all) => {
+          spec.flavor = flavor;
+          mutate(spec, all);
+        }),
+      );
+      const store = new LocalStore({ files: [file], log: () => undefined });
+      const reconcile = createReconciler({ pool, log: silentLogger() });
+      const before = connections;
+      const result = await reconcile(store, (await store.list())[0]!);
+      expect(result?.status.phase).toBe('Invalid');
+      const problems = result?.problems ?? [];
+      expect(
+        problems.some((p) => expected.test(p)),
+        problems.join('\n'),
+      ).toBe(true);
+      for (const p of problems) {
+        expect(p).not.toMatch(/[\r\n]/);
+        expect(p).not.toContain('secret-pw');
+      }
+      expect(connections - before).toBe(0);
+    },
+  );
 
   it('the valid resource does contact the servers (the counter works)', async () => {
     const file = writeManifests(

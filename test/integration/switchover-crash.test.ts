@@ -1,4 +1,4 @@
-// (d) the operator dies in the middle of a failover; (f) planned switchover under write load.
+// (d) the operator dies in the middle of a failover; (f) planned switchover under write load. Both flavors.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { LocalStore } from '../../src/store/local.js';
 import { silentLogger } from '../../src/util/log.js';
 import { driver } from '../harness/passes.js';
 import { ids } from '../harness/load.js';
+import { FLAVORS } from '../harness/flavors.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN, cli, warehouseDocs, writeManifests } from '../harness/topology.js';
 
@@ -19,8 +20,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const read = (f: string) =>
   existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as TopologyStatus) : undefined;
 
-describe('(d) the operator is killed in the middle of a failover', () => {
-  const sb = useSandbox({ names: MEMBERS });
+describe.each(FLAVORS)('$label: (d) the operator is killed in the middle of a failover', (f) => {
+  const sb = useSandbox({ flavor: f.flavor, names: MEMBERS });
 
   it('a restarted operator finishes the journaled failover; exactly one failover happens', async () => {
     const file = writeManifests(join(sb().dir, 'w.yaml'), warehouseDocs(sb()));
@@ -86,8 +87,8 @@ describe('(d) the operator is killed in the middle of a failover', () => {
   });
 });
 
-describe('(f) planned switchover under write load', () => {
-  const sb = useSandbox({ names: MEMBERS });
+describe.each(FLAVORS)('$label: (f) planned switchover under write load', (f) => {
+  const sb = useSandbox({ flavor: f.flavor, names: MEMBERS });
 
   it('loses nothing: every acknowledged write reaches the new primary; the old primary replicates from it', async () => {
     const file = writeManifests(join(sb().dir, 'w.yaml'), warehouseDocs(sb()));

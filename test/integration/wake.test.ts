@@ -1,4 +1,5 @@
 // A broken connection wakes a pass at once: a killed primary is seen in milliseconds, not at the next poll.
+// Both flavors.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createReconciler } from '../../src/controller/reconcile.js';
@@ -8,6 +9,7 @@ import { LocalStore } from '../../src/store/local.js';
 import type { TopologyRef } from '../../src/store/store.js';
 import { silentLogger } from '../../src/util/log.js';
 import { driver } from '../harness/passes.js';
+import { FLAVORS } from '../harness/flavors.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { warehouseDocs, writeManifests } from '../harness/topology.js';
 
@@ -17,8 +19,8 @@ const until = async (pred: () => boolean, ms = 5000) => {
   return pred();
 };
 
-describe('wake-ups on a broken connection', () => {
-  const sb = useSandbox({ names: ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'] });
+describe.each(FLAVORS)('wake-ups on a broken connection ($label)', (f) => {
+  const sb = useSandbox({ flavor: f.flavor, names: ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'] });
 
   it('the pool reports the address whose pooled connection broke', async () => {
     const pool = new SqlClientPool();
