@@ -3,13 +3,13 @@
 // failover after kill -9 acknowledged.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailoverSpec } from '../../src/api/spec.js';
 import { renderTree } from '../../src/report/tree.js';
 import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER } from '../../src/sandbox/index.js';
+import { pickFreePort } from '../../src/sandbox/ports.js';
 import { KubernetesStore } from '../../src/store/kubernetes.js';
 import { ANNOTATION_SWITCHOVER } from '../../src/store/store.js';
 import {
@@ -25,15 +25,6 @@ import { BIN } from '../harness/topology.js';
 const NS = 'db';
 const PLUGIN = join(import.meta.dirname, '../../bin/kubectl-tributary.js');
 const run = promisify(execFile);
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 describe('kubectl tributary with a running operator and real members', () => {
   const sb = useSandbox({ names: ['a-0', 'a-1'] });
@@ -90,8 +81,8 @@ describe('kubectl tributary with a running operator and real members', () => {
     );
     kubeconfig = join(sb().dir, 'kubeconfig.yaml');
     writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
-    const [metrics, health] = [await freePort(), await freePort()];
-    uiPort = await freePort();
+    const [metrics, health] = [await pickFreePort(), await pickFreePort()];
+    uiPort = await pickFreePort();
     op = spawn(
       process.execPath,
       [

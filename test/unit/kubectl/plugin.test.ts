@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FailoverRecord, type TopologyStatus } from '../../../src/api/status.js';
+import type { TopologyStatus } from '../../../src/api/status.js';
 import { ackCommand, statusCommand, switchoverCommand, type Io } from '../../../src/kubectl/commands.js';
 import { renderTree } from '../../../src/report/tree.js';
 import { KubernetesStore } from '../../../src/store/kubernetes.js';
 import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER } from '../../../src/store/store.js';
 import { FakeKubeApiServer, TOPOLOGIES, topologyManifest } from '../../harness/kube-api-server.js';
-import { diamond } from '../ui/statuses.js';
+import { diamond, record } from '../ui/statuses.js';
 
 const NS = 'db';
 const ref = { namespace: NS, name: 'diamond' };
@@ -61,20 +61,6 @@ function capture(): Io & { lines: string[]; errors: string[] } {
 const writeStatus = async (status: TopologyStatus) => {
   await store.writeStatus(ref, status, 1);
 };
-
-const record = (over: Partial<FailoverRecord>): FailoverRecord =>
-  FailoverRecord.parse({
-    id: 'f1',
-    group: 'hub',
-    from: 'h-0',
-    to: 'h-1',
-    reason: 'DeadPrimary',
-    phase: 'Done',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    finishedAt: '2026-01-01T00:00:02.000Z',
-    phaseTimes: { Decided: '2026-01-01T00:00:00.000Z', Done: '2026-01-01T00:00:02.000Z' },
-    ...over,
-  });
 
 /**
  * The operator's part: each time the annotation is seen, `act` runs with its value (bounded polling; it

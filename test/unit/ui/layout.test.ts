@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { groupRanks, layoutTopology } from '../../../src/ui/layout.js';
 import { phaseOffsets } from '../../../src/report/tree.js';
 import { edgeLabel, renderTopology } from '../../../src/ui/render.js';
-import { FailoverRecord } from '../../../src/api/status.js';
-import { chan, diamond } from './statuses.js';
+import { chan, diamond, record } from './statuses.js';
 
 describe('groupRanks', () => {
   const cases: [string, string[], [string, string][], Record<string, number>][] = [
@@ -188,14 +187,7 @@ describe('rendering', () => {
   });
 
   it('orders journal phases by time, then as a record goes through them, in seconds since the start', () => {
-    const r = FailoverRecord.parse({
-      id: 'f',
-      group: 'hub',
-      from: 'h-0',
-      to: 'h-1',
-      reason: 'DeadPrimary',
-      phase: 'Done',
-      startedAt: '2026-01-01T00:00:00.000Z',
+    const r = record({
       phaseTimes: {
         Done: '2026-01-01T00:00:02.500Z',
         Repointing: '2026-01-01T00:00:02.500Z',

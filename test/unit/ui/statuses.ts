@@ -2,6 +2,7 @@
 import {
   emptyChannelStatus,
   emptyStatus,
+  FailoverRecord,
   type ChannelReport,
   type InstanceStatus,
   type TopologyStatus,
@@ -82,4 +83,20 @@ export function diamond(mutate?: (s: TopologyStatus) => void): TopologyStatus {
   };
   mutate?.(s);
   return s;
+}
+
+/** A finished failover of hub (h-0 → h-1), two seconds long; `over` changes any field. */
+export function record(over: Partial<FailoverRecord> = {}): FailoverRecord {
+  return FailoverRecord.parse({
+    id: 'f1',
+    group: 'hub',
+    from: 'h-0',
+    to: 'h-1',
+    reason: 'DeadPrimary',
+    phase: 'Done',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:02.000Z',
+    phaseTimes: { Decided: '2026-01-01T00:00:00.000Z', Done: '2026-01-01T00:00:02.000Z' },
+    ...over,
+  });
 }
