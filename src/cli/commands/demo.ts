@@ -1,10 +1,13 @@
-// `tributary demo`: five local MariaDB servers, the design's warehouse topology, converged, fed with
-// rows, drawn, then (unless --no-failover) shard-a's primary killed and the failover shown.
+// `tributary demo`: five local MariaDB or MySQL servers, the design's warehouse topology, converged, fed
+// with rows, drawn, then (unless --no-failover) shard-a's primary killed and the failover shown. The
+// narrative goes to stdout; the reconciler's JSON log lines go to a file named at the start.
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { isOpen } from '../../plan/failover.js';
 import { applyPassResult, type PassResult } from '../../controller/pass.js';
+import { previewPasses } from '../../plan/preview.js';
 import { formatPlan } from '../../report/plan-text.js';
 import { renderTree } from '../../report/tree.js';
 import {
@@ -13,8 +16,12 @@ import {
   REPL_PASSWORD,
   REPL_USER,
   createSandbox,
+  SANDBOX_FLAVORS,
   type Sandbox,
+  type SandboxFlavor,
 } from '../../sandbox/index.js';
+import { UserError } from '../../util/errors.js';
+import { createLogger } from '../../util/log.js';
 import { observeLocal, openLocal, type LocalContext } from '../context.js';
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
@@ -44,7 +51,14 @@ export function demoManifests(sb: Sandbox): unknown[] {
         flavor: 'auto',
         adminSecretRef: { name: 'tributary-admin' },
         replicationSecretRef: { name: 'tributary-repl' },
-        failover: { enabled: true, pollIntervalSeconds: 1, failureThreshold: 3, cooldownSeconds: 300 },
+        // A short detection window, so that the demo's kill -9 fails over within seconds.
+        failover: {
+          enabled: true,
+          pollIntervalSeconds: 1,
+          downAfterSeconds: 1,
+          failureThreshold: 3,
+          cooldownSeconds: 300,
+        },
         groups: [
           { name: 'shard-a', members: [m('a-0', { promotionRule: 'prefer' }), m('a-1')] },
           { name: 'shard-b', members: [m('b-0')] },
@@ -103,7 +117,21 @@ async function pass(ctx: LocalContext): Promise<PassResult> {
   return r;
 }
 
-export async function demoCommand(o: { failover: boolean; keep: boolean }): Promise<void> {
+const FLAVOR_NAMES: Record<SandboxFlavor, string> = { mariadb: 'MariaDB', mysql: 'MySQL' };
+
+function demoFlavor(value: string | undefined): SandboxFlavor {
+  const v = value ?? 'mariadb';
+  if (!(SANDBOX_FLAVORS as readonly string[]).includes(v))
+    throw new UserError(
+      `--flavor: must be ${SANDBOX_FLAVORS.join(' or ')}, not ${JSON.stringify(v.slice(0, 40))}`,
+    );
+  return v as SandboxFlavor;
+}
+
+export async function demoCommand(o: { failover: boolean; keep: boolean; flavor?: string }): Promise<void> {
+  const flavor = demoFlavor(o.flavor);
+  // The reconciler logs JSON lines; in the demo they would interleave with the narrative.
+  const logFile = join(tmpdir(), `tributary-demo-${process.pid}.log`);
   let sb: Sandbox | undefined;
   let ctx: LocalContext | undefined;
   const cleanup = async () => {
@@ -117,10 +145,17 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    step(1, 'Starting five local MariaDB servers (127.0.0.1, temporary directory)');
+    say(`tributary demo on ${FLAVOR_NAMES[flavor]}; the reconciler's log: ${logFile}`);
+    step(
+      1,
+      `Starting five local ${FLAVOR_NAMES[flavor]} servers (127.0.0.1, temporary directory, read-only)`,
+    );
     const t0 = Date.now();
-    sb = await createSandbox({ names: MEMBERS, log: (msg) => say(`   ${msg}`) });
-    say(`   ${MEMBERS.map((n) => `${n}:${sb!.server(n).port}`).join('  ')}  (${Date.now() - t0} ms)`);
+    sb = await createSandbox({ flavor, names: MEMBERS, log: (msg) => say(`   ${msg}`) });
+    const version = String(await sb.server('a-0').scalar('SELECT VERSION()'));
+    say(
+      `   ${version}: ${MEMBERS.map((n) => `${n}:${sb!.server(n).port}`).join('  ')}  (${Date.now() - t0} ms)`,
+    );
 
     step(
       2,
@@ -134,12 +169,17 @@ export async function demoCommand(o: { failover: boolean; keep: boolean }): Prom
         .join('---\n'),
     );
     say(`   manifest: ${file}`);
-    ctx = await openLocal([file], join(sb.dir, 'status.json'));
+    ctx = await openLocal([file], join(sb.dir, 'status.json'), { log: createLogger({ file: logFile }) });
 
     step(3, 'tributary plan: what one pass would do on fresh servers');
     const observed = await observeLocal(ctx);
     if (!observed) throw new Error('the demo resource is invalid');
-    say(formatPlan('warehouse', observed.decision, observed.inputs.replication).replace(/^/gm, '   '));
+    say(
+      formatPlan('warehouse', previewPasses(observed.decideInput), observed.inputs.replication).replace(
+        /^/gm,
+        '   ',
+      ),
+    );
 
     step(4, 'Converging (one pass of the reconciler)');
     const t1 = Date.now();
