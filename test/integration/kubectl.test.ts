@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailoverSpec } from '../../src/api/spec.js';
 import { renderTree } from '../../src/report/tree.js';
 import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER } from '../../src/sandbox/index.js';
-import { pickFreePort } from '../../src/sandbox/ports.js';
 import { KubernetesStore } from '../../src/store/kubernetes.js';
 import { ANNOTATION_SWITCHOVER } from '../../src/store/store.js';
 import {
@@ -19,6 +18,7 @@ import {
   secretManifest,
   topologyManifest,
 } from '../harness/kube-api-server.js';
+import { freePort } from '../harness/net.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN } from '../harness/topology.js';
 
@@ -81,8 +81,8 @@ describe('kubectl tributary with a running operator and real members', () => {
     );
     kubeconfig = join(sb().dir, 'kubeconfig.yaml');
     writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
-    const [metrics, health] = [await pickFreePort(), await pickFreePort()];
-    uiPort = await pickFreePort();
+    const [metrics, health] = [await freePort(), await freePort()];
+    uiPort = await freePort();
     op = spawn(
       process.execPath,
       [
