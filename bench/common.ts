@@ -6,8 +6,15 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { stringify } from 'yaml';
-import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER } from '../src/sandbox/index.js';
-import type { SandboxServer } from '../src/sandbox/index.js';
+import {
+  ADMIN_PASSWORD,
+  ADMIN_USER,
+  REPL_PASSWORD,
+  REPL_USER,
+  SANDBOX_FLAVORS,
+  type SandboxFlavor,
+  type SandboxServer,
+} from '../src/sandbox/index.js';
 
 // ---- figures ------------------------------------------------------------------------------------------
 
@@ -300,4 +307,42 @@ export function labelStatusPath(status: unknown, path: string): string {
       ? `${item.replica ?? '?'}/${item.name === '' ? "''" : (item.name ?? '?')}`
       : item.name;
   return `${m[0]} (${label})${path.slice(m[0].length)}`;
+}
+
+// ---- flavors ------------------------------------------------------------------------------------------
+
+/**
+ * The flavors a benchmark runs on: `--flavor mysql|mariadb|both` (or `--flavor=…`) on the command line,
+ * default both. A bad value is an error naming the option.
+ */
+export function flavorsFromArgs(argv: readonly string[] = process.argv.slice(2)): SandboxFlavor[] {
+  let value = 'both';
+  argv.forEach((a, i) => {
+    if (a === '--flavor') value = argv[i + 1] ?? '';
+    else if (a.startsWith('--flavor=')) value = a.slice('--flavor='.length);
+  });
+  if (value === 'both') return [...SANDBOX_FLAVORS];
+  if ((SANDBOX_FLAVORS as readonly string[]).includes(value)) return [value as SandboxFlavor];
+  throw new Error(`--flavor must be mysql, mariadb or both, not ${JSON.stringify(value)}`);
+}
+
+export const FLAVOR_LABEL: Record<SandboxFlavor, string> = { mariadb: 'MariaDB', mysql: 'MySQL' };
+
+/**
+ * A table with one column per flavor: `rows` are [label, value per flavor]; a flavor without a value shows
+ * '-'. `heads` names each column (e.g. `MariaDB 10.11.19`).
+ */
+export function printSideBySide(
+  title: string,
+  heads: Partial<Record<SandboxFlavor, string>>,
+  rows: readonly [string, Partial<Record<SandboxFlavor, string>>][],
+): void {
+  const flavors = SANDBOX_FLAVORS.filter((f) => heads[f] !== undefined);
+  const labelWidth = Math.max(title.length, ...rows.map(([l]) => l.length)) + 2;
+  const width = (f: SandboxFlavor) =>
+    Math.max(heads[f]!.length, ...rows.map(([, v]) => (v[f] ?? '-').length)) + 3;
+  console.log('');
+  console.log(title.padEnd(labelWidth) + flavors.map((f) => heads[f]!.padStart(width(f))).join(''));
+  for (const [label, v] of rows)
+    console.log(label.padEnd(labelWidth) + flavors.map((f) => (v[f] ?? '-').padStart(width(f))).join(''));
 }

@@ -9,7 +9,8 @@
 //              receives 9 named channels shard_1 … shard_9, one from each shard; the first member of every
 //              group is its primary
 // Environment: BENCH_SCENARIO=warehouse|fleet-50 runs one of them; BENCH_PASSES_5 / BENCH_PASSES_50 change
-// the number of timed passes (default 200 / 100).
+// the number of timed passes (default 200 / 100). `--flavor mysql|mariadb|both` (default both) runs every
+// scenario on each flavor in turn (one sandbox at a time) and ends with the figures side by side.
 // Each is converged first (passes until Ready with nothing executed), then N passes are timed. The store is
 // a LocalStore (manifest file + status file), the status written only when it changed, as the loop does.
 // A breakdown times the steps of a pass separately. Prints figures only; every server is removed at the end,
@@ -25,11 +26,12 @@ import { analyze } from '../src/analyze/findings.js';
 import { buildView } from '../src/analyze/view.js';
 import { demoManifests } from '../src/cli/commands/demo.js';
 import type { PassResult, Reconciler } from '../src/controller/pass.js';
-import { createReconciler, loadInputs, rememberChannels } from '../src/controller/reconcile.js';
+import { createReconciler, loadInputs } from '../src/controller/reconcile.js';
+import { rememberChannels } from '../src/plan/decide.js';
 import { observeTopology } from '../src/observe/probe.js';
 import { planConvergence } from '../src/plan/converge.js';
 import { projectStatus } from '../src/report/status.js';
-import { createSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { createSandbox, type Sandbox, type SandboxFlavor } from '../src/sandbox/index.js';
 import { SqlClient, SqlClientPool } from '../src/sql/client.js';
 import { gtidOps } from '../src/sql/gtid/index.js';
 import { LocalStore } from '../src/store/local.js';
@@ -42,6 +44,10 @@ import {
   diffPaths,
   envNumber,
   machineLine,
+  FLAVOR_LABEL,
+  flavorsFromArgs,
+  printSideBySide,
+  serversRss,
   fullGc,
   labelStatusPath,
   memoryFigures,
@@ -71,7 +77,7 @@ interface Scenario {
   targetP50Ms: number;
   /** Bound on the convergence phase and on the timed loop (each). */
   deadlineMs: number;
-  build(): Promise<{ sandbox: Sandbox; docs: unknown[]; startMs: number[] }>;
+  build(flavor: SandboxFlavor): Promise<{ sandbox: Sandbox; docs: unknown[]; startMs: number[] }>;
 }
 
 const RSS_TARGET_MB = 80;
@@ -103,8 +109,8 @@ const scenarios: Scenario[] = [
     warmup: 20,
     targetP50Ms: 15,
     deadlineMs: 120_000,
-    async build() {
-      const { sandbox, startMs } = await startedSandbox(WAREHOUSE);
+    async build(flavor) {
+      const { sandbox, startMs } = await startedSandbox(flavor, WAREHOUSE);
       return { sandbox, docs: demoManifests(sandbox), startMs };
     },
   },
@@ -116,8 +122,8 @@ const scenarios: Scenario[] = [
     warmup: 10,
     targetP50Ms: 150,
     deadlineMs: 300_000,
-    async build() {
-      const { sandbox, startMs } = await startedSandbox(fleetNames());
+    async build(flavor) {
+      const { sandbox, startMs } = await startedSandbox(flavor, fleetNames());
       const group = (prefix: string) => sandbox.servers.filter((s) => s.name.startsWith(`${prefix}-`));
       const groups: GroupLayout[] = [];
       for (let s = 1; s <= SHARDS; s++) groups.push({ name: `shard-${s}`, members: group(`s${s}`) });
@@ -135,8 +141,11 @@ const scenarios: Scenario[] = [
 ];
 
 /** A sandbox whose servers are started START_BATCH at a time; destroyed again when a start fails. */
-async function startedSandbox(names: string[]): Promise<{ sandbox: Sandbox; startMs: number[] }> {
-  const sandbox = await createSandbox({ names, start: false });
+async function startedSandbox(
+  flavor: SandboxFlavor,
+  names: string[],
+): Promise<{ sandbox: Sandbox; startMs: number[] }> {
+  const sandbox = await createSandbox({ flavor, names, start: false });
   try {
     return { sandbox, startMs: await startInBatches(sandbox.servers, START_BATCH) };
   } catch (e) {
@@ -190,11 +199,22 @@ async function timeLoop(iterations: number, deadline: number, fn: () => Promise<
   return summarize(samples);
 }
 
-async function run(sc: Scenario): Promise<void> {
+/** The figures of one scenario on one flavor, for the side-by-side summary. */
+interface Outcome {
+  version: string;
+  p50: number;
+  p95: number;
+  /** Mean RSS of one server at the end (bytes). */
+  serverRss: number;
+  startSeconds: number;
+}
+const outcomes = new Map<string, Partial<Record<SandboxFlavor, Outcome>>>();
+
+async function run(sc: Scenario, flavor: SandboxFlavor): Promise<void> {
   console.log('');
-  console.log(`== ${sc.label}; load average ${loadavg()[0]!.toFixed(2)}`);
+  console.log(`== ${FLAVOR_LABEL[flavor]}: ${sc.label}; load average ${loadavg()[0]!.toFixed(2)}`);
   const t0 = performance.now();
-  const { sandbox, docs, startMs } = await sc.build();
+  const { sandbox, docs, startMs } = await sc.build(flavor);
   const pool = new SqlClientPool();
   try {
     console.log(
@@ -282,6 +302,17 @@ async function run(sc: Scenario): Promise<void> {
     );
 
     await breakdown(store, ref, pool, sc, latencies.length ? lat.p50 : NaN);
+    const version = String(await sandbox.servers[0]!.scalar('SELECT VERSION()'));
+    outcomes.set(sc.key, {
+      ...outcomes.get(sc.key),
+      [flavor]: {
+        version,
+        p50: lat.p50,
+        p95: lat.p95,
+        serverRss: serversRss(sandbox.servers) / sandbox.servers.length,
+        startSeconds: startMs.reduce((a, b) => a + b, 0) / 1000,
+      },
+    });
     await operatorProcess(file, statusFile);
   } finally {
     await pool.closeAll();
@@ -413,7 +444,26 @@ async function main(): Promise<void> {
   const chosen = scenarios.filter((sc) => !only || sc.key === only);
   if (chosen.length === 0)
     throw new Error(`BENCH_SCENARIO must be one of ${scenarios.map((sc) => sc.key).join(', ')}`);
-  for (const sc of chosen) await run(sc);
+  const flavors = flavorsFromArgs();
+  for (const flavor of flavors) for (const sc of chosen) await run(sc, flavor);
+  const heads: Partial<Record<SandboxFlavor, string>> = {};
+  for (const o of outcomes.values())
+    for (const f of flavors) if (o[f]) heads[f] = `${FLAVOR_LABEL[f]} ${o[f].version.split('-')[0]}`;
+  const rows: [string, Partial<Record<SandboxFlavor, string>>][] = [];
+  const cell = (fn: (o: Outcome) => string, key: string) =>
+    Object.fromEntries(
+      flavors.flatMap((f) => (outcomes.get(key)?.[f] ? [[f, fn(outcomes.get(key)![f]!)]] : [])),
+    );
+  for (const sc of chosen) {
+    rows.push([
+      `${sc.key}: steady pass p50, ms (target ≤ ${sc.targetP50Ms})`,
+      cell((o) => o.p50.toFixed(2), sc.key),
+    ]);
+    rows.push([`${sc.key}: steady pass p95, ms`, cell((o) => o.p95.toFixed(2), sc.key)]);
+    rows.push([`${sc.key}: RSS of one server, MB`, cell((o) => mb(o.serverRss), sc.key)]);
+    rows.push([`${sc.key}: servers started in, s`, cell((o) => o.startSeconds.toFixed(1), sc.key)]);
+  }
+  printSideBySide('summary (same machine, one run)', heads, rows);
 }
 
 main().catch((e: unknown) => {
