@@ -1,8 +1,14 @@
 // Findings: what differs between the spec and what the servers do. Pure: spec × observation → findings.
-import type { ChannelFilter, Flavor } from '../api/spec.js';
+import { CATCHUP_CHANNEL, type ChannelFilter, type Flavor } from '../api/spec.js';
 import type { ChannelStatus } from '../api/status.js';
 import type { GtidOps } from '../sql/gtid/index.js';
-import { channelSourceMember, type GroupView, type MemberView, type TopologyView } from './view.js';
+import {
+  channelSourceMember,
+  failingOver,
+  type GroupView,
+  type MemberView,
+  type TopologyView,
+} from './view.js';
 
 /** Where a managed channel must point and how: the desired state of one channel. */
 export interface DesiredChannel {
@@ -45,7 +51,16 @@ export type Finding =
   | ({ kind: 'GtidDomainConflict'; domain: number; withMember: string } & At)
   | ({ kind: 'SourcePurgedNeededGtids'; missing: string } & At)
   | ({ kind: 'UnmanagedChannel' } & At)
+  /**
+   * The channel's source already feeds another channel of the same replica: never created or repointed
+   * there (MySQL would accept it and the source would then drop the older connection; MariaDB refuses it).
+   */
+  | ({ kind: 'ChannelSourceConflict'; otherChannel: string; source: string } & At)
   | { kind: 'ReplicaWritable'; member: string }
+  /** MySQL: GTIDs are not fully on; never a candidate, never (re)pointed by auto-position, either end. */
+  | { kind: 'GtidModeOff'; member: string; gtidMode: string; enforceGtidConsistency: boolean | null }
+  /** MySQL: super_read_only=ON is not persisted, so a restart would come back writable. */
+  | { kind: 'ReadOnlyNotPersisted'; member: string }
   | { kind: 'PrimaryReadOnly'; member: string }
   | { kind: 'TwoWritableMembers'; group: string; members: string[] }
   | { kind: 'ErrantTransactions'; member: string; errant: string }
@@ -85,6 +100,7 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
   }
   const writable = g.members.filter((m) => m.reachable && m.readOnly === false).map((m) => m.spec.name);
   if (writable.length > 1) out.push({ kind: 'TwoWritableMembers', group: g.spec.name, members: writable });
+  for (const m of g.members) if (m.reachable && m.obs?.vars) analyzeServer(m, out);
 
   const feedsOthers =
     g.members.length > 1 || view.spec.groups.some((o) => o.channels.some((c) => c.from === g.spec.name));
@@ -114,6 +130,27 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
   }
 }
 
+/** Server-wide settings every member needs, whatever its role. */
+function analyzeServer(m: MemberView, out: Finding[]): void {
+  const v = m.obs!.vars!;
+  if (gtidsOff(m))
+    out.push({
+      kind: 'GtidModeOff',
+      member: m.spec.name,
+      gtidMode: v.gtidMode ?? 'unknown',
+      enforceGtidConsistency: v.enforceGtidConsistency,
+    });
+  if (v.superReadOnlyPersisted === false) out.push({ kind: 'ReadOnlyNotPersisted', member: m.spec.name });
+}
+
+/** MySQL with GTIDs not fully on (gtid_mode other than ON, or consistency not enforced); MariaDB never. */
+export function gtidsOff(m: MemberView | undefined): boolean {
+  const v = m?.obs?.vars;
+  return (
+    v !== undefined && v.gtidMode !== null && (v.gtidMode !== 'ON' || v.enforceGtidConsistency === false)
+  );
+}
+
 /** A non-primary member: read-only, replicating from the primary over '', nothing else managed. */
 function analyzeReplica(
   ctx: AnalyzeContext,
@@ -123,10 +160,20 @@ function analyzeReplica(
   out: Finding[],
 ): void {
   const name = m.spec.name;
-  if (m.readOnly === false) out.push({ kind: 'ReplicaWritable', member: name });
+  // MySQL replicas need super_read_only too: read_only alone does not stop accounts with SUPER.
+  if (m.readOnly === false || m.obs?.vars?.superReadOnly === false)
+    out.push({ kind: 'ReplicaWritable', member: name });
   for (const ch of m.obs!.channels) {
     if (ch.name === '') continue;
-    if (isManagedName(ctx, g, ch.name)) {
+    if (ch.name.toLowerCase() === CATCHUP_CHANNEL) {
+      if (!failingOver(ctx.view, g.spec.name))
+        out.push({
+          kind: 'ChannelMisplaced',
+          member: name,
+          channel: ch.name,
+          reason: 'a leftover failover catch-up channel',
+        });
+    } else if (isManagedName(ctx, g, ch.name)) {
       out.push({
         kind: 'ChannelMisplaced',
         member: name,
@@ -137,12 +184,16 @@ function analyzeReplica(
   }
   if (!primary.reachable || !primary.obs?.vars) return; // nothing to compare with or point at
   const flavor = m.obs!.flavor!;
-  const errant = ctx.gtid(flavor).errant(m.obs!.vars!.gtidExecuted, primary.obs.vars.gtidExecuted);
   const current = m.obs!.channels.find((c) => c.name === '');
-  // A member holding what the primary lacks must not replicate from it: it stays fenced (read-only).
-  if (errant && !(current && channelSourceMember(ctx.view, current) === primary.spec.name)) {
+  // What it received from the primary counts as the primary's: the primary's row may be a moment older.
+  const errant = ctx.gtid(flavor).errant(m.obs!.vars!.gtidExecuted, primary.obs.vars.gtidExecuted, {
+    alsoLegit: current ? [current.retrievedGtidSet] : [],
+  });
+  if (errant) {
+    // Reported whether or not it replicates (it may never be promoted); a member that does not replicate
+    // from the primary is not pointed at it: it stays fenced (read-only) for a human to look at.
     out.push({ kind: 'ErrantTransactions', member: name, errant });
-    return;
+    if (!(current && channelSourceMember(ctx.view, current) === primary.spec.name)) return;
   }
   const desired: DesiredChannel = {
     member: name,
@@ -170,6 +221,16 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
   const name = p.spec.name;
   const channels = p.obs!.channels;
   for (const ch of channels) {
+    if (ch.name.toLowerCase() === CATCHUP_CHANNEL) {
+      if (!failingOver(ctx.view, g.spec.name))
+        out.push({
+          kind: 'ChannelMisplaced',
+          member: name,
+          channel: ch.name,
+          reason: 'a leftover failover catch-up channel',
+        });
+      continue;
+    }
     if (ch.name === '') {
       // A primary's default channel pointing into its own group is a leftover of a promotion or switchover.
       const src = channelSourceMember(view, ch);
@@ -242,6 +303,14 @@ function compareChannel(
   out: Finding[],
 ): void {
   const at = { member: desired.member, channel: desired.channel, fromGroup: desired.fromGroup };
+  // Auto-position needs GTIDs on both ends: reported (GtidModeOff), never created or repointed.
+  if (gtidsOff(ctx.view.members.get(desired.member)) || gtidsOff(ctx.view.members.get(desired.source)))
+    return;
+  const conflict = sourceConflict(ctx, current, desired);
+  if (conflict) {
+    out.push({ kind: 'ChannelSourceConflict', member: at.member, channel: at.channel, ...conflict });
+    return;
+  }
   if (!current) {
     out.push({ kind: 'ChannelMissing', member: at.member, channel: at.channel, desired });
     return;
@@ -280,6 +349,28 @@ function compareChannel(
   } else if (current.ioRunning === 'No' || current.sqlRunning === 'No') {
     out.push({ kind: 'ChannelStopped', ...at, io: current.ioRunning, sql: current.sqlRunning });
   }
+}
+
+/**
+ * Another channel of the replica that already receives from the desired source (by member, or by the
+ * literal address MariaDB compares): creating or repointing this one there would break one of the two.
+ * A channel that already points there itself is no conflict with itself.
+ */
+function sourceConflict(
+  ctx: AnalyzeContext,
+  current: ChannelStatus | undefined,
+  desired: DesiredChannel,
+): { otherChannel: string; source: string } | undefined {
+  const channels = ctx.view.members.get(desired.member)?.obs?.channels ?? [];
+  const wanted = `${desired.sourceHost.toLowerCase()}:${desired.sourcePort}`;
+  const other = channels.find(
+    (c) =>
+      c !== current &&
+      !sameName(c.name, desired.channel) &&
+      (channelSourceMember(ctx.view, c) === desired.source ||
+        `${c.sourceHost.toLowerCase()}:${c.sourcePort}` === wanted),
+  );
+  return other ? { otherChannel: other.name, source: `${desired.source} (${wanted})` } : undefined;
 }
 
 const sortedLower = (xs: string[]) =>

@@ -54,6 +54,13 @@ export function governingFailover(group: string, journal: FailoverRecord[]): Fai
   return undefined;
 }
 
+/** A failover or switchover of the group is open: its temporary catch-up channel is expected. */
+export function failingOver(view: Pick<TopologyView, 'previous'>, group: string): boolean {
+  return (view.previous?.failovers ?? []).some(
+    (r) => r.group === group && r.phase !== 'Done' && r.phase !== 'Aborted',
+  );
+}
+
 export function buildView(
   spec: TopologySpec,
   observation: Observation,

@@ -68,6 +68,10 @@ export const ChannelStatus = z.object({
     .nullable()
     .default(null)
     .meta({ description: 'SOURCE_HEARTBEAT_PERIOD (seconds); absent or null when unknown.' }),
+  retryCount: z.number().int().nullable().default(null).meta({
+    description:
+      'SOURCE_RETRY_COUNT of the channel (MySQL); absent or null when unknown (MariaDB has only the server-wide startup option).',
+  }),
   sslAllowed: z.boolean().meta({ description: 'The channel is configured for TLS.' }),
   filter: z
     .object({
@@ -143,6 +147,11 @@ export const ChannelReport = ChannelStatus.extend({
   state: z
     .enum(['Running', 'Connecting', 'Stopped', 'Broken', 'Missing'])
     .meta({ description: 'Running, Connecting, Stopped, Broken or Missing.' }),
+  /** Why the operator cannot bring this channel where it should be (a conflict, a failed statement, errant GTIDs). */
+  problem: z
+    .string()
+    .optional()
+    .meta({ description: 'Why the operator cannot bring this channel where it should be.' }),
 });
 export type ChannelReport = z.infer<typeof ChannelReport>;
 
@@ -197,12 +206,27 @@ export const FailoverRecord = z.object({
     )
     .default([])
     .meta({ description: 'Transactions that did not reach the new primary, per member.' }),
-  /** An operator acknowledged it (annotation tributary.dev/ack-failover): the cooldown no longer applies. */
+  /**
+   * An operator acknowledged it (annotation tributary.dev/ack-failover): a finished record no longer
+   * holds the cooldown; an open record held for a human (stranded transactions, deadline) goes on.
+   */
   acknowledged: z
     .boolean()
     .optional()
     .meta({ description: 'Acknowledged with the annotation tributary.dev/ack-failover.' }),
   message: z.string().optional().meta({ description: 'What happened, in one line.' }),
+  /** When the record counts as stuck if it has not promoted (startedAt + spec.failover.deadlineSeconds). */
+  deadline: z
+    .string()
+    .optional()
+    .meta({ description: 'When the record counts as stuck if it has not promoted.' }),
+  /** Bound on each GTID wait of this record (seconds): a resumed operator keeps the same bound. */
+  waitSeconds: z
+    .number()
+    .optional()
+    .meta({ description: 'Bound on each GTID wait of this record (seconds).' }),
+  /** What the record waits for before it can go on, when that needs a human (empty when nothing). */
+  waitingFor: z.string().optional().meta({ description: 'What it waits for when that needs a human.' }),
 });
 export type FailoverRecord = z.infer<typeof FailoverRecord>;
 
@@ -288,6 +312,7 @@ export function emptyChannelStatus(name: string): ChannelStatus {
     delaySeconds: 0,
     connectRetry: 0,
     heartbeatPeriod: null,
+    retryCount: null,
     sslAllowed: false,
     filter: { doDatabases: [], ignoreDatabases: [] },
   };

@@ -1,11 +1,8 @@
 // What the local commands share: the file store, its one topology, a connection pool, the reconciler.
-import {
-  createReconciler,
-  decide,
-  loadInputs,
-  type Decision,
-  type PassInputs,
-} from '../controller/reconcile.js';
+import { loadInputs, observe, type PassInputs } from '../controller/gather.js';
+import { createReconciler } from '../controller/reconcile.js';
+import type { DecideInput } from '../plan/decide.js';
+import type { ProbeStreak } from '../plan/health.js';
 import type { Reconciler } from '../controller/pass.js';
 import { SqlClientPool } from '../sql/client.js';
 import { LocalStore } from '../store/local.js';
@@ -25,9 +22,9 @@ export interface LocalContext {
 export async function openLocal(
   files: string[],
   statusOut?: string,
-  opts: { settleMs?: number; wake?: (ref: TopologyRef) => void } = {},
+  opts: { settleMs?: number; wake?: (ref: TopologyRef) => void; log?: Logger } = {},
 ): Promise<LocalContext> {
-  const log = createLogger();
+  const log = opts.log ?? createLogger();
   const store = new LocalStore({
     files,
     ...(statusOut ? { statusOut } : {}),
@@ -55,12 +52,15 @@ export function reportProblems(problems: string[] | undefined): boolean {
 }
 
 /**
- * Observes and analyzes the topology of the files without writing anything (plan, status, the demo).
- * Undefined when the resource cannot be used; its problems are printed then.
+ * Observes the topology of the files and gathers what a pass would decide from, without writing
+ * anything (plan, status, the web view, the demo). With `assumeDown`, every unreachable member counts as
+ * unreachable for the whole detection window: `plan` then shows the failover that would run. Undefined
+ * when the resource cannot be used; its problems are printed then.
  */
 export async function observeLocal(
   ctx: LocalContext,
-): Promise<{ inputs: PassInputs; decision: Decision; generation: number } | undefined> {
+  opts: { assumeDown?: boolean } = {},
+): Promise<{ inputs: PassInputs; decideInput: DecideInput; generation: number } | undefined> {
   const stored = await ctx.store.get(ctx.ref);
   if (!stored) throw new UserError(`MySQLTopology ${ctx.ref.name} disappeared from the files`);
   const inputs = await loadInputs(ctx.store, stored);
@@ -68,5 +68,21 @@ export async function observeLocal(
     reportProblems(inputs.errors);
     return undefined;
   }
-  return { inputs, decision: await decide(inputs, ctx.pool), generation: stored.generation };
+  const observation = await observe(inputs, ctx.pool);
+  const streaks = new Map<string, ProbeStreak>(
+    opts.assumeDown
+      ? observation.instances
+          .filter((i) => !i.reachable)
+          .map((i) => [i.member, { since: Number.NEGATIVE_INFINITY, failures: Number.POSITIVE_INFINITY }])
+      : [],
+  );
+  const decideInput: DecideInput = {
+    spec: inputs.spec,
+    observation,
+    previous: inputs.previous,
+    streaks,
+    nowMs: Date.now(),
+    annotations: stored.annotations,
+  };
+  return { inputs, decideInput, generation: stored.generation };
 }

@@ -8,7 +8,7 @@
 // - Abort stops handing out work, clears every timer and waits for the passes that are running.
 import type { TopologyStatus } from '../api/status.js';
 import type { PassResult, Reconciler } from './pass.js';
-import { refKey, type Store, type TopologyRef } from '../store/store.js';
+import { ConflictError, refKey, type Store, type TopologyRef } from '../store/store.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { WorkQueue } from './queue.js';
 
@@ -186,8 +186,17 @@ export function runController(options: ControllerOptions): Controller {
           log.debug({ topology: key }, 'status changed but writes are not allowed; not written');
         } else if (!guarded.alreadyWritten(result.status)) {
           const generation = result.status.observedGeneration ?? guarded.generation() ?? 0;
-          await store.writeStatus(ref, result.status, generation);
-          outcome.statusWritten = true;
+          try {
+            // Conditional on the version the pass decided on: a newer journal is never overwritten.
+            await store.writeStatus(ref, result.status, generation, {
+              ...(result.resourceVersion !== undefined ? { resourceVersion: result.resourceVersion } : {}),
+            });
+            outcome.statusWritten = true;
+          } catch (e) {
+            if (!(e instanceof ConflictError)) throw e;
+            log.debug({ topology: key }, 'status changed meanwhile; the next pass decides again');
+            result.requeueAfterMs = 0;
+          }
         }
       }
       if (!options.dryRun) {
@@ -205,9 +214,13 @@ export function runController(options: ControllerOptions): Controller {
         }
       }
       queue.forget(ref);
-      const requeue = Number.isFinite(result.requeueAfterMs)
-        ? Math.min(maxRequeueMs, Math.max(minRequeueMs, result.requeueAfterMs))
-        : maxRequeueMs;
+      // 0 asks for the next pass at once (a failover moving phase by phase); other delays are bounded.
+      const requeue =
+        result.requeueAfterMs <= 0
+          ? 0
+          : Number.isFinite(result.requeueAfterMs)
+            ? Math.min(maxRequeueMs, Math.max(minRequeueMs, result.requeueAfterMs))
+            : maxRequeueMs;
       queue.addAfter(ref, requeue);
       outcome.nextInMs = requeue;
     } catch (e) {

@@ -11,8 +11,13 @@ export interface PassResult {
   actionsExecuted: number;
   /** Problems the user must fix (invalid spec, missing Secrets), one line each; empty otherwise. */
   problems?: string[];
-  /** Milliseconds until this topology wants its next pass (its pollIntervalSeconds, or sooner). */
+  /** Milliseconds until this topology wants its next pass (its pollIntervalSeconds, or sooner; 0: at once). */
   requeueAfterMs: number;
+  /**
+   * The stored object's version after the pass's own writes: the status write that follows the pass is
+   * conditional on it, so a status decided on a stale copy never overwrites a newer journal.
+   */
+  resourceVersion?: string;
 }
 
 export interface PassOptions {
@@ -33,6 +38,8 @@ export type Reconciler = (
 /** What the loop does after a pass, for callers that run single passes: the status when it changed, then the events. */
 export async function applyPassResult(store: Store, ref: TopologyRef, result: PassResult): Promise<void> {
   if (result.statusChanged)
-    await store.writeStatus(ref, result.status, result.status.observedGeneration ?? 0);
+    await store.writeStatus(ref, result.status, result.status.observedGeneration ?? 0, {
+      ...(result.resourceVersion !== undefined ? { resourceVersion: result.resourceVersion } : {}),
+    });
   for (const e of result.events) await store.emitEvent(ref, e);
 }

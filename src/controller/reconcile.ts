@@ -1,29 +1,24 @@
-// One reconciliation pass of one topology: observe → analyze → plan → execute → report, with failover
-// as one more step between analysis and convergence.
-import type { TopologySpec } from '../api/spec.js';
+// One reconciliation pass of one topology: gather → decide → act → report.
+//
+// - gather (gather.ts): the resource and its Secrets, then one bounded observation of every member;
+// - decide (plan/decide.ts, pure): findings, the failover journal, every statement of the pass;
+// - act: the journal is written first, conditionally on the version the decision was based on (a
+//   conflict means someone else wrote: nothing runs, the next pass re-reads and decides again); then
+//   the annotations acted on are removed and the statements run, target by target;
+// - report: the status projected from a fresh observation when something ran.
+// The only memory this process keeps between passes is each member's streak of failed probes.
 import { emptyStatus, type Condition, type FailoverRecord, type TopologyStatus } from '../api/status.js';
-import { loadCredentials, validateTopology, type Credentials } from '../api/validate.js';
-import { analyze, type Finding } from '../analyze/findings.js';
-import { addressKey, buildView, type TopologyView } from '../analyze/view.js';
-import { executeActions, type ActionFailure, type ExecuteContext } from '../execute/execute.js';
-import { dialectOf, observeTopology } from '../observe/probe.js';
-import type { Observation } from '../observe/types.js';
+import { executeActions, failureLabel, type ExecuteContext, type ExecuteResult } from '../execute/execute.js';
+import { addressKey } from '../analyze/view.js';
+import { dialectOf } from '../observe/probe.js';
 import { channelLabel, describeAction, type Action } from '../plan/actions.js';
-import { planConvergence } from '../plan/converge.js';
-import {
-  assessPrimaries,
-  decideFailovers,
-  decideSwitchover,
-  isOpen,
-  parseSwitchoverAnnotation,
-  type PrimaryHealth,
-} from '../plan/failover.js';
+import { assess, decidePass, type PassPlan } from '../plan/decide.js';
+import { isOpen } from '../plan/failover-step.js';
+import { nextStreaks, type ProbeStreak } from '../plan/health.js';
 import { mergeConditions, projectStatus, significantPart } from '../report/status.js';
 import type { SqlClientPool } from '../sql/client.js';
-import { gtidOps } from '../sql/gtid/index.js';
 import {
-  ANNOTATION_ACK_FAILOVER,
-  ANNOTATION_SWITCHOVER,
+  ConflictError,
   refKey,
   type Store,
   type StoredTopology,
@@ -32,8 +27,10 @@ import {
 } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { stableEqual } from '../util/stable.js';
-import { advanceFailover } from './failover.js';
+import { loadInputs, observe, type PassInputs } from './gather.js';
 import type { PassOptions, PassResult, Reconciler } from './pass.js';
+
+export { loadInputs, type PassInputs };
 
 export interface ReconcilerDeps {
   pool: SqlClientPool;
@@ -42,110 +39,16 @@ export interface ReconcilerDeps {
   /** How long a pass that changed something waits for its channels to run before it reports. */
   settleMs?: number;
   probeTimeoutMs?: number;
-  /** Bound on GTID waits during failover and switchover (seconds). */
-  failoverWaitSeconds?: number;
   /** Asks for a pass of a topology now (the loop's enqueue): a member's connection just broke. */
   wake?: (ref: TopologyRef) => void;
 }
 
-/** Everything one pass needs to decide, once the resource is valid and its Secrets read. */
-export interface PassInputs {
-  spec: TopologySpec;
-  admin: Credentials;
-  replication: Credentials;
-  previous: TopologyStatus | undefined;
-}
-
-export interface Decision {
-  observation: Observation;
-  view: TopologyView;
-  findings: Finding[];
-  actions: Action[];
-  remembered: { group: string; name: string; from: string }[];
-}
-
-const JOURNAL_LENGTH = 20;
 /** Changes of GTID positions, lag and thread-state text alone are written at most this often. */
 export const VOLATILE_WRITE_INTERVAL_MS = 30_000;
-/** Spacing of re-probes while a primary fails probes (consensus with its replicas guards against blips). */
-const QUICK_REPROBE_MS = 50;
-
-/** Reads the resource and its Secrets; returns the problems (one line each) when it cannot be used. */
-export async function loadInputs(
-  store: Store,
-  stored: StoredTopology,
-): Promise<PassInputs | { errors: string[] }> {
-  const resource = {
-    apiVersion: 'tributary.dev/v1alpha1',
-    kind: 'MySQLTopology',
-    metadata: { name: stored.ref.name, namespace: stored.ref.namespace },
-    spec: stored.spec,
-  };
-  const result = validateTopology(resource);
-  if (!result.ok) return { errors: result.errors };
-  const spec = result.topology.spec;
-  const creds = await loadCredentials(spec, (name) => store.readSecret(stored.ref.namespace, name), {
-    namespace: stored.ref.namespace,
-  });
-  if (!creds.ok) return { errors: creds.errors };
-  return { spec, admin: creds.admin, replication: creds.replication, previous: stored.status };
-}
-
-/** Managed channels: declared now, plus those declared before that some server still holds. */
-export function rememberChannels(
-  spec: TopologySpec,
-  previous: TopologyStatus | undefined,
-  observation?: Observation,
-) {
-  const declared = spec.groups.flatMap((g) =>
-    g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })),
-  );
-  const stillThere = (previous?.managedChannels ?? []).filter((r) => {
-    if (declared.some((d) => d.group === r.group && d.name.toLowerCase() === r.name.toLowerCase()))
-      return false;
-    const g = spec.groups.find((x) => x.name === r.group);
-    if (!g || !observation) return true;
-    // Forget it once every member is reachable and none holds it any more.
-    return g.members.some((m) => {
-      const o = observation.instances.find((i) => i.member === m.name);
-      return !o?.reachable || o.channels.some((c) => c.name.toLowerCase() === r.name.toLowerCase());
-    });
-  });
-  return [...declared, ...stillThere];
-}
-
-/** Groups whose primary a failover has not yet promoted: convergence leaves them alone. */
-function busyGroups(journal: readonly FailoverRecord[]): Set<string> {
-  return new Set(journal.filter((r) => isOpen(r) && r.phase !== 'Repointing').map((r) => r.group));
-}
-
-/** observe → analyze → plan (pure after the observation). */
-export async function decide(
-  inputs: PassInputs,
-  pool: SqlClientPool,
-  opts: { journal?: FailoverRecord[]; probeTimeoutMs?: number } = {},
-): Promise<Decision> {
-  const observation = await observeTopology(inputs.spec, {
-    admin: inputs.admin,
-    replicationUser: inputs.replication.username,
-    pool,
-    ...(opts.probeTimeoutMs ? { probeTimeoutMs: opts.probeTimeoutMs } : {}),
-  });
-  const journal = opts.journal ?? inputs.previous?.failovers ?? [];
-  const previous = inputs.previous ? { ...inputs.previous, failovers: journal } : undefined;
-  const view = buildView(inputs.spec, observation, previous);
-  const remembered = rememberChannels(inputs.spec, inputs.previous, observation);
-  const findings = analyze({ view, gtid: gtidOps, remembered });
-  const actions = planConvergence(findings, {
-    paused: inputs.spec.paused,
-    busyGroups: busyGroups(journal),
-    memberGroup: (m) => view.members.get(m)?.group,
-  });
-  return { observation, view, findings, actions, remembered };
-}
 
 const EVENT_REASON: Record<Action['kind'], (a: Action) => string> = {
   SetReadOnly: (a) => (a.kind === 'SetReadOnly' && a.readOnly ? 'MemberFenced' : 'PrimaryWritable'),
+  PersistReadOnly: () => 'ReadOnlyPersisted',
   EnsureReplicationUser: () => 'ReplicationUserCreated',
   RemoveChannel: () => 'ChannelRemoved',
   ConfigureChannel: (a) =>
@@ -155,9 +58,9 @@ const EVENT_REASON: Record<Action['kind'], (a: Action) => string> = {
   WaitForGtid: () => 'CaughtUp',
 };
 
-/** Per-topology memory of one process: consecutive failed probes per member. */
+/** Per-topology memory of one process. */
 interface Memory {
-  failures: Map<string, number>;
+  streaks: Map<string, ProbeStreak>;
   /** When this process last reported a status change (ms). */
   lastChange: number;
 }
@@ -165,227 +68,68 @@ interface Memory {
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
   const memory = new Map<string, Memory>();
-  // Which topologies probe which address: a broken connection wakes them at once.
-  const watchers = new Map<string, Map<string, TopologyRef>>();
-  const { wake } = deps;
-  if (wake) {
-    deps.pool.onConnectionLost((a) => {
-      for (const ref of watchers.get(addressKey(a.host, a.port))?.values() ?? []) wake(ref);
-    });
-  }
-  return async (
-    store: Store,
-    ref: TopologyRef,
-    options: PassOptions = {},
-  ): Promise<PassResult | undefined> => {
+  const watchers = watchAddresses(deps);
+  return async (store, ref, options: PassOptions = {}): Promise<PassResult | undefined> => {
     const stored = await store.get(ref);
     if (!stored || stored.deleting) return undefined;
     const started = now();
     const inputs = await loadInputs(store, stored);
     if ('errors' in inputs) return invalidResult(stored, inputs.errors, started.toISOString());
-    for (const m of inputs.spec.groups.flatMap((g) => g.members)) {
-      const target = m.connect ?? m;
-      const key = addressKey(target.host, target.port);
-      watchers.set(key, (watchers.get(key) ?? new Map()).set(refKey(ref), ref));
-    }
-    const mem = memory.get(refKey(ref)) ?? { failures: new Map(), lastChange: 0 };
+    watchers.track(ref, inputs);
+    const mem = memory.get(refKey(ref)) ?? { streaks: new Map(), lastChange: 0 };
     memory.set(refKey(ref), mem);
-    const topology = `${ref.namespace}/${ref.name}`;
-    const pollMs = inputs.spec.failover.pollIntervalSeconds * 1000;
-    // paused: observe and report only; nothing is written to any server.
-    const mayWrite = () => !options.dryRun && !inputs.spec.paused && (options.mayWrite?.() ?? true);
-    const events: TopologyEvent[] = [];
-    const extra: Omit<Condition, 'lastTransitionTime'>[] = [];
-    const problems: string[] = [];
-    const condition = (type: string, reason: string, message: string) =>
-      extra.push({ type, status: 'True', reason, message, observedGeneration: stored.generation });
-    let journal: FailoverRecord[] = [...(inputs.previous?.failovers ?? [])];
-    const upsert = (r: FailoverRecord) => {
-      const i = journal.findIndex((x) => x.id === r.id);
-      journal = i >= 0 ? journal.map((x, j) => (j === i ? r : x)) : [...journal, r];
-      const closed = journal.filter((x) => !isOpen(x));
-      if (closed.length > JOURNAL_LENGTH)
-        journal = journal.filter((x) => isOpen(x) || closed.indexOf(x) >= closed.length - JOURNAL_LENGTH);
-    };
-    const withJournal = (): TopologyStatus => ({
-      ...(inputs.previous ?? emptyStatus('Ready')),
-      failovers: journal,
+
+    // gather
+    const observation = await observe(inputs, deps.pool, deps.probeTimeoutMs);
+    mem.streaks = nextStreaks(mem.streaks, observation.instances, now().getTime());
+    // decide
+    const plan = decidePass({
+      spec: inputs.spec,
+      observation,
+      previous: inputs.previous,
+      streaks: mem.streaks,
+      nowMs: now().getTime(),
+      annotations: stored.annotations,
+      ...(options.switchover ? { switchover: options.switchover } : {}),
     });
-    // The journal is written before each failover phase acts: a restarted operator resumes it.
-    const persist = async (r: FailoverRecord) => {
-      upsert(r);
-      const base = inputs.previous ?? emptyStatus('FailingOver');
-      await store.writeStatus(
-        ref,
-        { ...base, phase: journal.some(isOpen) ? 'FailingOver' : base.phase, failovers: journal },
-        stored.generation,
-      );
-      inputs.previous = { ...base, failovers: journal };
-    };
-
-    // An operator's acknowledgement lifts the failover cooldown of a group.
-    const ack = stored.annotations[ANNOTATION_ACK_FAILOVER];
-    if (ack && mayWrite()) {
-      const last = [...journal].reverse().find((r) => r.group === ack.trim() && r.reason === 'DeadPrimary');
-      if (last && !last.acknowledged) upsert({ ...last, acknowledged: true });
-      await store.removeAnnotation(ref, ANNOTATION_ACK_FAILOVER);
-      events.push({
-        type: 'Normal',
-        reason: 'FailoverAcknowledged',
-        message: `failover cooldown of ${ack} lifted`,
-      });
+    // act
+    const mayWrite = () => !options.dryRun && (options.mayWrite?.() ?? true);
+    const acted = mayWrite()
+      ? await act(store, stored, inputs, plan, executionContext(plan, inputs, deps, mayWrite))
+      : undefined;
+    if (acted === 'conflict') {
+      deps.log.info({ topology: refKey(ref) }, 'the topology changed while deciding; deciding again');
+      return {
+        status: stored.status ?? emptyStatus('Ready'),
+        statusChanged: false,
+        events: [],
+        actionsExecuted: 0,
+        requeueAfterMs: 0,
+      };
     }
-
-    let decision = await decide(inputs, deps.pool, {
-      journal,
-      ...(deps.probeTimeoutMs ? { probeTimeoutMs: deps.probeTimeoutMs } : {}),
-    });
-    for (const i of decision.observation.instances) {
-      if (i.reachable) mem.failures.delete(i.member);
-      else mem.failures.set(i.member, (mem.failures.get(i.member) ?? 0) + 1);
-    }
-    const health = assessPrimaries(decision.view, mem.failures, inputs.spec.failover.failureThreshold);
-    for (const h of health) reportHealth(h, condition);
-
-    let failure: ActionFailure | undefined;
-    let executedCount = 0;
-    if (
-      inputs.spec.paused &&
-      (options.switchover || stored.annotations[ANNOTATION_SWITCHOVER] !== undefined)
-    ) {
-      problems.push(
-        'switchover: the topology is paused (spec.paused: true); nothing is written until it is resumed',
-      );
-    }
-    if (mayWrite()) {
-      const execCtx = executionContext(() => decision, inputs, deps, mayWrite);
-      const switchoverAsk =
-        options.switchover ?? parseSwitchoverAnnotation(stored.annotations[ANNOTATION_SWITCHOVER]);
-      if (
-        stored.annotations[ANNOTATION_SWITCHOVER] !== undefined &&
-        !parseSwitchoverAnnotation(stored.annotations[ANNOTATION_SWITCHOVER])
-      ) {
-        problems.push(`metadata.annotations["${ANNOTATION_SWITCHOVER}"]: must be <group>=<member>`);
-        await store.removeAnnotation(ref, ANNOTATION_SWITCHOVER);
-      }
-      if (switchoverAsk) {
-        const req = {
-          group: switchoverAsk.group,
-          to: switchoverAsk.to,
-          timeoutSeconds: options.switchover?.timeoutSeconds ?? deps.failoverWaitSeconds ?? 30,
-        };
-        const sw = decideSwitchover(req, decision.view, withJournal(), now());
-        if ('record' in sw) {
-          await persist(sw.record);
-          events.push({
-            type: 'Normal',
-            reason: 'SwitchoverStarted',
-            message: `${sw.record.group}: ${sw.record.from} → ${sw.record.to}`,
-          });
-        } else if ('refused' in sw) {
-          problems.push(sw.refused);
-          events.push({ type: 'Warning', reason: 'SwitchoverRefused', message: sw.refused });
-        }
-        if (!options.switchover) await store.removeAnnotation(ref, ANNOTATION_SWITCHOVER);
-      }
-      for (const d of decideFailovers(inputs.spec, decision.view, health, withJournal(), now())) {
-        if (d.kind === 'blocked') {
-          condition('FailoverBlocked', d.condition, d.reason);
-          continue;
-        }
-        await persist(d.record);
-        events.push({
-          type: 'Warning',
-          reason: 'FailoverStarted',
-          message: `${d.record.group}: ${d.record.from} is dead, promoting ${d.record.to} (${d.record.message ?? ''})`,
-        });
-        deps.log.warn(
-          { topology, group: d.record.group, from: d.record.from, to: d.record.to },
-          'failover started',
-        );
-      }
-      let advanced = false;
-      for (const r of journal.filter((x) => isOpen(x) && x.phase !== 'Repointing')) {
-        try {
-          const next = await advanceFailover(r, {
-            view: decision.view,
-            exec: execCtx,
-            journal: persist,
-            now,
-            waitSeconds:
-              r.reason === 'Switchover'
-                ? (options.switchover?.timeoutSeconds ?? deps.failoverWaitSeconds ?? 30)
-                : (deps.failoverWaitSeconds ?? 30),
-            groupDomains: groupDomains(decision.view, inputs.previous, r.group),
-          });
-          advanced = true;
-          deps.log.info({ topology, group: r.group, phase: next.phase }, `failover ${r.id}: ${next.phase}`);
-          if (next.phase === 'Aborted') {
-            events.push({ type: 'Warning', reason: 'SwitchoverAborted', message: next.message ?? 'aborted' });
-            problems.push(`switchover of ${r.group} ${next.message ?? 'aborted'}`);
-          }
-        } catch (e) {
-          const message = `failover ${r.id} (${r.group}: ${r.from} → ${r.to}) stopped in phase ${r.phase}: ${(e as Error).message}`;
-          events.push({ type: 'Warning', reason: 'FailoverStalled', message });
-          condition('FailoverStalled', r.phase, message);
-          deps.log.warn({ topology }, message);
-        }
-      }
-      if (advanced) decision = await decide(inputs, deps.pool, { journal });
-
-      const result = await executeActions(decision.actions, execCtx);
-      failure = result.failure;
-      for (const a of result.executed) {
-        events.push({
-          type: a.kind === 'SetReadOnly' && a.readOnly ? 'Warning' : 'Normal',
-          reason: EVENT_REASON[a.kind](a),
-          message: describeAction(a),
-        });
-        deps.log.info(
-          { topology, action: a.kind, target: 'channel' in a ? channelLabel(a.member, a.channel) : a.member },
-          describeAction(a),
-        );
-        if (a.kind === 'ConfigureChannel') {
-          const r = journal.find((x) => isOpen(x) && x.group === a.desired.fromGroup);
-          if (r)
-            upsert({ ...r, repointed: [...new Set([...r.repointed, channelLabel(a.member, a.channel)])] });
-        }
-      }
-      if (failure) {
-        events.push({ type: 'Warning', reason: 'ActionFailed', message: failure.message });
-        condition('ActionFailed', failure.action.kind, failure.message);
-        deps.log.warn({ topology, statement: failure.statement, errno: failure.errno }, failure.message);
-      }
-      if (result.executed.length > 0) decision = await settle(inputs, deps, journal);
-      for (const r of journal.filter((x) => isOpen(x) && x.phase === 'Repointing')) {
-        if (!groupSettled(decision, r.group)) continue;
-        const done: FailoverRecord = {
-          ...r,
-          phase: 'Done',
-          finishedAt: now().toISOString(),
-          phaseTimes: { ...r.phaseTimes, Done: now().toISOString() },
-        };
-        upsert(done);
-        mem.failures.delete(r.from);
-        events.push({
-          type: 'Normal',
-          reason: r.reason === 'Switchover' ? 'SwitchoverFinished' : 'FailoverFinished',
-          message: `${r.group}: ${r.to} is primary; repointed ${done.repointed.join(', ') || 'nothing'}`,
-        });
-        deps.log.info({ topology, group: r.group, to: r.to }, 'failover finished');
-      }
-      executedCount = result.executed.length;
-    }
+    // report
+    const journal = acted?.journal ?? inputs.previous?.failovers ?? [];
+    const execution = acted?.execution ?? { executed: [], failures: [], skipped: [] };
+    log(deps, refKey(ref), plan, execution);
+    const after =
+      execution.executed.length > 0
+        ? await settle(inputs, deps, journal, startedChannels(execution.executed))
+        : plan;
     const status = projectStatus(
       {
-        view: decision.view,
-        findings: decision.findings,
+        view: after.view,
+        findings: after.findings,
         generation: stored.generation,
         now: started.toISOString(),
         paused: inputs.spec.paused,
-        remembered: decision.remembered,
+        remembered: after.remembered,
         failovers: journal,
-        extraConditions: extra,
+        extraConditions: [
+          ...plan.conditions,
+          ...executionConditions(execution),
+          ...storeConditions(stored),
+        ].map((c) => ({ ...c, observedGeneration: stored.generation })),
+        channelProblems: channelProblems(plan, execution),
       },
       stored.status,
     );
@@ -394,83 +138,182 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       (!stableEqual(significantPart(status), significantPart(stored.status)) ||
         started.getTime() - mem.lastChange >= VOLATILE_WRITE_INTERVAL_MS);
     if (statusChanged) mem.lastChange = started.getTime();
-    // Re-probe at once while a primary is suspect or a failover has not promoted yet; a repointing
-    // failover waits for channels, at the normal pace.
-    const quick =
-      health.some((h) => h.state === 'Suspect') || journal.some((r) => isOpen(r) && r.phase !== 'Repointing');
+    const resourceVersion = acted?.resourceVersion ?? stored.resourceVersion;
     return {
       status,
       statusChanged,
-      events,
-      ...(problems.length ? { problems } : {}),
-      actionsExecuted: executedCount,
-      requeueAfterMs: quick ? QUICK_REPROBE_MS : failure ? Math.min(pollMs, 1000) : pollMs,
+      events: acted ? [...plan.events, ...executionEvents(execution), ...storeEvents(stored)] : [],
+      ...(plan.problems.length ? { problems: plan.problems } : {}),
+      actionsExecuted: execution.executed.length,
+      requeueAfterMs: requeueAfter(plan, journal, execution),
+      ...(resourceVersion !== undefined ? { resourceVersion } : {}),
     };
   };
 }
 
-function reportHealth(
-  h: PrimaryHealth,
-  condition: (type: string, reason: string, message: string) => void,
-): void {
-  if (h.state === 'Unreachable') {
-    condition(
-      'PrimaryUnreachable',
-      'OperatorCutOff',
-      `${h.primary} (${h.group}) fails probes but ${h.witnesses.map((w) => channelLabel(w.member, w.channel)).join(', ')} still receive from it: no failover`,
-    );
-  } else if (h.state === 'NoWitness') {
-    condition(
-      'PrimaryUnreachable',
-      'NoWitness',
-      `${h.primary} (${h.group}) fails probes and nothing replicates from it: nobody to confirm or promote`,
-    );
-  } else if (h.state === 'Dead') {
-    condition(
-      'PrimaryDead',
-      'DeadPrimary',
-      `${h.primary} (${h.group}) is dead: ${h.failures} failed probes, no replica receives from it`,
-    );
-  }
+/**
+ * When the next pass should run: at once while a failover moves phase by phase, and after a repointing
+ * pass that acted (the next one closes the record); sooner than the poll after a failure.
+ */
+function requeueAfter(plan: PassPlan, journal: FailoverRecord[], e: ExecuteResult): number {
+  const repointed = journal.some((r) => isOpen(r) && r.phase === 'Repointing') && e.executed.length > 0;
+  if (repointed) return 0;
+  return e.failures.length > 0 ? Math.min(plan.requeueAfterMs, 1000) : plan.requeueAfterMs;
 }
 
-/** Every channel into or inside the group runs from the new primary (unreachable members aside). */
-function groupSettled(d: Decision, group: string): boolean {
-  const pending = new Set<Finding['kind']>([
-    'ChannelMissing',
-    'ChannelPointsElsewhere',
-    'ChannelStopped',
-    'ChannelBroken',
-    'ChannelMisplaced',
-    'PrimaryReadOnly',
-  ]);
-  return !d.findings.some((f) => {
-    if (!pending.has(f.kind) || !('member' in f)) return false;
-    const from = 'desired' in f ? f.desired.fromGroup : 'fromGroup' in f ? f.fromGroup : undefined;
-    return from === group || d.view.members.get(f.member)?.group === group;
+interface Acted {
+  journal: FailoverRecord[];
+  execution: ExecuteResult;
+  resourceVersion: string | undefined;
+}
+
+/** Journal first (conditional), then the annotations acted on, then the statements. */
+async function act(
+  store: Store,
+  stored: StoredTopology,
+  inputs: PassInputs,
+  plan: PassPlan,
+  exec: ExecuteContext,
+): Promise<Acted | 'conflict'> {
+  let version = stored.resourceVersion;
+  if (plan.journalChanged) {
+    const base = inputs.previous ?? emptyStatus('FailingOver');
+    const status: TopologyStatus = {
+      ...base,
+      phase: plan.journal.some(isOpen) ? 'FailingOver' : base.phase,
+      failovers: plan.journal,
+    };
+    try {
+      const written = await store.writeStatus(stored.ref, status, stored.generation, {
+        ...(version !== undefined ? { resourceVersion: version } : {}),
+      });
+      version = written.resourceVersion ?? version;
+    } catch (e) {
+      if (e instanceof ConflictError) return 'conflict';
+      throw e;
+    }
+  }
+  for (const key of plan.consume)
+    version = (await store.removeAnnotation(stored.ref, key)).resourceVersion ?? version;
+  const execution = await executeActions(plan.actions, exec);
+  return { journal: noteRepointed(plan.journal, execution.executed), execution, resourceVersion: version };
+}
+
+/** Records the channels a repointing failover's group got repointed (for status and events). */
+function noteRepointed(journal: FailoverRecord[], executed: Action[]): FailoverRecord[] {
+  return journal.map((r) => {
+    if (!isOpen(r) || r.phase !== 'Repointing') return r;
+    const labels = executed.flatMap((a) =>
+      a.kind === 'ConfigureChannel' && a.desired.fromGroup === r.group
+        ? [channelLabel(a.member, a.channel)]
+        : [],
+    );
+    return labels.length ? { ...r, repointed: [...new Set([...r.repointed, ...labels])] } : r;
   });
 }
 
-/** GTID domains a group's members write (MariaDB): observed now, or remembered in status. */
-function groupDomains(view: TopologyView, previous: TopologyStatus | undefined, group: string): number[] {
-  const g = view.groups.find((x) => x.spec.name === group);
-  const ids = new Set<number>();
-  for (const m of g?.members ?? []) {
-    const now = m.obs?.vars?.gtidDomainId;
-    const before = previous?.instances.find((i) => i.name === m.spec.name)?.gtidDomainId;
-    for (const d of [now, before]) if (typeof d === 'number') ids.add(d);
+function executionEvents(e: ExecuteResult): TopologyEvent[] {
+  return [
+    ...e.executed.map((a): TopologyEvent => ({
+      type: a.kind === 'SetReadOnly' && a.readOnly ? 'Warning' : 'Normal',
+      reason: EVENT_REASON[a.kind](a),
+      message: describeAction(a),
+    })),
+    ...e.failures.map((f): TopologyEvent => ({
+      type: 'Warning',
+      reason: 'ActionFailed',
+      message: f.message,
+    })),
+  ];
+}
+
+function executionConditions(
+  e: ExecuteResult,
+): Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>[] {
+  if (e.failures.length === 0) return [];
+  const shown = e.failures.slice(0, 5).map((f) => f.message);
+  const more = e.failures.length > 5 ? `; and ${e.failures.length - 5} more` : '';
+  const skipped = e.skipped.length > 0 ? ` (${e.skipped.length} dependent actions skipped)` : '';
+  return [
+    {
+      type: 'ActionFailed',
+      status: 'True',
+      reason: e.failures[0]!.action.kind,
+      message: `${shown.join('; ')}${more}${skipped}`,
+    },
+  ];
+}
+
+/** A stored status that did not parse whole: what was kept, what was dropped, said every pass until rewritten. */
+function storeConditions(
+  stored: StoredTopology,
+): Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>[] {
+  if (!stored.statusProblems?.length) return [];
+  return [
+    {
+      type: 'StatusUnreadable',
+      status: 'True',
+      reason: 'StoredStatusPartlyDropped',
+      message: `the stored status did not parse whole; kept what could be read (the failover journal first), dropped: ${stored.statusProblems.join('; ')}`,
+    },
+  ];
+}
+
+function storeEvents(stored: StoredTopology): TopologyEvent[] {
+  return storeConditions(stored).map((c) => ({ type: 'Warning', reason: c.reason, message: c.message }));
+}
+
+/** Problems per channel: from findings, then from this pass's failed or skipped statements. */
+function channelProblems(plan: PassPlan, e: ExecuteResult): Map<string, string> {
+  const out = new Map(plan.channelProblems);
+  for (const s of e.skipped)
+    if ('channel' in s.action)
+      out.set(failureLabel({ action: s.action, message: '' }), `skipped: ${s.because}`);
+  for (const f of e.failures) out.set(failureLabel(f), f.message);
+  return out;
+}
+
+function log(deps: ReconcilerDeps, topology: string, plan: PassPlan, e: ExecuteResult): void {
+  // A problem the user must fix is printed as such (one line); its event need not be logged twice.
+  for (const ev of plan.events) {
+    const level = ev.type === 'Warning' && !plan.problems.includes(ev.message) ? 'warn' : 'info';
+    deps.log[level]({ topology, reason: ev.reason }, ev.message);
   }
-  return [...ids].sort((a, b) => a - b);
+  for (const a of e.executed) {
+    const t = 'channel' in a && a.channel !== undefined ? channelLabel(a.member, a.channel) : a.member;
+    deps.log.info({ topology, action: a.kind, target: t }, describeAction(a));
+  }
+  for (const f of e.failures) deps.log.warn({ topology, statement: f.statement, errno: f.errno }, f.message);
+}
+
+/** Which topologies probe which address: a member's broken connection wakes their pass at once. */
+function watchAddresses(deps: ReconcilerDeps) {
+  const watchers = new Map<string, Map<string, TopologyRef>>();
+  const { wake } = deps;
+  if (wake) {
+    deps.pool.onConnectionLost((a) => {
+      for (const ref of watchers.get(addressKey(a.host, a.port))?.values() ?? []) wake(ref);
+    });
+  }
+  return {
+    track(ref: TopologyRef, inputs: PassInputs): void {
+      for (const m of inputs.spec.groups.flatMap((g) => g.members)) {
+        const target = m.connect ?? m;
+        const key = addressKey(target.host, target.port);
+        watchers.set(key, (watchers.get(key) ?? new Map()).set(refKey(ref), ref));
+      }
+    },
+  };
 }
 
 function executionContext(
-  current: () => Decision,
+  plan: PassPlan,
   inputs: PassInputs,
   deps: ReconcilerDeps,
   mayWrite: () => boolean,
 ): ExecuteContext {
   const member = (name: string) => {
-    const m = current().view.members.get(name);
+    const m = plan.view.members.get(name);
     if (!m?.obs?.flavor) throw new Error(`${name} was not observed`);
     return m;
   };
@@ -487,27 +330,41 @@ function executionContext(
     },
     dialect: (name: string) => dialectOf(member(name).obs!),
     replication: inputs.replication,
-    isPrimary: (name: string) => current().view.groups.some((g) => g.primary === name),
+    isPrimary: (name: string) => plan.view.groups.some((g) => g.primary === name),
+    groupOf: (name: string) => plan.view.members.get(name)?.group,
     mayWrite,
   };
 }
 
-/** After changes, observe again until nothing is left to do and new channels run, bounded by settleMs. */
+/** Channels this pass (re)started whole: the report waits for them to connect. */
+function startedChannels(executed: Action[]): { member: string; channel: string }[] {
+  return executed.flatMap((a) =>
+    a.kind === 'ConfigureChannel' || (a.kind === 'StartChannel' && (a.threads ?? 'both') === 'both')
+      ? [{ member: a.member, channel: a.channel }]
+      : [],
+  );
+}
+
+/**
+ * After statements ran, observe again until the channels the pass started have connected (or failed),
+ * bounded by settleMs: the report shows what the pass achieved. It decides nothing; the next pass does.
+ */
 async function settle(
   inputs: PassInputs,
   deps: ReconcilerDeps,
   journal: FailoverRecord[],
-): Promise<Decision> {
+  started: { member: string; channel: string }[],
+): Promise<Pick<PassPlan, 'view' | 'findings' | 'remembered'>> {
   const deadline = Date.now() + (deps.settleMs ?? 4000);
   for (;;) {
-    const decision = await decide(inputs, deps.pool, { journal });
-    const pending =
-      decision.actions.length > 0 ||
-      decision.findings.some((f) => f.kind === 'ChannelStopped' || f.kind === 'ChannelMissing');
-    const connecting = decision.observation.instances.some((i) =>
-      i.channels.some((c) => c.ioRunning === 'Connecting' && c.lastIOErrno === 0),
-    );
-    if ((!pending && !connecting) || Date.now() >= deadline) return decision;
+    const observation = await observe(inputs, deps.pool, deps.probeTimeoutMs);
+    const assessed = assess(inputs.spec, observation, inputs.previous, journal);
+    const connecting = started.some(({ member, channel }) => {
+      const o = observation.instances.find((i) => i.member === member);
+      const c = o?.channels.find((x) => x.name.toLowerCase() === channel.toLowerCase());
+      return o?.reachable === true && (!c || (c.ioRunning === 'Connecting' && c.lastIOErrno === 0));
+    });
+    if (!connecting || Date.now() >= deadline) return assessed;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -541,5 +398,6 @@ function invalidResult(stored: StoredTopology, errors: string[], now: string): P
     problems: errors,
     actionsExecuted: 0,
     requeueAfterMs: 10_000,
+    ...(stored.resourceVersion !== undefined ? { resourceVersion: stored.resourceVersion } : {}),
   };
 }

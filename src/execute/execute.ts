@@ -1,8 +1,22 @@
-// execute: the only step that writes to servers. Runs actions in order and stops at the first failure;
-// the next pass starts from what is observed then, so a half-done action is repaired, not resumed.
+// execute: the only step that writes to servers. Actions run target by target: a failure stops only what
+// depends on it, and the rest of the pass goes on; the next pass starts from what is observed then, so a
+// half-done action is repaired, not resumed.
+//
+// Order: fencing and accounts first, everywhere (stage 0), then everything else with each member's
+// actions in plan order and different members in parallel (stage 1). What depends on a failure:
+// - later actions on the same channel of the same member (a catch-up wait after its channel failed);
+// - later member-wide actions on that member (a failed wait before a promotion);
+// - making a member writable, when fencing another member of its group failed (never two writable).
 import type { Dialect, Statement } from '../sql/dialect.js';
 import type { SqlClient } from '../sql/client.js';
-import { actionStatements, describeAction, type Action, type Credentials } from '../plan/actions.js';
+import {
+  actionStatements,
+  actionTarget,
+  channelLabel,
+  describeAction,
+  type Action,
+  type Credentials,
+} from '../plan/actions.js';
 import { oneLine } from '../util/errors.js';
 
 export interface ExecuteContext {
@@ -11,6 +25,8 @@ export interface ExecuteContext {
   replication: Credentials;
   /** Members that may receive data writes (group primaries): the replication account goes there only. */
   isPrimary(member: string): boolean;
+  /** The group of a member: fencing failures block making another member of it writable. */
+  groupOf(member: string): string | undefined;
   /** Checked before every statement: a lost leadership or a stop request ends writing at once. */
   mayWrite(): boolean;
   onStatement?(member: string, statement: Statement): void;
@@ -18,7 +34,6 @@ export interface ExecuteContext {
 
 export interface ActionFailure {
   action: Action;
-  index: number;
   statement?: string;
   errno?: number;
   message: string;
@@ -26,49 +41,95 @@ export interface ActionFailure {
 
 export interface ExecuteResult {
   executed: Action[];
-  failure?: ActionFailure;
+  failures: ActionFailure[];
+  /** Actions not run because something they depend on failed, with the failure's message. */
+  skipped: { action: Action; because: string }[];
 }
 
-export async function executeActions(actions: Action[], ctx: ExecuteContext): Promise<ExecuteResult> {
-  const executed: Action[] = [];
-  for (const [index, action] of actions.entries()) {
-    if (action.kind === 'EnsureReplicationUser' && !ctx.isPrimary(action.member)) {
-      return {
-        executed,
-        failure: {
-          action,
-          index,
-          message: `refused: ${action.member} is not a primary (never write on a replica)`,
-        },
-      };
-    }
-    let current: Statement | undefined;
-    try {
-      for (const statement of actionStatements(action, ctx.dialect(action.member), ctx.replication)) {
-        if (!ctx.mayWrite()) throw new Error('writing is not allowed any more (stopping or lost leadership)');
-        current = statement;
-        ctx.onStatement?.(action.member, statement);
-        const rows = await ctx.client(action.member).query<Record<string, unknown>>(statement);
-        if (action.kind === 'WaitForGtid') {
-          const value = rows[0] ? Object.values(rows[0])[0] : undefined;
-          if (!ctx.dialect(action.member).waitReached(value))
-            throw new Error(`timed out after ${action.timeoutSeconds}s waiting for ${action.gtidSet}`);
-        }
+const isFencing = (a: Action) =>
+  (a.kind === 'SetReadOnly' && a.readOnly) ||
+  a.kind === 'PersistReadOnly' ||
+  a.kind === 'EnsureReplicationUser';
+
+const targetKey = (a: Action): string => {
+  const t = actionTarget(a);
+  return t.channel === undefined ? `${t.member}\u0000*` : `${t.member}\u0000${t.channel.toLowerCase()}`;
+};
+
+/** Runs the plan's actions; never throws for a failing statement (failures are part of the result). */
+export async function executeActions(
+  actions: readonly Action[],
+  ctx: ExecuteContext,
+): Promise<ExecuteResult> {
+  const result: ExecuteResult = { executed: [], failures: [], skipped: [] };
+  const failedTargets = new Map<string, string>();
+  const fencingFailedIn = new Set<string>();
+
+  const blockedBy = (a: Action): string | undefined => {
+    const own = failedTargets.get(targetKey(a)) ?? failedTargets.get(`${a.member}\u0000*`);
+    if (own) return own;
+    if (a.kind === 'SetReadOnly' && !a.readOnly && fencingFailedIn.has(ctx.groupOf(a.member) ?? ''))
+      return `fencing another member of ${ctx.groupOf(a.member)} failed: not making ${a.member} writable`;
+    return undefined;
+  };
+
+  const runMember = async (list: Action[]): Promise<void> => {
+    for (const a of list) {
+      const because = blockedBy(a);
+      if (because) {
+        result.skipped.push({ action: a, because });
+        continue;
       }
-      executed.push(action);
-    } catch (e) {
-      const err = e as { message?: string; errno?: number };
-      return {
-        executed,
-        failure: {
-          action,
-          index,
-          ...(current ? { statement: current.display } : {}),
-          ...(typeof err.errno === 'number' ? { errno: err.errno } : {}),
-          message: oneLine(`${describeAction(action)}: ${err.message ?? String(e)}`),
-        },
-      };
+      const failure = await runOne(a, ctx);
+      if (!failure) {
+        result.executed.push(a);
+        continue;
+      }
+      result.failures.push(failure);
+      failedTargets.set(targetKey(a), failure.message);
+      if (isFencing(a) && a.kind !== 'EnsureReplicationUser')
+        fencingFailedIn.add(ctx.groupOf(a.member) ?? '');
     }
+  };
+
+  for (const stage of [actions.filter(isFencing), actions.filter((a) => !isFencing(a))]) {
+    const byMember = new Map<string, Action[]>();
+    for (const a of stage) byMember.set(a.member, [...(byMember.get(a.member) ?? []), a]);
+    await Promise.all([...byMember.values()].map(runMember));
   }
-  return { executed };
+  return result;
 }
+
+async function runOne(action: Action, ctx: ExecuteContext): Promise<ActionFailure | undefined> {
+  if (action.kind === 'EnsureReplicationUser' && !ctx.isPrimary(action.member))
+    return { action, message: `refused: ${action.member} is not a primary (never write on a replica)` };
+  let current: Statement | undefined;
+  try {
+    for (const statement of actionStatements(action, ctx.dialect(action.member), ctx.replication)) {
+      if (!ctx.mayWrite()) throw new Error('writing is not allowed any more (stopping or lost leadership)');
+      current = statement;
+      ctx.onStatement?.(action.member, statement);
+      const rows = await ctx.client(action.member).query<Record<string, unknown>>(statement);
+      if (action.kind === 'WaitForGtid') {
+        const value = rows[0] ? Object.values(rows[0])[0] : undefined;
+        if (!ctx.dialect(action.member).waitReached(value))
+          throw new Error(`timed out after ${action.timeoutSeconds}s waiting for ${action.gtidSet}`);
+      }
+    }
+    return undefined;
+  } catch (e) {
+    const err = e as { message?: string; errno?: number };
+    return {
+      action,
+      ...(current ? { statement: current.display } : {}),
+      ...(typeof err.errno === 'number' ? { errno: err.errno } : {}),
+      message: oneLine(`${describeAction(action)}: ${err.message ?? String(e)}`),
+    };
+  }
+}
+
+/** `member/channel` of a failure, or the member for member-wide actions. */
+export const failureLabel = (f: ActionFailure): string => {
+  const t = actionTarget(f.action);
+  return t.channel === undefined ? t.member : channelLabel(t.member, t.channel);
+};

@@ -2,7 +2,7 @@
 import type { Credentials } from '../api/validate.js';
 import type { DesiredChannel } from '../analyze/findings.js';
 import { CHANNEL_DEFAULTS } from '../analyze/findings.js';
-import type { Dialect, Statement } from '../sql/dialect.js';
+import type { Dialect, Statement, Threads } from '../sql/dialect.js';
 import { lit, secret, sql } from '../sql/escape.js';
 
 export type Action =
@@ -17,9 +17,23 @@ export type Action =
       exists: boolean;
       reason: string;
     }
-  | { kind: 'StartChannel'; member: string; channel: string; reason: string }
-  | { kind: 'StopChannel'; member: string; channel: string; reason: string }
-  | { kind: 'WaitForGtid'; member: string; gtidSet: string; timeoutSeconds: number; reason: string };
+  | { kind: 'StartChannel'; member: string; channel: string; threads?: Threads; reason: string }
+  | { kind: 'StopChannel'; member: string; channel: string; threads?: Threads; reason: string }
+  | {
+      kind: 'WaitForGtid';
+      member: string;
+      gtidSet: string;
+      timeoutSeconds: number;
+      /** The channel whose progress is awaited: later steps on that channel depend on the wait. */
+      channel?: string;
+      reason: string;
+    }
+  /** Make every later start of the server read-only (MySQL SET PERSIST_ONLY; nothing on MariaDB). */
+  | { kind: 'PersistReadOnly'; member: string; reason: string };
+
+/** The (member, channel) an action works on; member-wide actions have no channel. */
+export const actionTarget = (a: Action): { member: string; channel?: string } =>
+  'channel' in a && a.channel !== undefined ? { member: a.member, channel: a.channel } : { member: a.member };
 
 export type { Credentials };
 
@@ -37,13 +51,18 @@ export function describeAction(a: Action): string {
     case 'RemoveChannel':
       return `${channelLabel(a.member, a.channel)}: stop and remove (${a.reason})`;
     case 'StartChannel':
-      return `${channelLabel(a.member, a.channel)}: start (${a.reason})`;
+      return `${channelLabel(a.member, a.channel)}: start${threadWords(a.threads)} (${a.reason})`;
     case 'StopChannel':
-      return `${channelLabel(a.member, a.channel)}: stop (${a.reason})`;
+      return `${channelLabel(a.member, a.channel)}: stop${threadWords(a.threads)} (${a.reason})`;
     case 'WaitForGtid':
       return `${a.member}: wait up to ${a.timeoutSeconds}s for ${a.gtidSet || 'nothing'} (${a.reason})`;
+    case 'PersistReadOnly':
+      return `${a.member}: persist read-only for every restart (${a.reason})`;
   }
 }
+
+const threadWords = (t: Threads | undefined) =>
+  t === 'receiver' ? ' the receiver' : t === 'applier' ? ' the applier' : '';
 
 /** The SQL of one action on one server, in order. Pure: the dialect renders, nothing is sent. */
 export function actionStatements(a: Action, dialect: Dialect, replication: Credentials): Statement[] {
@@ -60,11 +79,13 @@ export function actionStatements(a: Action, dialect: Dialect, replication: Crede
     case 'RemoveChannel':
       return [dialect.stop(a.channel), dialect.resetAll(a.channel)];
     case 'StartChannel':
-      return [dialect.start(a.channel)];
+      return [dialect.start(a.channel, a.threads)];
     case 'StopChannel':
-      return [dialect.stop(a.channel)];
+      return [dialect.stop(a.channel, a.threads)];
     case 'WaitForGtid':
       return [dialect.waitForGtid(a.gtidSet, a.timeoutSeconds)];
+    case 'PersistReadOnly':
+      return dialect.persistReadOnly();
     case 'ConfigureChannel': {
       const d = a.desired;
       const out: Statement[] = [];

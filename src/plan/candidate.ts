@@ -6,9 +6,10 @@
 // 2. Hard rules, each a reason to pass a member over: promotionRule must_not; errant transactions;
 //    applier of channel '' stopped on an error; log_bin off; log_replica_updates off; a newer
 //    major.minor than another reachable member runs (replicating from a newer source is unsupported).
-// 3. Among the rest, the first of: the most advanced executed GTID set (GtidOps.progress, which agrees
-//    with containment; between incomparable sets, the one with more: MySQL the transaction count,
-//    MariaDB the seq sum), promotionRule (prefer > neutral > prefer_not), applier lag of '' (lower
+// 3. Among the rest, the first of: the most advanced GTID set it holds once its relay log is applied,
+//    executed ∪ received (GtidOps.progress, which agrees with containment; between incomparable sets, the
+//    one with more: MySQL the transaction count, MariaDB the seq sum) — a member that received the most
+//    but applied less (a blocked applier) wins, because the others' repointing would discard its relay log; promotionRule (prefer > neutral > prefer_not), applier lag of '' (lower
 //    first, unknown last), version (lowest first, unknown last), spec order.
 // 4. Donor: the furthest member holding transactions the candidate lacks that can serve them (not
 //    errant, binlog with replicated transactions, not a newer release than the candidate); rules such
@@ -64,6 +65,8 @@ export interface CandidateChoice {
   passedOver: PassedOver[];
   /** Transactions that will not reach the new primary, per member holding them. */
   stranded: Stranded[];
+  /** Errant transactions per readable member ('' when none): such a member is neither candidate nor donor. */
+  errant: Record<string, string>;
   reason: string;
 }
 
@@ -91,6 +94,9 @@ interface Usable {
   executed: string;
   /** What channel '' received from the primary (MySQL Retrieved_Gtid_Set, MariaDB Gtid_IO_Pos). */
   received: string;
+  /** Everything it holds once its relay log is applied: executed ∪ received. */
+  holds: string;
+  /** Grows with `holds`: candidates are ranked by what they received, not only by what they applied. */
   progress: bigint;
   lag: number | null;
   version: Version | undefined;
@@ -128,6 +134,7 @@ export function chooseCandidate(input: CandidateInput): CandidateChoice {
   });
   const ranked = judged.filter((j) => j.blockers.length === 0).sort(compareRank(ops));
   const candidate = ranked[0];
+  const errant = Object.fromEntries(judged.map((j) => [j.member.name, j.errant]));
   const passedOver = assessed
     .filter((a) => a.member !== candidate?.member)
     .map((a) => ({
@@ -135,20 +142,26 @@ export function chooseCandidate(input: CandidateInput): CandidateChoice {
       reason: passOverReason(a, input.primary, judged, candidate, ops),
     }));
   if (!candidate)
-    return { passedOver, stranded: [], reason: noCandidateReason(passedOver, judged, input.primary) };
+    return {
+      passedOver,
+      stranded: [],
+      errant,
+      reason: noCandidateReason(passedOver, judged, input.primary),
+    };
 
   const donor = chooseDonor(candidate, judged, ops);
-  const fromDonor = donor ? ops.missing(candidate.executed, donor.executed) : undefined;
-  const reached = ops.union(candidate.executed, donor?.executed ?? '');
+  const fromDonor = donor ? ops.missing(candidate.holds, donor.holds) : undefined;
+  const reached = ops.union(candidate.holds, donor?.holds ?? '');
   const stranded = judged
     .filter((j) => j !== candidate)
-    .map((j) => ({ member: j.member.name, missing: ops.missing(ops.union(reached, j.errant), j.executed) }))
+    .map((j) => ({ member: j.member.name, missing: ops.missing(ops.union(reached, j.errant), j.holds) }))
     .filter((s) => s.missing !== '');
   return {
     candidate: candidate.member.name,
     ...(donor && fromDonor ? { donor: donor.member.name, fromDonor } : {}),
     passedOver,
     stranded,
+    errant,
     reason: choiceReason(candidate, ranked[1], donor, fromDonor, stranded, ops),
   };
 }
@@ -196,6 +209,7 @@ function assess(
   try {
     const executed = ops.normalize(obs.vars.gtidExecuted);
     const received = ops.normalize(channel?.retrievedGtidSet ?? '');
+    const holds = ops.union(executed, received);
     const lag = channel?.secondsBehindSource ?? null;
     const version = parseVersion(obs.vars.version);
     return {
@@ -207,7 +221,8 @@ function assess(
         channel,
         executed,
         received,
-        progress: ops.progress(executed),
+        holds,
+        progress: ops.progress(holds),
         lag,
         version,
       },
@@ -226,6 +241,8 @@ function ruleBlockers(u: Usable, errant: string, peers: readonly Usable[]): stri
   const out: string[] = [];
   if (u.member.promotionRule === 'must_not') out.push('promotionRule must_not');
   if (errant !== '') out.push(`errant transactions ${errant}`);
+  if (u.vars.gtidMode !== null && u.vars.gtidMode !== undefined && u.vars.gtidMode !== 'ON')
+    out.push(`gtid_mode ${u.vars.gtidMode}`);
   const applier = u.channel;
   if (applier && applier.sqlRunning === 'No' && applier.lastSQLErrno !== 0) {
     out.push(
@@ -268,7 +285,7 @@ function criteria(ops: GtidOps): Criterion[] {
     {
       name: 'GTID progress',
       compare: (a, b) => (a.progress > b.progress ? -1 : a.progress < b.progress ? 1 : 0),
-      why: (l, w) => `behind ${w.member.name}: lacks ${ops.missing(l.executed, w.executed)}`,
+      why: (l, w) => `behind ${w.member.name}: lacks ${ops.missing(l.holds, w.holds)}`,
     },
     {
       name: 'promotion rule',
@@ -324,7 +341,7 @@ function chooseDonor(candidate: Judged, judged: readonly Judged[], ops: GtidOps)
   return judged
     .filter((j) => j !== candidate && j.errant === '' && j.vars.logBin && j.vars.logReplicaUpdates)
     .filter((j) => !newerRelease(j, candidate))
-    .filter((j) => ops.missing(candidate.executed, j.executed) !== '')
+    .filter((j) => ops.missing(candidate.holds, j.holds) !== '')
     .sort(compareRank(ops))[0];
 }
 
@@ -342,7 +359,7 @@ function choiceReason(
     !runnerUp
       ? `${name} is the only member that may be promoted`
       : by === 'GTID progress'
-        ? `${name} has the most advanced executed GTID set of the members that may be promoted`
+        ? `${name} holds the most advanced GTID set (executed and received) of the members that may be promoted`
         : `${name} ties with ${runnerUp.member.name} on GTID progress and wins on ${by}`,
   ];
   if (donor) {

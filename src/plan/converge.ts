@@ -7,6 +7,8 @@ function rank(a: Action): number {
   switch (a.kind) {
     case 'SetReadOnly':
       return a.readOnly ? 0 : 1;
+    case 'PersistReadOnly':
+      return 0;
     case 'EnsureReplicationUser':
       return 2;
     case 'RemoveChannel':
@@ -31,6 +33,12 @@ function repair(f: Finding): Action | undefined {
         member: f.member,
         readOnly: false,
         reason: 'the primary must be writable',
+      };
+    case 'ReadOnlyNotPersisted':
+      return {
+        kind: 'PersistReadOnly',
+        member: f.member,
+        reason: 'a restarted member must come back read-only',
       };
     case 'ReplicationUserMissing':
       return { kind: 'EnsureReplicationUser', member: f.member, reason: 'replicas log in with it' };
@@ -80,18 +88,28 @@ function repair(f: Finding): Action | undefined {
 
 export interface ConvergeOptions {
   paused: boolean;
-  /** Groups whose primary a failover is changing: convergence leaves them to the failover step. */
+  /**
+   * Groups whose primary a failover is changing: convergence leaves their members, and the channels
+   * they feed elsewhere, to the failover step.
+   */
   busyGroups?: Set<string>;
   memberGroup: (member: string) => string | undefined;
 }
 
+/** The group a finding's channel receives from, when it names one. */
+const fromGroupOf = (f: Finding): string | undefined =>
+  'desired' in f ? f.desired.fromGroup : 'fromGroup' in f ? f.fromGroup : undefined;
+
 export function planConvergence(findings: Finding[], opts: ConvergeOptions): Action[] {
   if (opts.paused) return [];
-  const busy = (member: string) => opts.busyGroups?.has(opts.memberGroup(member) ?? '') ?? false;
+  const busy = (f: Finding, a: Action) =>
+    opts.busyGroups !== undefined &&
+    (opts.busyGroups.has(opts.memberGroup(a.member) ?? '') || opts.busyGroups.has(fromGroupOf(f) ?? ''));
   const actions = findings.flatMap((f) => {
     const a = repair(f);
     // Fencing is always safe, even in a group a failover is changing; nothing else is.
-    return a && (!busy(a.member) || (a.kind === 'SetReadOnly' && a.readOnly)) ? [a] : [];
+    const fencing = (a?.kind === 'SetReadOnly' && a.readOnly) || a?.kind === 'PersistReadOnly';
+    return a && (!busy(f, a) || fencing) ? [a] : [];
   });
   return actions
     .map((a, i) => ({ a, i }))

@@ -1,57 +1,13 @@
-// Failover decisions, pure: is a primary dead (with consensus), may the group fail over now, to whom.
+// Failover decisions, pure: may a group with a dead primary fail over now, and is a switchover possible.
+// Both open a journal record; failover-step.ts carries it through its phases.
 import type { TopologySpec } from '../api/spec.js';
 import type { FailoverRecord, TopologyStatus } from '../api/status.js';
-import { channelSourceMember, type TopologyView } from '../analyze/view.js';
+import type { TopologyView } from '../analyze/view.js';
 import { checkSwitchoverTarget, chooseCandidate } from './candidate.js';
+import { isOpen } from './failover-step.js';
+import type { PrimaryHealth } from './health.js';
 
-export interface Witness {
-  member: string;
-  channel: string;
-  receiver: string;
-}
-
-export type PrimaryHealth = { group: string; primary: string; failures: number } & (
-  | { state: 'Healthy' }
-  /** Failed fewer than failureThreshold probes: re-probe at once. */
-  | { state: 'Suspect' }
-  /** The operator cannot reach it but replicas still receive from it: the operator alone is cut off. */
-  | { state: 'Unreachable'; witnesses: Witness[] }
-  /** Nothing replicates from it: nobody can confirm, nobody to promote. */
-  | { state: 'NoWitness' }
-  | { state: 'Dead'; witnesses: Witness[] }
-);
-
-/** Every channel on a reachable server whose source is `member`: the witnesses of its health. */
-export function witnessesOf(view: TopologyView, member: string): Witness[] {
-  const out: Witness[] = [];
-  for (const m of view.members.values()) {
-    if (!m.reachable || !m.obs) continue;
-    for (const ch of m.obs.channels) {
-      if (channelSourceMember(view, ch) === member)
-        out.push({ member: m.spec.name, channel: ch.name, receiver: ch.ioRunning });
-    }
-  }
-  return out;
-}
-
-export function assessPrimaries(
-  view: TopologyView,
-  failures: ReadonlyMap<string, number>,
-  threshold: number,
-): PrimaryHealth[] {
-  return view.groups.flatMap((g): PrimaryHealth[] => {
-    if (!g.primary) return [];
-    const base = { group: g.spec.name, primary: g.primary, failures: failures.get(g.primary) ?? 0 };
-    if (base.failures === 0) return [{ ...base, state: 'Healthy' }];
-    if (base.failures < threshold) return [{ ...base, state: 'Suspect' }];
-    const witnesses = witnessesOf(view, g.primary);
-    if (witnesses.length === 0) return [{ ...base, state: 'NoWitness' }];
-    if (witnesses.some((w) => w.receiver === 'Yes')) return [{ ...base, state: 'Unreachable', witnesses }];
-    return [{ ...base, state: 'Dead', witnesses }];
-  });
-}
-
-export const isOpen = (r: FailoverRecord) => r.phase !== 'Done' && r.phase !== 'Aborted';
+export { isOpen };
 
 export function activeFailover(
   journal: readonly FailoverRecord[],
@@ -87,8 +43,9 @@ function newRecord(
   to: string,
   reason: FailoverRecord['reason'],
   now: Date,
-  extra: Partial<FailoverRecord>,
+  extra: Partial<FailoverRecord> & { deadlineSeconds: number },
 ): FailoverRecord {
+  const { deadlineSeconds, ...rest } = extra;
   return {
     id: `${group}-${now.getTime().toString(36)}`,
     group,
@@ -101,7 +58,8 @@ function newRecord(
     repointed: [],
     passedOver: [],
     stranded: [],
-    ...extra,
+    deadline: iso(new Date(now.getTime() + deadlineSeconds * 1000)),
+    ...rest,
   };
 }
 
@@ -159,14 +117,15 @@ export function decideFailovers(
       );
       continue;
     }
+    // The first choice is provisional: the receivers are stopped first and the candidate chosen again
+    // from what each then holds (failover-step.ts).
     out.push({
       kind: 'start',
       record: newRecord(h.group, h.primary, choice.candidate, 'DeadPrimary', now, {
         passedOver: choice.passedOver,
-        stranded: choice.stranded,
         message: choice.reason,
-        ...(choice.donor ? { donor: choice.donor } : {}),
-        ...(choice.fromDonor ? { catchUpTo: choice.fromDonor } : {}),
+        deadlineSeconds: spec.failover.deadlineSeconds,
+        waitSeconds: spec.failover.catchUpTimeoutSeconds,
       }),
     });
   }
@@ -219,6 +178,8 @@ export function decideSwitchover(
   return {
     record: newRecord(req.group, g.primary, req.to, 'Switchover', now, {
       message: `planned switchover to ${req.to}`,
+      deadlineSeconds: view.spec.failover.deadlineSeconds,
+      waitSeconds: req.timeoutSeconds,
     }),
   };
 }

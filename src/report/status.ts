@@ -12,6 +12,7 @@ import {
 } from '../api/status.js';
 import { isManagedChannel, type Finding } from '../analyze/findings.js';
 import { channelSourceMember, memberRole, type TopologyView } from '../analyze/view.js';
+import { channelLabel } from '../plan/actions.js';
 
 export interface ReportInput {
   view: TopologyView;
@@ -23,6 +24,8 @@ export interface ReportInput {
   failovers: FailoverRecord[];
   /** Extra conditions from other steps (failover detection, cooldown), already built. */
   extraConditions?: Omit<Condition, 'lastTransitionTime'>[];
+  /** Why a channel (`member/channel`) is not where it should be: conflicts, failed statements. */
+  channelProblems?: ReadonlyMap<string, string>;
 }
 
 /** Findings that make a topology Degraded (the rest are informational). */
@@ -45,6 +48,19 @@ const DEGRADING = new Set<Finding['kind']>([
   'InstanceUnreachable',
   'NoPrimary',
   'ChannelConfigDrift',
+  'ChannelSourceConflict',
+  'GtidModeOff',
+  'ReadOnlyNotPersisted',
+]);
+
+/** Findings a human must resolve: each kind present gets a condition of its own (type = kind). */
+const NEEDS_A_HUMAN = new Set<Finding['kind']>([
+  'ErrantTransactions',
+  'ChannelSourceConflict',
+  'GtidDomainConflict',
+  'SourcePurgedNeededGtids',
+  'ChannelBroken',
+  'GtidModeOff',
 ]);
 
 /** Facts of an unreachable member that status keeps from when it was last seen. */
@@ -99,8 +115,15 @@ export function projectStatus(input: ReportInput, previous: TopologyStatus | und
     return { name: g.spec.name, primary: g.primary ?? null, members: g.members.length, ready };
   });
   for (const f of findings) {
-    if (f.kind === 'ChannelMissing' && f.channel !== '')
-      channels.push(missingChannel(f.member, f.channel, f.desired.fromGroup));
+    if ((f.kind === 'ChannelMissing' || f.kind === 'ChannelSourceConflict') && f.channel !== '') {
+      const from = f.kind === 'ChannelMissing' ? f.desired.fromGroup : fromOf(view, f.member, f.channel);
+      if (!channels.some((c) => c.replica === f.member && c.name.toLowerCase() === f.channel.toLowerCase()))
+        channels.push(missingChannel(f.member, f.channel, from));
+    }
+  }
+  for (const c of channels) {
+    const problem = input.channelProblems?.get(channelLabel(c.replica, c.name));
+    if (problem) c.problem = problem;
   }
   const degraded = findings.filter((f) => DEGRADING.has(f.kind));
   const active = input.failovers.find((r) => r.phase !== 'Done' && r.phase !== 'Aborted');
@@ -130,6 +153,7 @@ export function projectStatus(input: ReportInput, previous: TopologyStatus | und
         message: degraded.length > 0 ? summarize(degraded, 'Degraded') : 'nothing to repair',
         observedGeneration: input.generation,
       },
+      ...humanConditions(findings, input.generation),
       ...(input.extraConditions ?? []),
     ],
     input.now,
@@ -160,6 +184,27 @@ function channelReport(input: ReportInput, group: string, member: string, ch: Ch
   const managed = isManagedChannel({ view, remembered: input.remembered }, member, ch);
   void group;
   return { ...ch, replica: member, from, source, managed, state: channelState(ch) };
+}
+
+/** One condition per kind of finding that needs a human, naming every place it occurs. */
+function humanConditions(findings: Finding[], generation: number): Omit<Condition, 'lastTransitionTime'>[] {
+  const kinds = [...new Set(findings.map((f) => f.kind).filter((k) => NEEDS_A_HUMAN.has(k)))];
+  return kinds.map((kind) => {
+    const of = findings.filter((f) => f.kind === kind);
+    return {
+      type: kind,
+      status: 'True',
+      reason: kind,
+      message: summarize(of, kind),
+      observedGeneration: generation,
+    };
+  });
+}
+
+/** The group a declared channel of a member's group receives from. */
+function fromOf(view: TopologyView, member: string, channel: string): string {
+  const g = view.groups.find((x) => x.spec.name === view.members.get(member)?.group);
+  return g?.spec.channels.find((c) => c.name.toLowerCase() === channel.toLowerCase())?.from ?? '';
 }
 
 function missingChannel(member: string, name: string, from: string): ChannelReport {
@@ -197,6 +242,14 @@ export function describeFinding(f: Finding): string {
       return `${at}: writable members ${f.members.join(', ')}`;
     case 'SourcePurgedNeededGtids':
       return `${at}: source purged ${f.missing}`;
+    case 'ChannelSourceConflict':
+      return `${at}: its source ${f.source} already feeds ${f.member}/${f.otherChannel === '' ? "''" : f.otherChannel}; not created`;
+    case 'ChannelMisplaced':
+      return `${at}: ${f.reason}`;
+    case 'GtidModeOff':
+      return `${at}: GTIDs are not on (gtid_mode ${f.gtidMode}, enforce_gtid_consistency ${f.enforceGtidConsistency ? 'ON' : 'OFF'}): no channel to or from it is created or repointed, and it is never promoted`;
+    case 'ReplicaWritable':
+      return `${at}: a replica that accepts writes`;
     default:
       return `${at}: ${f.kind}`;
   }

@@ -7,6 +7,9 @@ import { boardFromPasses, StatusBoard } from '../../ui/feed.js';
 import { startUiServer, type UiServer } from '../../ui/server.js';
 import { openLocal, reportProblems } from '../context.js';
 
+/** Passes `--once` may chain while a failover moves phase by phase. */
+const MAX_FOLLOW_UPS = 50;
+
 export async function localCommand(o: {
   filename: string[];
   once: boolean;
@@ -24,6 +27,7 @@ export async function localCommand(o: {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let exitCode = 0;
+  let followUps = 0;
   // The web view, fed by the passes of this controller.
   const board = new StatusBoard();
   const toBoard = boardFromPasses(board);
@@ -66,6 +70,9 @@ export async function localCommand(o: {
         }
         const s = r.status;
         const line = `${ctx.ref.name}: ${s.phase}, ${s.summary?.channelsRunning ?? 0}/${s.summary?.channelsTotal ?? 0} channels running, ${r.actionsExecuted} actions`;
+        // --once: one reconciliation, i.e. the passes until none asks for an immediate follow-up (a
+        // failover runs one phase per pass), bounded.
+        if (o.once && r.requeueAfterMs <= 0 && ++followUps <= MAX_FOLLOW_UPS) return;
         if (o.once) {
           process.stdout.write(`${line}\n`);
           exitCode = s.phase === 'Ready' ? 0 : 2;

@@ -1,15 +1,17 @@
-// `tributary plan -f FILE`: observe and print what a pass would do, with its SQL; changes nothing.
+// `tributary plan -f FILE`: observe and print what the passes would do, with their SQL; changes nothing.
+import { previewPasses } from '../../plan/preview.js';
 import { formatPlan } from '../../report/plan-text.js';
 import { observeLocal, openLocal } from '../context.js';
 
 export async function planCommand(o: { filename: string[]; statusOut?: string }): Promise<void> {
   const ctx = await openLocal(o.filename, o.statusOut);
   try {
-    const observed = await observeLocal(ctx);
+    const observed = await observeLocal(ctx, { assumeDown: true });
     if (!observed) return;
-    const d = observed.decision;
-    process.stdout.write(`${formatPlan(ctx.ref.name, d, observed.inputs.replication)}\n`);
-    process.exitCode = d.actions.length === 0 ? 0 : 2;
+    const passes = previewPasses(observed.decideInput);
+    process.stdout.write(`${formatPlan(ctx.ref.name, passes, observed.inputs.replication)}\n`);
+    const pending = passes.some((p) => p.actions.length > 0 || p.journalChanged);
+    process.exitCode = pending ? 2 : 0;
   } finally {
     await ctx.close();
   }

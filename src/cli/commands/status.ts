@@ -1,5 +1,6 @@
 // `tributary status -f FILE [-o tree|json|yaml]`: observe only; nothing is written anywhere.
 import { stringify } from 'yaml';
+import { decidePass } from '../../plan/decide.js';
 import { projectStatus } from '../../report/status.js';
 import { renderTree } from '../../report/tree.js';
 import type { TopologyStatus } from '../../api/status.js';
@@ -14,7 +15,8 @@ export async function observeStatus(
 ): Promise<{ status: TopologyStatus; pollIntervalSeconds: number } | undefined> {
   const observed = await observeLocal(ctx);
   if (!observed) return undefined;
-  const { inputs, decision: d, generation } = observed;
+  const { inputs, decideInput, generation } = observed;
+  const d = decidePass(decideInput);
   const status = projectStatus(
     {
       view: d.view,
@@ -24,6 +26,7 @@ export async function observeStatus(
       paused: inputs.spec.paused,
       remembered: d.remembered,
       failovers: inputs.previous?.failovers ?? [],
+      channelProblems: d.channelProblems,
     },
     inputs.previous,
   );

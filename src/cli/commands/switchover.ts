@@ -1,10 +1,11 @@
 // `tributary switchover -f FILE --group G --to MEMBER`: planned switchover, no data loss.
-import { isOpen } from '../../plan/failover.js';
+import { isOpen } from '../../plan/failover-step.js';
 import { UserError } from '../../util/errors.js';
 import { applyPassResult } from '../../controller/pass.js';
 import { openLocal, reportProblems } from '../context.js';
 
-const MAX_PASSES = 50;
+/** Beyond the catch-up bound: time for the promotion and the repointing passes. */
+const SETTLE_SECONDS = 30;
 
 export async function switchoverCommand(o: {
   filename: string[];
@@ -17,19 +18,18 @@ export async function switchoverCommand(o: {
     throw new UserError(`--timeout: must be 1–3600 seconds`);
   const ctx = await openLocal(o.filename, o.statusOut);
   try {
-    let result = await ctx.reconcile(ctx.store, ctx.ref, {
+    const first = await ctx.reconcile(ctx.store, ctx.ref, {
       switchover: { group: o.group, to: o.to, timeoutSeconds: o.timeout },
     });
-    if (!result) throw new UserError('the topology disappeared');
+    if (!first) throw new UserError('the topology disappeared');
+    let result = first;
     await applyPassResult(ctx.store, ctx.ref, result);
     if (reportProblems(result.problems)) return;
-    // Repointing may need a few passes (channels start, replicas reconnect).
-    for (
-      let i = 0;
-      i < MAX_PASSES && result.status.failovers.some((r) => r.group === o.group && isOpen(r));
-      i++
-    ) {
-      await new Promise((r) => setTimeout(r, 200));
+    // One phase per pass; repointing may need a few more (channels start, replicas reconnect).
+    const deadline = Date.now() + (o.timeout + SETTLE_SECONDS) * 1000;
+    while (result.status.failovers.some((r) => r.group === o.group && isOpen(r)) && Date.now() < deadline) {
+      const wait = Math.min(result.requeueAfterMs, 200);
+      await new Promise((r) => setTimeout(r, wait));
       result = (await ctx.reconcile(ctx.store, ctx.ref))!;
       await applyPassResult(ctx.store, ctx.ref, result);
     }

@@ -414,6 +414,26 @@ const invalid: [string, Resource | unknown, string[]][] = [
     ['spec.failover.failureThreshold: must be an integer 1–100 (got 2.5)'],
   ],
   [
+    'downAfterSeconds 0',
+    edit((r) => (r.spec.failover.downAfterSeconds = 0)),
+    ['spec.failover.downAfterSeconds: must be 0.1–3600 (got 0)'],
+  ],
+  [
+    'downAfterSeconds as text',
+    edit((r) => (r.spec.failover.downAfterSeconds = '10s')),
+    ['spec.failover.downAfterSeconds: must be a number 0.1–3600 (got "10s")'],
+  ],
+  [
+    'catchUpTimeoutSeconds 0',
+    edit((r) => (r.spec.failover.catchUpTimeoutSeconds = 0)),
+    ['spec.failover.catchUpTimeoutSeconds: must be 1–3600 (got 0)'],
+  ],
+  [
+    'deadlineSeconds 5',
+    edit((r) => (r.spec.failover.deadlineSeconds = 5)),
+    ['spec.failover.deadlineSeconds: must be 10–86400 (got 5)'],
+  ],
+  [
     'pollIntervalSeconds 0.05',
     edit((r) => (r.spec.failover.pollIntervalSeconds = 0.05)),
     ['spec.failover.pollIntervalSeconds: must be 0.1–3600 (got 0.05)'],
@@ -544,8 +564,11 @@ describe('validateTopology: valid resources', () => {
       expect(result.topology.spec.failover).toEqual({
         enabled: true,
         pollIntervalSeconds: 1,
+        downAfterSeconds: 10,
         failureThreshold: 3,
         cooldownSeconds: 300,
+        catchUpTimeoutSeconds: 30,
+        deadlineSeconds: 300,
       });
     }
   });

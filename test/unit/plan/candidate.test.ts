@@ -11,6 +11,7 @@ import {
 
 // P: the old primary's server_uuid; R1, R2: replicas' own (local writes).
 const P = 'aaaaaaaa-0000-0000-0000-000000000001';
+const P2 = 'aaaaaaaa-0000-0000-0000-000000000002';
 const R1 = 'aaaaaaaa-0000-0000-0000-0000000000b1';
 const R2 = 'aaaaaaaa-0000-0000-0000-0000000000b2';
 
@@ -61,6 +62,7 @@ function channel(f: Facts): ChannelStatus {
     delaySeconds: 0,
     connectRetry: 1,
     heartbeatPeriod: 1,
+    retryCount: 86400,
     sslAllowed: false,
     filter: { doDatabases: [], ignoreDatabases: [] },
   };
@@ -93,6 +95,9 @@ function obs(name: string, f: Facts, flavor: Flavor = 'mysql'): InstanceObservat
             gtidCurrentPos: null,
             gtidDomainId: null,
             gtidStrictMode: null,
+            gtidMode: flavor === 'mariadb' ? null : 'ON',
+            enforceGtidConsistency: flavor === 'mariadb' ? null : true,
+            superReadOnlyPersisted: flavor === 'mariadb' ? null : true,
           },
         }
       : {}),
@@ -139,7 +144,41 @@ describe('chooseCandidate (MySQL)', () => {
       'a-0': 'the primary being replaced',
       'a-1': `behind a-2: lacks ${P}:91-100`,
     });
-    expect(c.reason).toBe('a-2 has the most advanced executed GTID set of the members that may be promoted');
+    expect(c.reason).toBe(
+      'a-2 holds the most advanced GTID set (executed and received) of the members that may be promoted',
+    );
+  });
+
+  it('ranks by what a member received, not only what it applied: a blocked applier still wins', () => {
+    // a-1 received up to 100 but its applier is stuck at 90 (a table lock); a-2 applied all it got, 95.
+    // Choosing a-2 would discard a-1's relay log when a-1 is repointed: 96-100 would be lost.
+    const c = chooseCandidate(
+      scenario(
+        [
+          ['a-1', 'neutral', { executed: `${P}:1-90`, retrieved: `${P}:80-100` }],
+          ['a-2', 'prefer', { executed: `${P}:1-95`, retrieved: `${P}:80-95` }],
+        ],
+        { last: `${P}:1-80` },
+      ),
+    );
+    expect(c.candidate).toBe('a-1');
+    expect(c.donor).toBeUndefined();
+    expect(reasons(c)['a-2']).toBe(`behind a-1: lacks ${P}:96-100`);
+  });
+
+  it('received sets that are incomparable: the one that holds more wins, the other donates the rest', () => {
+    const c = chooseCandidate(
+      scenario(
+        [
+          ['a-1', 'neutral', { executed: `${P}:1-90`, retrieved: `${P}:80-100` }],
+          ['a-2', 'neutral', { executed: `${P}:1-90,${P2}:1-3`, retrieved: `${P}:80-90,${P2}:1-3` }],
+        ],
+        { last: `${P}:1-80,${P2}:1-3` },
+      ),
+    );
+    expect(c.candidate).toBe('a-1');
+    expect(c.donor).toBe('a-2');
+    expect(c.fromDonor).toBe(`${P2}:1-3`);
   });
 
   it('all members unreachable: no candidate', () => {
@@ -171,6 +210,7 @@ describe('chooseCandidate (MySQL)', () => {
     expect(c).toEqual({
       passedOver: [{ member: 'a-0', reason: 'the primary being replaced' }],
       stranded: [],
+      errant: {},
       reason: 'no member may be promoted: the group has no other member',
     });
   });
@@ -211,7 +251,7 @@ describe('chooseCandidate (MySQL)', () => {
       'a-3': `behind a-2: lacks ${P}:91-97`,
     });
     expect(c.reason).toBe(
-      'a-2 has the most advanced executed GTID set of the members that may be promoted; ' +
+      'a-2 holds the most advanced GTID set (executed and received) of the members that may be promoted; ' +
         `a-1 holds transactions a-2 lacks but may not be promoted (promotionRule must_not): a-2 first takes ${P}:98-100 from it`,
     );
   });

@@ -3,12 +3,12 @@ import type { FailoverRecord, TopologyStatus } from '../../../src/api/status.js'
 import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
 import {
-  assessPrimaries,
   cooldownUntil,
   decideFailovers,
   decideSwitchover,
   parseSwitchoverAnnotation,
 } from '../../../src/plan/failover.js';
+import { assessPrimaries, nextProbeInMs, nextStreaks, type ProbeStreak } from '../../../src/plan/health.js';
 import { channel, converged, warehouse } from '../../fixtures/topology.js';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
@@ -54,39 +54,80 @@ function deadA0(io: 'Connecting' | 'Yes' = 'Connecting'): Observation {
   });
 }
 
-describe('detection with consensus', () => {
-  const table: [string, Observation, number, string][] = [
-    ['reachable primary', converged(), 0, 'Healthy'],
-    ['one failed probe: suspect, re-probe at once', deadA0(), 1, 'Suspect'],
-    ['threshold reached, every witness reconnecting: dead', deadA0(), 3, 'Dead'],
+const T0 = NOW.getTime();
+/** The declared window: dead after 10 s and 3 failed probes. */
+const POLICY = { downAfterMs: 10_000, failureThreshold: 3 };
+const streak = (sinceMsAgo: number, failures: number): Map<string, ProbeStreak> =>
+  new Map([['a-0', { since: T0 - sinceMsAgo, failures }]]);
+
+describe('detection honours the declared window, with consensus', () => {
+  const table: [string, Observation, Map<string, ProbeStreak>, string][] = [
+    ['reachable primary', converged(), new Map(), 'Healthy'],
+    ['one failed probe: suspect, within the window', deadA0(), streak(0, 1), 'Suspect'],
+    ['many failed probes but the window is not over: suspect', deadA0(), streak(9_999, 40), 'Suspect'],
+    ['the window is over but too few probes failed: suspect', deadA0(), streak(60_000, 2), 'Suspect'],
+    ['window over, threshold reached, every witness reconnecting: dead', deadA0(), streak(10_000, 3), 'Dead'],
     [
-      'threshold reached but a replica still receives: only the operator is cut off',
+      'window over but a replica still receives: only the operator is cut off',
       deadA0('Yes'),
-      3,
+      streak(10_000, 3),
       'Unreachable',
     ],
   ];
-  it.each(table)('%s', (_n, obs, failures, state) => {
+  it.each(table)('%s', (_n, obs, streaks, state) => {
     const view = buildView(warehouse(), obs, status());
-    const h = assessPrimaries(view, new Map([['a-0', failures]]), 3).find((x) => x.group === 'shard-a')!;
+    const h = assessPrimaries(view, streaks, POLICY, T0).find((x) => x.group === 'shard-a')!;
     expect(h.state).toBe(state);
   });
 
   it('nobody replicates from it: no witness, nobody to promote', () => {
     const obs = converged({ 'b-0': { reachable: false }, 'dw-0': { channels: [channel('shard_a', 'a-0')] } });
     const view = buildView(warehouse(), obs, status());
-    expect(assessPrimaries(view, new Map([['b-0', 5]]), 3).find((x) => x.group === 'shard-b')!.state).toBe(
+    const streaks = new Map([['b-0', { since: T0 - 20_000, failures: 5 }]]);
+    expect(assessPrimaries(view, streaks, POLICY, T0).find((x) => x.group === 'shard-b')!.state).toBe(
       'NoWitness',
     );
   });
 
   it('witnesses name every channel from the dead primary, on any server', () => {
     const view = buildView(warehouse(), deadA0(), status());
-    const h = assessPrimaries(view, new Map([['a-0', 3]]), 3).find((x) => x.group === 'shard-a')!;
+    const h = assessPrimaries(view, streak(10_000, 3), POLICY, T0).find((x) => x.group === 'shard-a')!;
     expect(h.state === 'Dead' && h.witnesses.map((w) => `${w.member}/${w.channel}`)).toEqual([
       'a-1/',
       'dw-0/shard_a',
     ]);
+  });
+
+  it('streaks: a reachable member starts over, an unreachable one counts on from its first failure', () => {
+    const before = new Map([['a-0', { since: T0 - 500, failures: 2 }]]);
+    const after = nextStreaks(
+      before,
+      [
+        { member: 'a-0', reachable: false },
+        { member: 'a-1', reachable: false },
+        { member: 'b-0', reachable: true },
+      ],
+      T0,
+    );
+    expect(Object.fromEntries(after)).toEqual({
+      'a-0': { since: T0 - 500, failures: 3 },
+      'a-1': { since: T0, failures: 1 },
+    });
+    expect(nextStreaks(after, [{ member: 'a-0', reachable: true }], T0).size).toBe(0);
+  });
+
+  const probes: [string, number, number, number, number][] = [
+    // [name, ms since the first failure, poll ms, window ms, next probe in]
+    ['early in the window: often enough for the threshold', 0, 1000, 10_000, 1000],
+    ['a short window: spaced by window / threshold', 0, 1000, 900, 300],
+    ['close to the end: exactly at the end', 9_800, 1000, 10_000, 200],
+    ['past the end (probes missing): at once', 12_000, 1000, 10_000, 0],
+  ];
+  it.each(probes)('next probe of a suspect primary: %s', (_n, ago, pollMs, windowMs, want) => {
+    const view = buildView(warehouse(), deadA0(), status());
+    const policy = { downAfterMs: windowMs, failureThreshold: 3 };
+    const h = assessPrimaries(view, streak(ago, 1), policy, T0).find((x) => x.group === 'shard-a')!;
+    expect(nextProbeInMs(h, policy, pollMs, T0)).toBe(want);
   });
 });
 
@@ -94,14 +135,22 @@ describe('failover decisions', () => {
   const decide = (prev: TopologyStatus, mutate?: Parameters<typeof warehouse>[0]) => {
     const spec = warehouse(mutate);
     const view = buildView(spec, deadA0(), prev);
-    return decideFailovers(spec, view, assessPrimaries(view, new Map([['a-0', 3]]), 3), prev, NOW);
+    return decideFailovers(spec, view, assessPrimaries(view, streak(10_000, 3), POLICY, T0), prev, NOW);
   };
 
-  it('starts a failover to a-1, journaled as Decided', () => {
+  it('starts a failover to a-1, journaled as Decided, with its deadline and wait bound', () => {
     const [d] = decide(status());
     expect(d).toMatchObject({
       kind: 'start',
-      record: { group: 'shard-a', from: 'a-0', to: 'a-1', phase: 'Decided', reason: 'DeadPrimary' },
+      record: {
+        group: 'shard-a',
+        from: 'a-0',
+        to: 'a-1',
+        phase: 'Decided',
+        reason: 'DeadPrimary',
+        deadline: '2026-11-21T12:05:00.000Z',
+        waitSeconds: 30,
+      },
     });
   });
   it('blocked inside the cooldown, with the time it ends', () => {

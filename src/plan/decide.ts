@@ -1,0 +1,344 @@
+// decide: one pass's whole decision, pure. Observation, stored status and the probe streaks in; findings,
+// the failover journal to write before acting, and every statement the pass may send out — failover
+// steps included, so `tributary plan` shows them. moco's shape: gather → decide the state → one
+// operation per group → requeue at once while a failover is under way.
+import type { TopologySpec } from '../api/spec.js';
+import type { Condition, FailoverRecord, TopologyStatus } from '../api/status.js';
+import { analyze, type Finding } from '../analyze/findings.js';
+import { buildView, type TopologyView } from '../analyze/view.js';
+import type { Observation } from '../observe/types.js';
+import { gtidOps } from '../sql/gtid/index.js';
+import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER, type TopologyEvent } from '../store/store.js';
+import { channelLabel, type Action } from './actions.js';
+import { planConvergence } from './converge.js';
+import { activeFailover, decideFailovers, decideSwitchover, parseSwitchoverAnnotation } from './failover.js';
+import { beforePromotion, isOpen, moveTo, stepFailover, type StepCondition } from './failover-step.js';
+import { assessPrimaries, nextProbeInMs, type PrimaryHealth, type ProbeStreak } from './health.js';
+
+/** Closed records kept in the journal (open ones are always kept). */
+export const JOURNAL_LENGTH = 20;
+
+export type ManagedChannel = TopologyStatus['managedChannels'][number];
+export type ConditionDraft = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+
+export interface DecideInput {
+  spec: TopologySpec;
+  observation: Observation;
+  previous: TopologyStatus | undefined;
+  /** Consecutive failed probes per member, this probe included. */
+  streaks: ReadonlyMap<string, ProbeStreak>;
+  nowMs: number;
+  annotations: Readonly<Record<string, string>>;
+  /** A switchover asked for on the command line (the annotation asks for one in the resource). */
+  switchover?: { group: string; to: string; timeoutSeconds?: number };
+}
+
+export interface PassPlan {
+  view: TopologyView;
+  findings: Finding[];
+  health: PrimaryHealth[];
+  remembered: ManagedChannel[];
+  /** The failover journal after this pass's decisions; written (conditionally) before anything acts. */
+  journal: FailoverRecord[];
+  journalChanged: boolean;
+  /** Every statement the pass may send, as actions, in order (failover steps, then convergence). */
+  actions: Action[];
+  conditions: ConditionDraft[];
+  events: TopologyEvent[];
+  /** Problems the user must fix, one line each (a refused switchover, a malformed annotation). */
+  problems: string[];
+  /** Annotations acted on: removed once the journal is written. */
+  consume: string[];
+  /** Problems per channel (`member/channel`) for its status, from findings. */
+  channelProblems: Map<string, string>;
+  requeueAfterMs: number;
+}
+
+/** Managed channels: declared now, plus those declared before that some server still holds. */
+export function rememberChannels(
+  spec: TopologySpec,
+  previous: TopologyStatus | undefined,
+  observation?: Observation,
+): ManagedChannel[] {
+  const declared = spec.groups.flatMap((g) =>
+    g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })),
+  );
+  const stillThere = (previous?.managedChannels ?? []).filter((r) => {
+    if (declared.some((d) => d.group === r.group && d.name.toLowerCase() === r.name.toLowerCase()))
+      return false;
+    const g = spec.groups.find((x) => x.name === r.group);
+    if (!g || !observation) return true;
+    // Forget it once every member is reachable and none holds it any more.
+    return g.members.some((m) => {
+      const o = observation.instances.find((i) => i.member === m.name);
+      return !o?.reachable || o.channels.some((c) => c.name.toLowerCase() === r.name.toLowerCase());
+    });
+  });
+  return [...declared, ...stillThere];
+}
+
+/** The journal in a status, for the view: the primary a record names decides the group's primary. */
+const withJournal = (previous: TopologyStatus | undefined, journal: FailoverRecord[]) =>
+  previous ? { ...previous, failovers: journal } : undefined;
+
+/** Keeps open records and the newest JOURNAL_LENGTH closed ones. */
+function trim(journal: FailoverRecord[]): FailoverRecord[] {
+  const closed = journal.filter((x) => !isOpen(x));
+  if (closed.length <= JOURNAL_LENGTH) return journal;
+  return journal.filter((x) => isOpen(x) || closed.indexOf(x) >= closed.length - JOURNAL_LENGTH);
+}
+
+const upsert = (journal: FailoverRecord[], r: FailoverRecord): FailoverRecord[] =>
+  journal.some((x) => x.id === r.id) ? journal.map((x) => (x.id === r.id ? r : x)) : [...journal, r];
+
+/** Findings that keep a repointing failover open: channels into or inside the group not yet on the new primary. */
+const UNSETTLED = new Set<Finding['kind']>([
+  'ChannelMissing',
+  'ChannelPointsElsewhere',
+  'ChannelStopped',
+  'ChannelMisplaced',
+  'PrimaryReadOnly',
+]);
+
+function settled(view: TopologyView, findings: Finding[], group: string): boolean {
+  return !findings.some((f) => {
+    if (!UNSETTLED.has(f.kind) || !('member' in f)) return false;
+    const from = 'desired' in f ? f.desired.fromGroup : 'fromGroup' in f ? f.fromGroup : undefined;
+    return from === group || view.members.get(f.member)?.group === group;
+  });
+}
+
+/** The view, managed channels and findings of an observation, with the journal deciding primaries. */
+export function assess(
+  spec: TopologySpec,
+  observation: Observation,
+  previous: TopologyStatus | undefined,
+  journal: FailoverRecord[],
+): { view: TopologyView; remembered: ManagedChannel[]; findings: Finding[] } {
+  const view = buildView(spec, observation, withJournal(previous, journal));
+  const remembered = rememberChannels(spec, previous, observation);
+  return { view, remembered, findings: analyze({ view, gtid: gtidOps, remembered }) };
+}
+
+export function decidePass(input: DecideInput): PassPlan {
+  const { spec, observation, nowMs } = input;
+  const now = new Date(nowMs);
+  const writing = !spec.paused;
+  const conditions: ConditionDraft[] = [];
+  const events: TopologyEvent[] = [];
+  const problems: string[] = [];
+  const consume: string[] = [];
+  const condition = (type: string, reason: string, message: string) =>
+    conditions.push({ type, status: 'True', reason, message });
+  const before = input.previous?.failovers ?? [];
+  let journal = [...before];
+
+  // An acknowledgement: an open record held for a human goes on; a finished one stops the cooldown.
+  const ack = input.annotations[ANNOTATION_ACK_FAILOVER]?.trim();
+  if (ack !== undefined && writing) {
+    consume.push(ANNOTATION_ACK_FAILOVER);
+    const target =
+      activeFailover(journal, ack) ??
+      [...journal].reverse().find((r) => r.group === ack && r.reason === 'DeadPrimary');
+    if (target && !target.acknowledged) journal = upsert(journal, { ...target, acknowledged: true });
+    events.push({
+      type: 'Normal',
+      reason: 'FailoverAcknowledged',
+      message: target
+        ? isOpen(target)
+          ? `failover ${target.id} of ${ack} acknowledged: it goes on with what ${target.to} holds`
+          : `failover cooldown of ${ack} lifted`
+        : `nothing to acknowledge for group ${ack}`,
+    });
+  }
+
+  const view0 = buildView(spec, observation, withJournal(input.previous, journal));
+  const policy = {
+    downAfterMs: spec.failover.downAfterSeconds * 1000,
+    failureThreshold: spec.failover.failureThreshold,
+  };
+  const health = assessPrimaries(view0, input.streaks, policy, nowMs);
+  for (const h of health) reportHealth(h, condition);
+
+  // A planned switchover, from the command line or the annotation.
+  const raw = input.annotations[ANNOTATION_SWITCHOVER];
+  const ask = input.switchover ?? parseSwitchoverAnnotation(raw);
+  if (raw !== undefined && !parseSwitchoverAnnotation(raw)) {
+    problems.push(`metadata.annotations["${ANNOTATION_SWITCHOVER}"]: must be <group>=<member>`);
+    if (writing) consume.push(ANNOTATION_SWITCHOVER);
+  }
+  if (ask && !writing) {
+    problems.push(
+      'switchover: the topology is paused (spec.paused: true); nothing is written until it is resumed',
+    );
+  } else if (ask) {
+    if (!input.switchover) consume.push(ANNOTATION_SWITCHOVER);
+    const timeoutSeconds = input.switchover?.timeoutSeconds ?? spec.failover.catchUpTimeoutSeconds;
+    const sw = decideSwitchover({ ...ask, timeoutSeconds }, view0, withJournal(input.previous, journal), now);
+    if ('record' in sw) {
+      journal = upsert(journal, sw.record);
+      events.push({
+        type: 'Normal',
+        reason: 'SwitchoverStarted',
+        message: `${sw.record.group}: ${sw.record.from} → ${sw.record.to}`,
+      });
+    } else if ('refused' in sw) {
+      problems.push(sw.refused);
+      events.push({ type: 'Warning', reason: 'SwitchoverRefused', message: sw.refused });
+    }
+  }
+
+  // Dead primaries: open a record (or say why not).
+  for (const d of decideFailovers(spec, view0, health, withJournal(input.previous, journal), now)) {
+    if (d.kind === 'blocked') condition('FailoverBlocked', d.condition, d.reason);
+    else if (writing) {
+      journal = upsert(journal, d.record);
+      events.push({
+        type: 'Warning',
+        reason: 'FailoverStarted',
+        message: `${d.record.group}: ${d.record.from} is dead, failing over (first choice ${d.record.to})`,
+      });
+    }
+  }
+
+  // Every open record takes its step; the statements of the phase it stopped in run this pass.
+  const stepActions: Action[] = [];
+  if (writing) {
+    for (const r of journal.filter((x) => isOpen(x) && x.phase !== 'Repointing')) {
+      const step = stepFailover(r, { spec, view: view0, previous: input.previous, nowMs });
+      journal = upsert(journal, step.record);
+      stepActions.push(...step.actions);
+      for (const c of step.conditions) condition(c.type, c.reason, c.message);
+      events.push(...progressEvents(r, step.record, step.conditions));
+    }
+  }
+
+  const { view, remembered, findings } = assess(spec, observation, input.previous, journal);
+
+  // A repointing record is done once its group is settled, or at its deadline (what is left of the
+  // repointing is then ordinary drift, reported and repaired like any other).
+  for (const r of journal.filter((x) => isOpen(x) && !beforePromotion(x))) {
+    const late = r.deadline !== undefined && nowMs >= Date.parse(r.deadline);
+    if (!(r.phase === 'Repointing' && settled(view, findings, r.group)) && !late) continue;
+    const done = moveTo(r, 'Done', nowMs, late ? { message: `closed at its deadline ${r.deadline}` } : {});
+    journal = upsert(journal, done);
+    events.push(...progressEvents(r, done, []));
+  }
+  journal = trim(journal);
+
+  const busy = new Set(journal.filter((r) => isOpen(r) && r.phase !== 'Repointing').map((r) => r.group));
+  const convergence = planConvergence(findings, {
+    paused: spec.paused,
+    busyGroups: busy,
+    memberGroup: (m) => view.members.get(m)?.group,
+  });
+  const pollMs = spec.failover.pollIntervalSeconds * 1000;
+  // At once while a failover moves on (it acted or changed phase); a record held for a human waits
+  // at the poll interval like everything else.
+  const journalChanged = JSON.stringify(journal) !== JSON.stringify(before);
+  const movingOn = stepActions.length > 0 || journalChanged;
+  const requeueAfterMs = movingOn
+    ? 0
+    : Math.min(pollMs, ...health.map((h) => nextProbeInMs(h, policy, pollMs, nowMs)));
+  return {
+    view,
+    findings,
+    health,
+    remembered,
+    journal,
+    journalChanged,
+    actions: writing ? [...stepActions, ...convergence] : [],
+    conditions,
+    events,
+    problems,
+    consume,
+    channelProblems: channelProblems(findings),
+    requeueAfterMs,
+  };
+}
+
+/** Events for what changed in a record this pass. */
+function progressEvents(
+  before: FailoverRecord,
+  after: FailoverRecord,
+  held: readonly StepCondition[],
+): TopologyEvent[] {
+  const kind = after.reason === 'Switchover' ? 'Switchover' : 'Failover';
+  const out: TopologyEvent[] = [];
+  if (after.to !== before.to && after.phase !== 'Aborted')
+    out.push({
+      type: 'Warning',
+      reason: 'CandidateChosen',
+      message: `${after.group}: ${after.to} will be promoted in place of ${after.from}${before.to !== after.to ? ` (first choice ${before.to})` : ''}`,
+    });
+  if (after.phase !== before.phase) {
+    if (after.phase === 'Done')
+      out.push({
+        type: 'Normal',
+        reason: `${kind}Finished`,
+        message: `${after.group}: ${after.to} is primary; repointed ${after.repointed.join(', ') || 'nothing'}${after.message?.startsWith('closed at') ? ` (${after.message})` : ''}`,
+      });
+    else if (after.phase === 'Aborted')
+      out.push({
+        type: 'Warning',
+        reason: `${kind}Aborted`,
+        message: `${after.group}: ${after.message ?? 'aborted'}`,
+      });
+    else
+      out.push({
+        type: 'Normal',
+        reason: `${kind}Progress`,
+        message: `${after.group}: ${after.from} → ${after.to}: ${after.phase}`,
+      });
+  }
+  for (const c of held) out.push({ type: 'Warning', reason: c.type, message: c.message });
+  return out;
+}
+
+function reportHealth(
+  h: PrimaryHealth,
+  condition: (type: string, reason: string, message: string) => void,
+): void {
+  if (h.state === 'Unreachable') {
+    condition(
+      'PrimaryUnreachable',
+      'OperatorCutOff',
+      `${h.primary} (${h.group}) fails probes but ${h.witnesses.map((w) => channelLabel(w.member, w.channel)).join(', ')} still receive from it: no failover`,
+    );
+  } else if (h.state === 'NoWitness') {
+    condition(
+      'PrimaryUnreachable',
+      'NoWitness',
+      `${h.primary} (${h.group}) fails probes and nothing replicates from it: nobody to confirm or promote`,
+    );
+  } else if (h.state === 'Suspect') {
+    condition(
+      'PrimaryUnreachable',
+      'WithinWindow',
+      `${h.primary} (${h.group}) fails probes (${h.failures}); it counts as dead once unreachable for the whole window (spec.failover.downAfterSeconds)`,
+    );
+  } else if (h.state === 'Dead') {
+    condition(
+      'PrimaryDead',
+      'DeadPrimary',
+      `${h.primary} (${h.group}) is dead: unreachable for the whole window, ${h.failures} failed probes, no replica receives from it`,
+    );
+  }
+}
+
+/** The text a channel's status shows for a finding about it that a human must resolve. */
+function channelProblems(findings: Finding[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of findings) {
+    if (f.kind === 'ChannelSourceConflict') {
+      const [mine, other] = [channelLabel(f.member, f.channel), channelLabel(f.member, f.otherChannel)];
+      out.set(mine, `not created or repointed: its source ${f.source} already feeds ${other}`);
+      out.set(other, `receives from ${f.source}, which the managed channel ${mine} should receive from`);
+    } else if (f.kind === 'ErrantTransactions')
+      out.set(
+        channelLabel(f.member, ''),
+        `errant transactions on ${f.member}: ${f.errant} (it may not be promoted)`,
+      );
+  }
+  return out;
+}

@@ -1,0 +1,32 @@
+// The passes a topology would go through from what is observed now, each decided from the servers as
+// the previous pass's statements would leave them (simulate.ts): how `tributary plan` shows a whole
+// failover, statement by statement, although a failover runs one phase per pass. Pure.
+import { emptyStatus } from '../api/status.js';
+import { decidePass, type DecideInput, type PassPlan } from './decide.js';
+import { simulate } from './simulate.js';
+
+export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
+  const passes: PassPlan[] = [];
+  let next = input;
+  for (let i = 0; i < maxPasses; i++) {
+    const plan = decidePass(next);
+    const idle = plan.actions.length === 0 && !plan.journalChanged;
+    const repeated =
+      JSON.stringify(plan.actions) === JSON.stringify(passes.at(-1)?.actions) && !plan.journalChanged;
+    if ((idle || repeated) && passes.length > 0) break;
+    passes.push(plan);
+    if (idle) break;
+    const annotations = Object.fromEntries(
+      Object.entries(next.annotations).filter(([k]) => !plan.consume.includes(k)),
+    );
+    const { switchover: _asked, ...rest } = next;
+    next = {
+      ...rest,
+      observation: simulate(next.observation, plan.actions),
+      previous: { ...(next.previous ?? emptyStatus('Ready')), failovers: plan.journal },
+      annotations,
+      nowMs: next.nowMs + 1,
+    };
+  }
+  return passes;
+}

@@ -1,0 +1,336 @@
+// A failover record's steps, decided from observations: tables of (record, servers) → (phase, statements).
+import { describe, expect, it } from 'vitest';
+import { emptyStatus, type FailoverRecord, type TopologyStatus } from '../../../src/api/status.js';
+import { buildView } from '../../../src/analyze/view.js';
+import type { Observation } from '../../../src/observe/types.js';
+import { describeAction } from '../../../src/plan/actions.js';
+import { stepFailover } from '../../../src/plan/failover-step.js';
+import { channel, converged, instance, warehouse } from '../../fixtures/topology.js';
+
+const NOW = Date.parse('2026-11-21T12:00:00.000Z');
+const record = (over: Partial<FailoverRecord> = {}): FailoverRecord => ({
+  id: 'shard-a-1',
+  group: 'shard-a',
+  from: 'a-0',
+  to: 'a-1',
+  reason: 'DeadPrimary',
+  phase: 'Decided',
+  startedAt: '2026-11-21T11:59:59.000Z',
+  phaseTimes: { Decided: '2026-11-21T11:59:59.000Z' },
+  repointed: [],
+  passedOver: [],
+  stranded: [],
+  deadline: '2026-11-21T12:05:00.000Z',
+  waitSeconds: 30,
+  ...over,
+});
+
+/** What status remembered of the members before a-0 died (its domain and executed set). */
+const previous = (): TopologyStatus => ({
+  ...emptyStatus('Ready'),
+  groups: [
+    { name: 'shard-a', primary: 'a-0', members: 2, ready: 2 },
+    { name: 'shard-b', primary: 'b-0', members: 1, ready: 1 },
+    { name: 'dw', primary: 'dw-0', members: 2, ready: 2 },
+  ],
+  instances: [
+    {
+      name: 'a-0',
+      group: 'shard-a',
+      reachable: true,
+      role: 'primary',
+      gtidDomainId: 1,
+      gtidExecuted: '1-1-10',
+    },
+  ],
+});
+
+type Over = Parameters<typeof converged>[0];
+/** a-0 dead; a-1 and dw-0 still see their receivers reconnecting unless told otherwise. */
+function deadA0(over: Over = {}): Observation {
+  const a1 = '1-1-10';
+  return converged({
+    'a-0': { reachable: false },
+    'a-1': {
+      vars: { readOnly: true, gtidExecuted: a1, gtidSlavePos: a1, gtidCurrentPos: a1, gtidBinlogPos: a1 },
+      channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: a1 })],
+    },
+    'dw-0': {
+      vars: { gtidExecuted: '1-1-10,4-4-3', gtidCurrentPos: '1-1-10,4-4-3' },
+      channels: [channel('shard_a', 'a-0', { ioRunning: 'No' }), channel('shard_b', 'b-0')],
+    },
+    ...over,
+  });
+}
+
+function step(r: FailoverRecord, obs: Observation, spec = warehouse(), prev = previous()) {
+  const view = buildView(spec, obs, { ...prev, failovers: [r] });
+  const out = stepFailover(r, { spec, view, previous: prev, nowMs: NOW });
+  return { ...out, brief: out.actions.map(describeAction) };
+}
+
+describe('a dead primary: Decided → CatchingUp → Promoting', () => {
+  it('first stops every managed receiver from the dead primary, and chooses nothing yet', () => {
+    const obs = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10' },
+        channels: [channel('', 'a-0', { ioRunning: 'Connecting', retrievedGtidSet: '1-1-10' })],
+      },
+      'dw-0': {
+        channels: [
+          channel('shard_a', 'a-0', { ioRunning: 'Connecting' }),
+          channel('shard_b', 'b-0'),
+          channel('handmade', 'a-0', { ioRunning: 'Connecting' }),
+        ],
+      },
+    });
+    const s = step(record(), obs);
+    expect(s.record.phase).toBe('Decided');
+    expect(s.brief).toEqual([
+      "a-1/'': stop the receiver (failover: freeze what it received from a-0)",
+      'dw-0/shard_a: stop the receiver (failover: freeze what it received from a-0)',
+    ]);
+  });
+
+  it('receivers stopped and nothing left to apply or fetch: promotes in the same pass', () => {
+    const s = step(record(), deadA0());
+    expect(s.record.phase).toBe('Promoting');
+    expect(Object.keys(s.record.phaseTimes)).toEqual(['Decided', 'CatchingUp', 'Promoting']);
+    expect(s.brief).toEqual([
+      "a-1/'': stop and remove (it pointed at a-0)",
+      'a-1: make writable (promoted in place of a-0)',
+    ]);
+  });
+
+  it('the old primary answers again before promotion: aborted, nothing promoted', () => {
+    const obs = deadA0({ 'a-0': {} });
+    const s = step(record({ phase: 'CatchingUp' }), obs);
+    expect(s.record.phase).toBe('Aborted');
+    expect(s.record.message).toMatch(/came back before promotion/);
+    expect(s.actions).toEqual([]);
+  });
+
+  it('the candidate first applies what it received (bounded), the applier started if it was stopped', () => {
+    const obs = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidSlavePos: '1-1-10', gtidCurrentPos: '1-1-10' },
+        channels: [channel('', 'a-0', { ioRunning: 'No', sqlRunning: 'No', retrievedGtidSet: '1-1-14' })],
+      },
+    });
+    const s = step(record({ phase: 'CatchingUp' }), obs);
+    expect(s.record.phase).toBe('CatchingUp');
+    expect(s.brief).toEqual([
+      "a-1/'': start the applier (failover: apply the relay log)",
+      'a-1: wait up to 30s for 1-1-14 (failover: apply the relay log)',
+    ]);
+  });
+
+  it('a downstream survivor that received more of the group (MariaDB): fed over a domain-filtered channel', () => {
+    const obs = deadA0({
+      'dw-0': {
+        vars: { gtidExecuted: '1-1-12,4-4-3', gtidCurrentPos: '1-1-12,4-4-3' },
+        channels: [
+          channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' }),
+          channel('shard_b', 'b-0'),
+        ],
+      },
+    });
+    const s = step(record({ phase: 'CatchingUp' }), obs);
+    expect(s.record).toMatchObject({ phase: 'CatchingUp', donor: 'dw-0', catchUpTo: '1-1-12' });
+    expect(s.brief).toEqual([
+      'a-1/tributary_catchup: create from dw-0 (h:1004) and start (failover: catch up from dw-0)',
+      'a-1: wait up to 30s for 1-1-12 (failover: transactions only dw-0 holds)',
+      'a-1/tributary_catchup: stop and remove (failover: caught up)',
+    ]);
+    const configure = s.actions[0]!;
+    expect(configure.kind === 'ConfigureChannel' && configure.desired.doDomainIds).toEqual([1, 2]);
+  });
+
+  it('a survivor that cannot send what the candidate lacks (1236 on the catch-up channel): stranded, held', () => {
+    const obs = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidCurrentPos: '1-1-10' },
+        channels: [
+          channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-10' }),
+          channel('tributary_catchup', 'dw-0', { ioRunning: 'No', lastIOErrno: 1236, lastIOError: 'purged' }),
+        ],
+      },
+      'dw-0': {
+        vars: { gtidExecuted: '1-1-12,4-4-3', gtidCurrentPos: '1-1-12,4-4-3' },
+        channels: [
+          channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' }),
+          channel('shard_b', 'b-0'),
+        ],
+      },
+    });
+    const first = step(record({ phase: 'CatchingUp' }), obs);
+    expect(first.brief).toEqual(['a-1/tributary_catchup: stop and remove (failover: caught up)']);
+    expect(first.record.phase).toBe('CatchingUp');
+    // The channel is gone on the next pass; the survivor stays judged (stranded), the record waits for a human.
+    const later = deadA0({
+      'dw-0': {
+        vars: { gtidExecuted: '1-1-12,4-4-3', gtidCurrentPos: '1-1-12,4-4-3' },
+        channels: [
+          channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' }),
+          channel('shard_b', 'b-0'),
+        ],
+      },
+    });
+    const held = step({ ...first.record, stranded: [{ member: 'dw-0', missing: '1-1-12' }] }, later);
+    expect(held.record.phase).toBe('CatchingUp');
+    expect(held.actions).toEqual([]);
+    expect(held.conditions.map((c) => c.type)).toEqual(['FailoverHeld']);
+    expect(held.record.waitingFor).toMatch(/dw-0 holds 1-1-12/);
+    // Acknowledged: promotes with what a-1 holds; the loss stays on record.
+    const acked = step({ ...held.record, acknowledged: true }, later);
+    expect(acked.record.phase).toBe('Promoting');
+    expect(acked.record.stranded).toEqual([{ member: 'dw-0', missing: '1-1-12' }]);
+    expect(acked.record.waitingFor).toBeUndefined();
+  });
+
+  it('past its deadline while held: FailoverStuck, every pass, until someone acknowledges', () => {
+    const mysql = mysqlDeadA0({ downstream: 'aaaaaaaa-0000-0000-0000-00000000000a:1-12' });
+    const s = step(
+      record({ phase: 'CatchingUp', deadline: '2026-11-21T11:59:59.500Z' }),
+      mysql,
+      warehouse(),
+      mysqlPrevious(),
+    );
+    expect(s.conditions.map((c) => c.type)).toEqual(['FailoverHeld', 'FailoverStuck']);
+  });
+
+  it('MySQL: a downstream survivor ahead cannot feed the candidate without other sources: stranded, held', () => {
+    const s = step(
+      record({ phase: 'CatchingUp' }),
+      mysqlDeadA0({ downstream: 'aaaaaaaa-0000-0000-0000-00000000000a:1-12' }),
+      warehouse(),
+      mysqlPrevious(),
+    );
+    expect(s.record.phase).toBe('CatchingUp');
+    expect(s.actions).toEqual([]);
+    expect(s.record.stranded).toEqual([
+      { member: 'dw-0', missing: 'aaaaaaaa-0000-0000-0000-00000000000a:11-12' },
+    ]);
+    expect(s.conditions[0]).toMatchObject({ type: 'FailoverHeld', reason: 'StrandedTransactions' });
+  });
+
+  it('no member can be promoted: held with a named condition, not a silent block', () => {
+    const obs = deadA0({ 'a-1': { reachable: false } });
+    const s = step(record({ phase: 'CatchingUp' }), obs);
+    expect(s.record.phase).toBe('CatchingUp');
+    expect(s.conditions[0]).toMatchObject({ type: 'FailoverBlocked', reason: 'NoCandidate' });
+  });
+
+  it('an unreachable candidate is replaced by the next eligible member', () => {
+    const spec = warehouse((w) => w.groups[0]!.members.push({ name: 'a-2', host: 'h', port: 1006 }));
+    const obs = deadA0({ 'a-1': { reachable: false } });
+    obs.instances.push(
+      instance('a-2', {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidCurrentPos: '1-1-10', gtidSlavePos: '1-1-10' },
+        channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-10' })],
+      }),
+    );
+    const s = step(record({ phase: 'CatchingUp' }), obs, spec);
+    expect(s.record.to).toBe('a-2');
+    expect(s.record.passedOver[0]).toEqual({
+      member: 'a-1',
+      reason: 'chosen first, then unreachable or unable to apply its relay log',
+    });
+  });
+
+  it("Promoting once the candidate is writable with no channel '': Repointing", () => {
+    const obs = deadA0({ 'a-1': { vars: { readOnly: false, gtidExecuted: '1-1-10' }, channels: [] } });
+    const s = step(record({ phase: 'Promoting' }), obs);
+    expect(s.record.phase).toBe('Repointing');
+    expect(s.actions).toEqual([]);
+  });
+});
+
+describe('a switchover: freeze, wait (bounded), promote or abort', () => {
+  const sw = (over: Partial<FailoverRecord> = {}) =>
+    record({
+      reason: 'Switchover',
+      phase: 'CatchingUp',
+      phaseTimes: { CatchingUp: '2026-11-21T11:59:50.000Z' },
+      ...over,
+    });
+  const live = (a0: { readOnly: boolean; pos: string }, a1: string, named = 'Yes'): Observation =>
+    converged({
+      'a-0': {
+        vars: { readOnly: a0.readOnly, gtidExecuted: a0.pos, gtidBinlogPos: a0.pos },
+        channels: [channel('from_b', 'b-0', { ioRunning: named as 'Yes' })],
+      },
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: a1 },
+        channels: [channel('', 'a-0', { retrievedGtidSet: a1 })],
+      },
+    });
+  const spec = warehouse((w) => (w.groups[0]!.channels = [{ name: 'from_b', from: 'shard-b' }]));
+  const stepSw = (r: FailoverRecord, obs: Observation) => {
+    const view = buildView(spec, obs, { ...previous(), failovers: [r] });
+    const out = stepFailover(r, { spec, view, previous: previous(), nowMs: NOW });
+    return { ...out, brief: out.actions.map(describeAction) };
+  };
+
+  it('freezes the old primary: its named channels stop, then it turns read-only', () => {
+    const s = stepSw(sw(), live({ readOnly: false, pos: '1-1-20' }, '1-1-18'));
+    expect(s.brief).toEqual([
+      'a-0/from_b: stop (switchover: freeze the old primary)',
+      'a-0: make read-only (switchover: no more writes on the old primary)',
+    ]);
+  });
+  it("frozen: the target waits for the old primary's position, within what is left of the bound", () => {
+    const s = stepSw(sw(), live({ readOnly: true, pos: '1-1-20' }, '1-1-18', 'No'));
+    expect(s.record.catchUpTo).toBe('1-1-20');
+    expect(s.brief).toEqual(['a-1: wait up to 20s for 1-1-20 (switchover: the target must hold everything)']);
+  });
+  it('caught up: promoted', () => {
+    const s = stepSw(sw(), live({ readOnly: true, pos: '1-1-20' }, '1-1-20', 'No'));
+    expect(s.record.phase).toBe('Promoting');
+  });
+  it('the bound ran out: aborted; convergence gives the old primary back its writes and channels', () => {
+    const s = stepSw(sw({ waitSeconds: 5 }), live({ readOnly: true, pos: '1-1-20' }, '1-1-18', 'No'));
+    expect(s.record.phase).toBe('Aborted');
+    expect(s.record.message).toMatch(/did not reach 1-1-20 within 5s/);
+  });
+});
+
+/** The same dead a-0 on MySQL: UUID sets, a downstream channel's retrieved set as its holdings. */
+function mysqlDeadA0(o: { downstream: string }): Observation {
+  const P = 'aaaaaaaa-0000-0000-0000-00000000000a';
+  const obs = deadA0({
+    'a-1': {
+      vars: { readOnly: true, gtidExecuted: `${P}:1-10` },
+      channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: `${P}:1-10` })],
+    },
+    'dw-0': {
+      vars: { gtidExecuted: o.downstream },
+      channels: [
+        channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: o.downstream }),
+        channel('shard_b', 'b-0'),
+      ],
+    },
+  });
+  return {
+    ...obs,
+    instances: obs.instances.map((i) =>
+      i.reachable
+        ? { ...i, flavor: 'mysql' as const, vars: { ...i.vars!, gtidDomainId: null, version: '9.7.4' } }
+        : i,
+    ),
+  };
+}
+
+function mysqlPrevious(): TopologyStatus {
+  const p = previous();
+  return {
+    ...p,
+    instances: [
+      {
+        ...p.instances[0]!,
+        gtidDomainId: undefined,
+        gtidExecuted: 'aaaaaaaa-0000-0000-0000-00000000000a:1-10',
+      },
+    ],
+  };
+}
