@@ -32,7 +32,7 @@ export async function cli(args: string[], opts: { timeoutMs?: number } = {}): Pr
   try {
     const r = await run(process.execPath, [BIN, ...args], {
       timeout: opts.timeoutMs ?? 60_000,
-      env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn' },
+      env: { ...process.env, TRIBUTARY_LOG_LEVEL: process.env.TRIBUTARY_LOG_LEVEL ?? 'warn' },
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
