@@ -29,6 +29,15 @@ const step = (n: number, title: string) => say(`\n\x1b[1m== ${n}. ${title}\x1b[0
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 
+/** The demo's failover settings: a short declared window, so that its kill -9 fails over within seconds. */
+export const DEMO_FAILOVER = {
+  enabled: true,
+  pollIntervalSeconds: 1,
+  downAfterSeconds: 1,
+  failureThreshold: 3,
+  cooldownSeconds: 300,
+};
+
 export function demoManifests(sb: Sandbox): unknown[] {
   const m = (name: string, extra: object = {}) => ({
     name,
@@ -51,14 +60,7 @@ export function demoManifests(sb: Sandbox): unknown[] {
         flavor: 'auto',
         adminSecretRef: { name: 'tributary-admin' },
         replicationSecretRef: { name: 'tributary-repl' },
-        // A short detection window, so that the demo's kill -9 fails over within seconds.
-        failover: {
-          enabled: true,
-          pollIntervalSeconds: 1,
-          downAfterSeconds: 1,
-          failureThreshold: 3,
-          cooldownSeconds: 300,
-        },
+        failover: DEMO_FAILOVER,
         groups: [
           { name: 'shard-a', members: [m('a-0', { promotionRule: 'prefer' }), m('a-1')] },
           { name: 'shard-b', members: [m('b-0')] },
