@@ -53,7 +53,11 @@ function build(): Command {
     .command('local')
     .description('run the same controller with manifest files as its store')
     .addOption(fileOption())
-    .option('--once', 'one pass, then exit 0 when Ready, 2 otherwise', false)
+    .option(
+      '--once',
+      'one reconciliation (with the passes an open failover needs), then exit 0 when Ready, 2 otherwise',
+      false,
+    )
     .option(
       '--status-out <file>',
       'status file (JSON, or YAML by extension): written on change, read back at start',
@@ -84,7 +88,9 @@ function build(): Command {
 
   program
     .command('plan')
-    .description('observe and print the actions a pass would take, with their SQL; changes nothing')
+    .description(
+      'observe and print the statements the next passes would send (a failover phase by phase, an unreachable primary taken as dead); changes nothing',
+    )
     .addOption(fileOption())
     .option('--status-out <file>', 'status file to read the managed-channel memory from')
     .action(async (o) => (await import('./commands/plan.js')).planCommand(o));

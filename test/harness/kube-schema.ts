@@ -1,5 +1,5 @@
 // What the API server does with a custom resource against its CRD's structural schema, as far as this
-// project's tests need it (see /work/shared/facts/kubernetes-api.md for the real server's answers):
+// project's tests need it (answers measured on a real kube-apiserver v1.34):
 // - pruning: fields the schema does not know are dropped (unless x-kubernetes-preserve-unknown-fields),
 //   and so are nulls where the schema does not say nullable;
 // - validation: type, enum, required, x-kubernetes-list-type map keys, with the server's messages, e.g.

