@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TopologyStatus } from '../../src/api/status.js';
 import { createReconciler } from '../../src/controller/reconcile.js';
-import type { Sandbox } from '../../src/sandbox/index.js';
+import { REPL_PASSWORD, type Sandbox } from '../../src/sandbox/index.js';
 import { SqlClientPool } from '../../src/sql/client.js';
 import { LocalStore } from '../../src/store/local.js';
 import { ANNOTATION_ACK_FAILOVER } from '../../src/store/store.js';
@@ -19,7 +19,7 @@ import { startProxy } from '../harness/proxy.js';
 import { gtidOps } from '../../src/sql/gtid/index.js';
 import { channelNames, channelRow, executed, FLAVORS, type FlavorFacts } from '../harness/flavors.js';
 import { useSandbox } from '../harness/sandbox.js';
-import { warehouseDocs, writeManifests } from '../harness/topology.js';
+import { cli, warehouseDocs, writeManifests } from '../harness/topology.js';
 
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -246,6 +246,21 @@ describe.each(FLAVORS)('$label: (b) the multi-source replica dw-0 dies', (f) => 
     const lb = startLoad(sb().server('b-0'), 'sales.invoices', { max: 300, pauseMs: 2 });
     await sleep(300);
     await sb().server('dw-0').kill9();
+    // Before any pass: `tributary plan` shows the failover it would run, phase by phase, every statement
+    // naming its channel, the replication password redacted.
+    const plan = await cli([
+      'plan',
+      '-f',
+      join(sb().dir, 'warehouse.yaml'),
+      '--status-out',
+      join(sb().dir, 'warehouse.yaml.status.json'),
+    ]);
+    expect(plan.code, plan.stderr).toBe(2);
+    expect(plan.stdout).toMatch(/pass 1: failover of dw \(dw-0 → dw-1\): Decided/);
+    expect(plan.stdout).toMatch(/failover of dw \(dw-0 → dw-1\): Promoting/);
+    expect(plan.stdout).toMatch(/dw-1\/shard_b: create from b-0/);
+    expect(plan.stdout).toContain('<redacted>');
+    expect(plan.stdout).not.toContain(REPL_PASSWORD);
     const s = await d.until((x) => lastRecord(x)?.phase === 'Done');
     expect(lastRecord(s)).toMatchObject({ group: 'dw', from: 'dw-0', to: 'dw-1' });
     await la.stop();
