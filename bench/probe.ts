@@ -62,7 +62,6 @@ function source(host: string, port: number): ChannelSource {
     retryCount: 86_400,
     heartbeatPeriod: 2,
     delaySeconds: 0,
-    ssl: false,
   };
 }
 

@@ -1,6 +1,7 @@
 // Findings: what differs between the spec and what the servers do. Pure: spec × observation → findings.
-import { CATCHUP_CHANNEL, type ChannelFilter, type Flavor } from '../api/spec.js';
+import { CATCHUP_CHANNEL, type ChannelFilter, type Flavor, type TlsSpec } from '../api/spec.js';
 import type { ChannelStatus } from '../api/status.js';
+import { NO_CHANNEL_TLS, type ChannelTls } from '../sql/dialect.js';
 import type { GtidOps } from '../sql/gtid/index.js';
 import {
   channelSourceMember,
@@ -28,6 +29,45 @@ export interface DesiredChannel {
   alignReplicaPosition?: string;
   /** MariaDB only: receive just these GTID domains (failover catch-up from a downstream survivor). */
   doDomainIds?: number[];
+  /** TLS of the channel, from spec.tls (and, in preferred mode, whether the source offers TLS). */
+  tls: ChannelTls;
+}
+
+/**
+ * A channel's TLS for a TLS spec: off when disabled; on otherwise, with the CA on the servers and
+ * verification in the verifying modes only (MySQL verifies whenever a CA is given). preferred: off toward
+ * a source seen offering no TLS (the operator's own connection to it fell back to plaintext); while that
+ * is unknown, as the channel has it (nothing to repair on a guess).
+ */
+export function channelTls(
+  tls: TlsSpec | undefined,
+  sourceOffersTls: boolean | undefined,
+  current?: Pick<ChannelStatus, 'sslAllowed'>,
+): ChannelTls {
+  const mode = tls?.mode ?? 'disabled';
+  if (mode === 'disabled') return NO_CHANNEL_TLS;
+  const verifying = mode === 'verify-ca' || mode === 'verify-identity';
+  const enabled =
+    mode !== 'preferred'
+      ? true
+      : sourceOffersTls !== undefined
+        ? sourceOffersTls
+        : (current?.sslAllowed ?? true);
+  return {
+    enabled,
+    caFile: verifying ? (tls?.channels.caPath ?? '') : '',
+    verifyServerCert: mode === 'verify-identity',
+  };
+}
+
+/** The TLS a channel from `source` must have: the source member's observation tells whether it offers TLS. */
+export function desiredTls(
+  view: Pick<TopologyView, 'spec' | 'members'>,
+  source: string,
+  current?: Pick<ChannelStatus, 'sslAllowed'>,
+): ChannelTls {
+  const obs = view.members.get(source)?.obs;
+  return channelTls(view.spec.tls, obs?.reachable ? obs.tls : undefined, current);
 }
 
 /** Replication settings the operator applies to every managed channel: fast failure detection. */
@@ -51,6 +91,8 @@ export type Finding =
   | ({ kind: 'GtidDomainConflict'; domain: number; withMember: string } & At)
   | ({ kind: 'SourcePurgedNeededGtids'; missing: string } & At)
   | ({ kind: 'UnmanagedChannel' } & At)
+  /** A managed channel that must be given the replication Secret's (rotated) password. */
+  | ({ kind: 'ChannelPasswordStale'; desired: DesiredChannel } & At)
   /**
    * The channel's source already feeds another channel of the same replica: never created or repointed
    * there (MySQL would accept it and the source would then drop the older connection; MariaDB refuses it).
@@ -67,7 +109,11 @@ export type Finding =
   | { kind: 'LogReplicaUpdatesOff'; member: string }
   | { kind: 'LogBinOff'; member: string }
   | { kind: 'ReplicationUserMissing'; member: string }
+  /** The replication account on a primary must be given the Secret's (rotated) password. */
+  | { kind: 'ReplicationPasswordStale'; member: string }
   | { kind: 'InstanceUnreachable'; member: string; error: string }
+  /** It answers but refuses the operator: a login, a privilege, TLS. Not down; nothing is done on it. */
+  | { kind: 'InstanceRefused'; member: string; refused: 'auth' | 'privilege' | 'tls'; error: string }
   | { kind: 'NoPrimary'; group: string; reason: string };
 
 export type FindingKind = Finding['kind'];
@@ -77,6 +123,18 @@ export interface AnalyzeContext {
   gtid: (flavor: Flavor) => GtidOps;
   /** Managed channels remembered from status: declared before, maybe not now. */
   remembered: { group: string; name: string; from: string }[];
+  /** The replication account's user: a managed channel logging in as another is repointed. */
+  replicationUser?: string;
+  /** Where the replication Secret's password still has to go (a rotation); absent: nowhere. */
+  credentials?: PasswordTargets;
+}
+
+/** What a rotation of the replication password has left to do (plan/credentials.ts). */
+export interface PasswordTargets {
+  /** The replication account on this member (a group's primary) must be given the password. */
+  accountStale(member: string): boolean;
+  /** This managed channel must be given the password; it is asked once its source's account has it. */
+  channelStale(member: string, channel: string, source: string): boolean;
 }
 
 const sameName = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -91,8 +149,11 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
   const { view } = ctx;
   const primary = g.members.find((m) => m.spec.name === g.primary);
   for (const m of g.members) {
-    if (!m.reachable)
-      out.push({ kind: 'InstanceUnreachable', member: m.spec.name, error: m.obs?.error ?? 'not probed' });
+    if (m.reachable) continue;
+    const error = m.obs?.error ?? 'not probed';
+    if (m.obs?.refused)
+      out.push({ kind: 'InstanceRefused', member: m.spec.name, refused: m.obs.refused, error });
+    else out.push({ kind: 'InstanceUnreachable', member: m.spec.name, error });
   }
   if (!primary) {
     out.push({ kind: 'NoPrimary', group: g.spec.name, reason: 'the group has no member' });
@@ -102,8 +163,7 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
   if (writable.length > 1) out.push({ kind: 'TwoWritableMembers', group: g.spec.name, members: writable });
   for (const m of g.members) if (m.reachable && m.obs?.vars) analyzeServer(m, out);
 
-  const feedsOthers =
-    g.members.length > 1 || view.spec.groups.some((o) => o.channels.some((c) => c.from === g.spec.name));
+  const feedsOthers = feedsReplicas(view, g);
   if (primary.reachable && primary.obs?.vars) {
     const v = primary.obs.vars;
     if (v.readOnly) out.push({ kind: 'PrimaryReadOnly', member: primary.spec.name });
@@ -120,6 +180,9 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
     }
     if (feedsOthers && primary.obs.replicationUserExists === false) {
       out.push({ kind: 'ReplicationUserMissing', member: primary.spec.name });
+    } else if (feedsOthers && ctx.credentials?.accountStale(primary.spec.name)) {
+      // Made writable first when it is not (PrimaryReadOnly, same pass): accounts are written on primaries only.
+      out.push({ kind: 'ReplicationPasswordStale', member: primary.spec.name });
     }
   }
 
@@ -128,6 +191,11 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
     if (m === primary) analyzePrimaryChannels(ctx, g, m, out);
     else analyzeReplica(ctx, g, primary, m, out);
   }
+}
+
+/** The group's primary has replicas (its own group's, or other groups' channels): it needs the account. */
+export function feedsReplicas(view: Pick<TopologyView, 'spec'>, g: GroupView): boolean {
+  return g.members.length > 1 || view.spec.groups.some((o) => o.channels.some((c) => c.from === g.spec.name));
 }
 
 /** Server-wide settings every member needs, whatever its role. */
@@ -185,15 +253,17 @@ function analyzeReplica(
   if (!primary.reachable || !primary.obs?.vars) return; // nothing to compare with or point at
   const flavor = m.obs!.flavor!;
   const current = m.obs!.channels.find((c) => c.name === '');
-  // What it received from the primary counts as the primary's: the primary's row may be a moment older.
+  // What it received from the primary counts as the primary's (the primary's row may be a moment older);
+  // what a channel received from anywhere else (a dead old primary) does not.
+  const fromPrimary = current && channelSourceMember(ctx.view, current) === primary.spec.name;
   const errant = ctx.gtid(flavor).errant(m.obs!.vars!.gtidExecuted, primary.obs.vars.gtidExecuted, {
-    alsoLegit: current ? [current.retrievedGtidSet] : [],
+    alsoLegit: fromPrimary ? [current.retrievedGtidSet] : [],
   });
   if (errant) {
     // Reported whether or not it replicates (it may never be promoted); a member that does not replicate
     // from the primary is not pointed at it: it stays fenced (read-only) for a human to look at.
     out.push({ kind: 'ErrantTransactions', member: name, errant });
-    if (!(current && channelSourceMember(ctx.view, current) === primary.spec.name)) return;
+    if (!fromPrimary) return;
   }
   const desired: DesiredChannel = {
     member: name,
@@ -204,6 +274,7 @@ function analyzeReplica(
     sourcePort: primary.spec.port,
     delaySeconds: 0,
     filter: { doDatabases: [], ignoreDatabases: [] },
+    tls: desiredTls(ctx.view, primary.spec.name, current),
   };
   const v = m.obs!.vars!;
   if (
@@ -267,6 +338,7 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
       sourcePort: source.spec.port,
       delaySeconds: spec.delaySeconds,
       filter: spec.filter ?? { doDatabases: [], ignoreDatabases: [] },
+      tls: desiredTls(view, source.spec.name, current),
     };
     // MariaDB positions are per domain: two sources writing one domain would make the replica skip rows.
     const domain = source.obs?.vars?.gtidDomainId;
@@ -326,8 +398,15 @@ function compareChannel(
     return;
   }
   const differences = configDifferences(current, desired);
+  if (ctx.replicationUser !== undefined && current.sourceUser !== ctx.replicationUser)
+    differences.push(`logs in as ${current.sourceUser || 'nobody'}, want ${ctx.replicationUser}`);
   if (differences.length > 0) {
     out.push({ kind: 'ChannelConfigDrift', member: at.member, channel: at.channel, desired, differences });
+    return;
+  }
+  // A rotation gives it the new password (its receiver restarts with it: a stopped or refused one too).
+  if (ctx.credentials?.channelStale(at.member, at.channel, desired.source)) {
+    out.push({ kind: 'ChannelPasswordStale', member: at.member, channel: at.channel, desired });
     return;
   }
   if (current.lastSQLErrno !== 0 && current.sqlRunning === 'No') {
@@ -393,6 +472,27 @@ export function configDifferences(current: ChannelStatus, desired: DesiredChanne
     d.push('do-databases filter differs');
   if (sortedLower(current.filter.ignoreDatabases) !== sortedLower(desired.filter.ignoreDatabases))
     d.push('ignore-databases filter differs');
+  d.push(...tlsDifferences(current, desired.tls));
+  return d;
+}
+
+/** TLS settings of a channel that differ from what spec.tls asks for. */
+export function tlsDifferences(current: ChannelStatus, tls: ChannelTls): string[] {
+  const d: string[] = [];
+  if (current.sslAllowed !== tls.enabled)
+    d.push(`TLS ${current.sslAllowed ? 'on' : 'off'}, want ${tls.enabled ? 'on' : 'off'}`);
+  if (current.sslCaFile !== tls.caFile)
+    d.push(`TLS CA file ${current.sslCaFile || 'none'}, want ${tls.caFile || 'none'}`);
+  if (current.sslCaPath !== '') d.push(`TLS CA directory ${current.sslCaPath}, want none`);
+  if (current.sslVerifyServerCert !== tls.verifyServerCert)
+    d.push(
+      `server certificate ${current.sslVerifyServerCert ? '' : 'not '}verified, want ${tls.verifyServerCert ? '' : 'not '}verified`,
+    );
+  // MySQL: the source's RSA key is asked for over plaintext only (a man in the middle could send his own).
+  if (current.getSourcePublicKey !== null && current.getSourcePublicKey === tls.enabled)
+    d.push(
+      tls.enabled ? 'asks the source for its RSA key over TLS' : 'does not ask the source for its RSA key',
+    );
   return d;
 }
 

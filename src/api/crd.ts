@@ -4,7 +4,15 @@
 // refuses (throws on) what it cannot convert, so that a new schema feature fails here and not in the API
 // server. Kubernetes-only parts (list types, CEL rules, printer columns) are added on top.
 import { z } from 'zod';
-import { API_GROUP, API_VERSION, KIND, MAX_GROUPS, RESERVED_CHANNEL_NAMES, TopologySpec } from './spec.js';
+import {
+  API_GROUP,
+  API_VERSION,
+  KIND,
+  MAX_GROUPS,
+  RESERVED_CHANNEL_NAMES,
+  TopologySpec,
+  VERIFYING_TLS_MODES,
+} from './spec.js';
 import { TopologyStatus } from './status.js';
 import { stringifyPortable } from './yaml.js';
 
@@ -329,6 +337,12 @@ export function specSchema(): SchemaNode {
   addRules(group, {
     rule: '!has(self.channels) || self.channels.all(c, c.from != self.name)',
     message: 'a channel cannot come from its own group',
+  });
+  // Defaults apply before validation: mode and channels are always there.
+  addRules(child(spec, 'tls'), {
+    rule: `!(self.mode in [${VERIFYING_TLS_MODES.map((m) => `'${m}'`).join(', ')}]) || (has(self.caSecretRef) && has(self.channels.caPath))`,
+    message:
+      'verify-ca and verify-identity need caSecretRef (the CA the operator verifies with) and channels.caPath (the CA file on the servers)',
   });
   return spec;
 }

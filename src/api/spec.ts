@@ -155,6 +155,9 @@ export const SecretRef = z.strictObject({
   }),
 });
 
+/** A Secret reference with its own description. */
+const SecretRefFor = (description: string) => SecretRef.meta({ description });
+
 /** A number of seconds with a fractional part allowed (tests and benchmarks declare sub-second windows). */
 function seconds(min: number, max: number) {
   const message = `must be a number ${min}–${max}`;
@@ -203,6 +206,55 @@ export const FailoverSpec = z.strictObject({
 });
 export type FailoverSpec = z.infer<typeof FailoverSpec>;
 
+/** TLS modes, as MySQL's client names them (--ssl-mode), from weakest to strongest. */
+export const TlsMode = z.enum(['disabled', 'preferred', 'required', 'verify-ca', 'verify-identity']);
+export type TlsMode = z.infer<typeof TlsMode>;
+/** Modes that verify the server's certificate against a CA: they need the CA on both sides. */
+export const VERIFYING_TLS_MODES: readonly TlsMode[] = ['verify-ca', 'verify-identity'];
+/**
+ * A file path on the servers (SOURCE_SSL_CA / MASTER_SSL_CA): absolute, without quotes, backslashes,
+ * spaces or control characters (it reaches SQL and the replica's connection metadata). 511 characters:
+ * MySQL's limit for the option.
+ */
+export const SERVER_PATH_PATTERN = /^\/[A-Za-z0-9._/+@=:,~-]{0,510}$/;
+
+export const TlsSpec = z
+  .strictObject({
+    mode: TlsMode.default('preferred').meta({
+      description:
+        "How connections are encrypted, the operator's own and every managed channel's: disabled (never), preferred (when the server offers TLS; no verification), required (always; no verification), verify-ca (always; the server's certificate must be signed by the CA), verify-identity (verify-ca, and the certificate must name the host connected to).",
+    }),
+    caSecretRef: SecretRefFor(
+      'Secret with the key ca.crt (PEM): the CA the operator verifies the servers it connects to with. Required by verify-ca and verify-identity.',
+    ).optional(),
+    clientCertSecretRef: SecretRefFor(
+      "Secret with the keys tls.crt and tls.key (PEM, a kubernetes.io/tls Secret): the operator's client certificate, for servers that ask for one (REQUIRE X509).",
+    ).optional(),
+    channels: z
+      .strictObject({
+        caPath: patterned(
+          SERVER_PATH_PATTERN,
+          511,
+          'must be an absolute path of letters, digits and . _ / + @ = : , ~ - only',
+        )
+          .optional()
+          .meta({
+            description:
+              'A CA file ON the servers (SOURCE_SSL_CA / MASTER_SSL_CA): replicas verify their sources with it. Required by verify-ca and verify-identity; not sent in the other modes (MySQL would verify with it).',
+          }),
+      })
+      .default({})
+      .meta({ description: 'TLS of the replication channels (what replicas use to reach their sources).' }),
+  })
+  .meta({
+    description:
+      "TLS for the operator's connections and for every managed channel (SOURCE_SSL / MASTER_SSL). Absent: disabled.",
+  });
+export type TlsSpec = z.infer<typeof TlsSpec>;
+
+/** The spec's TLS mode; a spec without `tls` is disabled. */
+export const tlsModeOf = (spec: { tls?: TlsSpec | undefined }): TlsMode => spec.tls?.mode ?? 'disabled';
+
 const TopologySpecObject = z.strictObject({
   flavor: FlavorSetting.default('auto').meta({
     description: "The servers' flavor: auto, mysql, mysql-legacy or mariadb.",
@@ -213,6 +265,7 @@ const TopologySpecObject = z.strictObject({
   replicationSecretRef: SecretRef.meta({
     description: 'Secret with keys username and password: SOURCE_USER of the channels.',
   }),
+  tls: TlsSpec.optional(),
   paused: z.boolean().default(false).meta({ description: 'true: observe and report only, write nothing.' }),
   failover: FailoverSpec.default(FailoverSpec.parse({})).meta({
     description: 'Probing and automatic failover of dead primaries.',
@@ -227,6 +280,20 @@ const TopologySpecObject = z.strictObject({
 /** Cross-field rules: uniqueness, references, cycles. Each issue names its field path. */
 export const TopologySpec = TopologySpecObject.superRefine((spec, ctx) => {
   const at = (...path: (string | number)[]) => `spec.${formatIssuePath(path)}`;
+  if (spec.tls && VERIFYING_TLS_MODES.includes(spec.tls.mode)) {
+    if (!spec.tls.caSecretRef)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'caSecretRef'],
+        message: `is required with mode ${spec.tls.mode} (the CA the operator verifies the servers with)`,
+      });
+    if (!spec.tls.channels.caPath)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'channels', 'caPath'],
+        message: `is required with mode ${spec.tls.mode} (the CA file on the servers that replicas verify their sources with)`,
+      });
+  }
   const groupIndex = new Map<string, number>();
   spec.groups.forEach((g, gi) => {
     const first = groupIndex.get(g.name);

@@ -72,7 +72,24 @@ export const ChannelStatus = z.object({
     description:
       'SOURCE_RETRY_COUNT of the channel (MySQL); absent or null when unknown (MariaDB has only the server-wide startup option).',
   }),
-  sslAllowed: z.boolean().meta({ description: 'The channel is configured for TLS.' }),
+  sslAllowed: z.boolean().meta({
+    description: 'The channel is configured for TLS (Source_SSL_Allowed / Master_SSL_Allowed).',
+  }),
+  sslCaFile: z
+    .string()
+    .default('')
+    .meta({ description: 'The CA file on the replica its source is verified with ("" when none).' }),
+  sslCaPath: z
+    .string()
+    .default('')
+    .meta({ description: 'The CA directory on the replica ("" when none; the operator sets none).' }),
+  sslVerifyServerCert: z.boolean().default(false).meta({
+    description: "The source's certificate must name the host the channel connects to.",
+  }),
+  getSourcePublicKey: z.boolean().nullable().default(null).meta({
+    description:
+      'MySQL: the channel asks the source for its RSA key (caching_sha2_password without TLS); absent or null on MariaDB.',
+  }),
   filter: z
     .object({
       doDatabases: z.array(z.string()).meta({ description: 'Databases replicated (empty: all).' }),
@@ -127,6 +144,14 @@ export const InstanceStatus = z.object({
   gtidDomainId: z.number().int().optional().meta({ description: '@@gtid_domain_id (MariaDB).' }),
   gtidExecuted: z.string().optional().meta({ description: 'GTIDs the server has executed.' }),
   lastError: z.string().optional().meta({ description: 'Why the last probe failed.' }),
+  refused: z.enum(['auth', 'privilege', 'tls']).optional().meta({
+    description:
+      "The server answered but the probe could not use it: auth (login refused), privilege (the operator's account lacks one), tls (no TLS where the spec requires it, or a certificate that does not verify). Never counts toward a dead primary.",
+  }),
+  tls: z
+    .boolean()
+    .optional()
+    .meta({ description: "The operator's own connection to it is encrypted (TLS)." }),
   lastSeen: z.string().optional().meta({ description: 'When the last probe succeeded.' }),
 });
 export type InstanceStatus = z.infer<typeof InstanceStatus>;
@@ -230,6 +255,40 @@ export const FailoverRecord = z.object({
 });
 export type FailoverRecord = z.infer<typeof FailoverRecord>;
 
+/**
+ * The replication credentials the operator applies, as a fingerprint (never the password): a salted
+ * scrypt hash of the account and its password. A Secret whose fingerprint differs starts a rotation;
+ * the record is journaled before anything is changed, so a restarted operator resumes it.
+ */
+export const CredentialsRecord = z.object({
+  fingerprint: z.string().meta({
+    description: 'scrypt(salt, account and password) of the credentials applied (hex); not reversible.',
+  }),
+  since: z.string().meta({ description: 'When the operator started applying them.' }),
+  accounts: z
+    .array(z.string())
+    .default([])
+    .meta({ description: 'Members whose replication account the operator set to them (primaries).' }),
+  channels: z
+    .array(z.string())
+    .default([])
+    .meta({ description: 'Managed channels (replica/channel) given them while the rotation runs.' }),
+  complete: z.boolean().default(false).meta({
+    description:
+      "Every group's primary and every managed channel has them: the rotation is over (channels made later get them when they are made).",
+  }),
+  completedAt: z.string().optional().meta({ description: 'When the rotation finished.' }),
+});
+export type CredentialsRecord = z.infer<typeof CredentialsRecord>;
+
+export const CredentialsStatus = z.object({
+  salt: z.string().meta({ description: 'Random per topology (hex): the salt of the fingerprints.' }),
+  replication: CredentialsRecord.optional().meta({
+    description: 'The replication Secret (SOURCE_USER / SOURCE_PASSWORD of the channels).',
+  }),
+});
+export type CredentialsStatus = z.infer<typeof CredentialsStatus>;
+
 export const TopologyStatus = z.object({
   observedGeneration: z
     .number()
@@ -259,6 +318,10 @@ export const TopologyStatus = z.object({
     .array(FailoverRecord)
     .default([])
     .meta({ description: 'The failover journal: open records, and the last finished ones.' }),
+  credentials: CredentialsStatus.optional().meta({
+    description:
+      'Fingerprints of the credentials the operator applied, and the rotation under way: journaled like a failover.',
+  }),
   summary: z
     .object({
       channelsRunning: z.number().int().meta({ description: 'Managed channels running.' }),
@@ -314,6 +377,10 @@ export function emptyChannelStatus(name: string): ChannelStatus {
     heartbeatPeriod: null,
     retryCount: null,
     sslAllowed: false,
+    sslCaFile: '',
+    sslCaPath: '',
+    sslVerifyServerCert: false,
+    getSourcePublicKey: null,
     filter: { doDatabases: [], ignoreDatabases: [] },
   };
 }
@@ -334,11 +401,8 @@ export function parseStoredStatus(raw: unknown): { status?: TopologyStatus; prob
   const problems: string[] = [];
   const kept: Record<string, unknown> = {};
   const shape: Record<string, z.ZodType> = TopologyStatus.shape;
-  const keys = [
-    'failovers',
-    'managedChannels',
-    ...Object.keys(shape).filter((k) => k !== 'failovers' && k !== 'managedChannels'),
-  ];
+  const first = ['failovers', 'credentials', 'managedChannels'];
+  const keys = [...first, ...Object.keys(shape).filter((k) => !first.includes(k))];
   for (const key of keys) {
     if (input[key] === undefined) continue;
     const field = shape[key]!;

@@ -3,7 +3,17 @@
 //   spec.groups[0].members[1].port: must be 1–65535 (got 70000)
 // Values from the resource are quoted, escaped and truncated: a hostile value cannot add a line.
 import { z } from 'zod';
-import { API_GROUP, API_VERSION, KIND, ObjectMeta, TopologySpec, formatIssuePath, quote } from './spec.js';
+import {
+  API_GROUP,
+  API_VERSION,
+  KIND,
+  ObjectMeta,
+  TopologySpec,
+  formatIssuePath,
+  quote,
+  type TlsMode,
+  type TlsSpec,
+} from './spec.js';
 import { oneLine } from '../util/errors.js';
 
 export type TopologyMeta = z.infer<typeof ObjectMeta>;
@@ -158,12 +168,71 @@ export interface Credentials {
   password: string;
 }
 
-type SecretRefs = Pick<TopologySpec, 'adminSecretRef' | 'replicationSecretRef'>;
-const SECRET_REFS = ['adminSecretRef', 'replicationSecretRef'] as const;
+/**
+ * What the operator's own connections use for TLS, read from the spec and its Secrets (PEM text). Key
+ * material: never logged, never in status or messages.
+ */
+export interface TlsMaterial {
+  mode: TlsMode;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+type SecretRefs = Pick<TopologySpec, 'adminSecretRef' | 'replicationSecretRef'> & {
+  tls?: Pick<TlsSpec, 'caSecretRef' | 'clientCertSecretRef'> & { mode?: TlsMode };
+};
+
+/** One key a Secret must hold, and how to tell its value is what it should be. */
+interface SecretKey {
+  key: string;
+  /** An empty string counts as missing. */
+  nonEmpty?: boolean;
+  /** PEM block label the value must contain (checked, never echoed). */
+  pem?: RegExp;
+  pemWord?: string;
+}
+
+interface SecretUse {
+  field: string;
+  name: string;
+  keys: SecretKey[];
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+const PEM_KEY = /-----BEGIN ([A-Z ]+ )?PRIVATE KEY-----[\s\S]+?-----END ([A-Z ]+ )?PRIVATE KEY-----/;
+
+/** Every Secret the spec names, with the keys each must hold. */
+function secretUses(spec: SecretRefs): SecretUse[] {
+  const login = [{ key: 'username', nonEmpty: true }, { key: 'password' }];
+  const uses: SecretUse[] = [
+    { field: 'spec.adminSecretRef.name', name: spec.adminSecretRef.name, keys: login },
+    { field: 'spec.replicationSecretRef.name', name: spec.replicationSecretRef.name, keys: login },
+  ];
+  const tls = spec.tls;
+  if (tls?.caSecretRef)
+    uses.push({
+      field: 'spec.tls.caSecretRef.name',
+      name: tls.caSecretRef.name,
+      keys: [{ key: 'ca.crt', pem: PEM_CERT, pemWord: 'a PEM certificate' }],
+    });
+  if (tls?.clientCertSecretRef)
+    uses.push({
+      field: 'spec.tls.clientCertSecretRef.name',
+      name: tls.clientCertSecretRef.name,
+      keys: [
+        { key: 'tls.crt', pem: PEM_CERT, pemWord: 'a PEM certificate' },
+        { key: 'tls.key', pem: PEM_KEY, pemWord: 'a PEM private key' },
+      ],
+    });
+  return uses;
+}
 
 /**
  * Checks the Secrets the spec names: one line for a Secret the store lacks, one for a Secret without
- * the keys `username` and `password` (an empty username counts as missing; an empty password is allowed).
+ * the keys it needs (`username` and `password`; `ca.crt`; `tls.crt` and `tls.key`), one for a value that
+ * is not the PEM it should be. An empty username counts as missing; an empty password is allowed. Values
+ * are never shown.
  */
 export function checkSecrets(
   spec: SecretRefs,
@@ -171,47 +240,78 @@ export function checkSecrets(
   options: { namespace?: string } = {},
 ): string[] {
   const errors: string[] = [];
-  for (const field of SECRET_REFS) {
-    const name = spec[field].name;
-    const error = secretProblem(`spec.${field}.name`, name, lookup(name), options.namespace);
+  for (const use of secretUses(spec)) {
+    const error = secretProblem(use, lookup(use.name), options.namespace);
     if (error) errors.push(error);
   }
   return errors;
 }
 
+export type LoadedCredentials = {
+  ok: true;
+  admin: Credentials;
+  replication: Credentials;
+  /** Absent when the spec has no TLS (or mode disabled). */
+  tls?: TlsMaterial;
+};
+
 /**
- * Reads both Secrets through an async reader (the store's readSecret) and checks them:
- * the credentials when both are usable, the error lines otherwise.
+ * Reads the Secrets through an async reader (the store's readSecret) and checks them: the credentials
+ * (and TLS material) when all are usable, the error lines otherwise.
  */
 export async function loadCredentials(
   spec: SecretRefs,
   read: (name: string) => Promise<Record<string, string> | undefined>,
   options: { namespace?: string } = {},
-): Promise<{ ok: true; admin: Credentials; replication: Credentials } | { ok: false; errors: string[] }> {
-  const names = [...new Set(SECRET_REFS.map((f) => spec[f].name))];
+): Promise<LoadedCredentials | { ok: false; errors: string[] }> {
+  const names = [...new Set(secretUses(spec).map((u) => u.name))];
   const data = new Map<string, Record<string, string> | undefined>();
   await Promise.all(names.map(async (n) => data.set(n, await read(n))));
   const errors = checkSecrets(spec, (n) => data.get(n), options);
   if (errors.length > 0) return { ok: false, errors };
-  const creds = (f: (typeof SECRET_REFS)[number]): Credentials => {
-    const d = data.get(spec[f].name)!;
+  const creds = (name: string): Credentials => {
+    const d = data.get(name)!;
     return { username: d['username']!, password: d['password']! };
   };
-  return { ok: true, admin: creds('adminSecretRef'), replication: creds('replicationSecretRef') };
+  const mode = spec.tls?.mode ?? 'disabled';
+  const ca = spec.tls?.caSecretRef ? data.get(spec.tls.caSecretRef.name)!['ca.crt'] : undefined;
+  const client = spec.tls?.clientCertSecretRef ? data.get(spec.tls.clientCertSecretRef.name)! : undefined;
+  const tls: TlsMaterial | undefined =
+    mode === 'disabled'
+      ? undefined
+      : {
+          mode,
+          ...(ca !== undefined ? { ca } : {}),
+          ...(client ? { cert: client['tls.crt']!, key: client['tls.key']! } : {}),
+        };
+  return {
+    ok: true,
+    admin: creds(spec.adminSecretRef.name),
+    replication: creds(spec.replicationSecretRef.name),
+    ...(tls ? { tls } : {}),
+  };
 }
 
 function secretProblem(
-  field: string,
-  name: string,
+  use: SecretUse,
   data: Record<string, string> | undefined,
   namespace?: string,
 ): string | undefined {
-  const shown = quote(namespace ? `${namespace}/${name}` : name);
-  if (data === undefined) return oneLine(`${field}: Secret ${shown} does not exist`);
-  const missing: string[] = [];
-  if (typeof data['username'] !== 'string' || data['username'] === '') missing.push('username');
-  if (typeof data['password'] !== 'string') missing.push('password');
-  if (missing.length === 0) return undefined;
-  const keys = missing.map((k) => `"${k}"`).join(' and ');
-  return oneLine(`${field}: Secret ${shown} lacks the ${missing.length === 1 ? 'key' : 'keys'} ${keys}`);
+  const shown = quote(namespace ? `${namespace}/${use.name}` : use.name);
+  if (data === undefined) return oneLine(`${use.field}: Secret ${shown} does not exist`);
+  const missing = use.keys.filter(
+    (k) => typeof data[k.key] !== 'string' || (k.nonEmpty === true && data[k.key] === ''),
+  );
+  if (missing.length > 0) {
+    const keys = missing.map((k) => `"${k.key}"`).join(' and ');
+    return oneLine(
+      `${use.field}: Secret ${shown} lacks the ${missing.length === 1 ? 'key' : 'keys'} ${keys}`,
+    );
+  }
+  const malformed = use.keys.filter((k) => k.pem && !k.pem.test(data[k.key]!));
+  if (malformed.length > 0)
+    return oneLine(
+      `${use.field}: Secret ${shown}: ${malformed.map((k) => `key "${k.key}" is not ${k.pemWord}`).join('; ')}`,
+    );
+  return undefined;
 }

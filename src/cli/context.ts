@@ -1,5 +1,5 @@
 // What the local commands share: the file store, its one topology, a connection pool, the reconciler.
-import { loadInputs, observe, type PassInputs } from '../controller/gather.js';
+import { loadInputs, observe, replicationOf, type PassInputs } from '../controller/gather.js';
 import { createReconciler } from '../controller/reconcile.js';
 import type { DecideInput } from '../plan/decide.js';
 import type { ProbeStreak } from '../plan/health.js';
@@ -83,6 +83,7 @@ export async function observeLocal(
     streaks,
     nowMs: Date.now(),
     annotations: stored.annotations,
+    replication: replicationOf(inputs),
   };
   return { inputs, decideInput, generation: stored.generation };
 }

@@ -2,9 +2,11 @@
 // observation of every member. The only reads of a pass (the report re-observes once it acted).
 import type { TopologySpec } from '../api/spec.js';
 import type { TopologyStatus } from '../api/status.js';
-import { loadCredentials, validateTopology, type Credentials } from '../api/validate.js';
+import { loadCredentials, validateTopology, type Credentials, type TlsMaterial } from '../api/validate.js';
 import { observeTopology } from '../observe/probe.js';
 import type { Observation } from '../observe/types.js';
+import { fingerprint, newSalt, type CredentialsInput } from '../plan/credentials.js';
+import type { DecideInput } from '../plan/decide.js';
 import type { SqlClientPool } from '../sql/client.js';
 import type { Store, StoredTopology } from '../store/store.js';
 
@@ -13,6 +15,10 @@ export interface PassInputs {
   spec: TopologySpec;
   admin: Credentials;
   replication: Credentials;
+  /** The replication Secret's fingerprint under the topology's salt (a new salt until status has one). */
+  credentials: CredentialsInput;
+  /** TLS of the operator's connections; absent when spec.tls is absent or disabled. */
+  tls?: TlsMaterial;
   previous: TopologyStatus | undefined;
 }
 
@@ -34,8 +40,22 @@ export async function loadInputs(
     namespace: stored.ref.namespace,
   });
   if (!creds.ok) return { errors: creds.errors };
-  return { spec, admin: creds.admin, replication: creds.replication, previous: stored.status };
+  const salt = stored.status?.credentials?.salt ?? newSalt();
+  return {
+    spec,
+    admin: creds.admin,
+    replication: creds.replication,
+    credentials: { salt, fingerprint: fingerprint(salt, creds.replication) },
+    ...(creds.tls ? { tls: creds.tls } : {}),
+    previous: stored.status,
+  };
 }
+
+/** What a pass decides about the replication Secret from (DecideInput.replication). */
+export const replicationOf = (inputs: PassInputs): NonNullable<DecideInput['replication']> => ({
+  user: inputs.replication.username,
+  ...inputs.credentials,
+});
 
 /** One parallel, bounded probe of every member. */
 export function observe(
@@ -47,6 +67,7 @@ export function observe(
     admin: inputs.admin,
     replicationUser: inputs.replication.username,
     pool,
+    ...(inputs.tls ? { tls: inputs.tls } : {}),
     ...(probeTimeoutMs ? { probeTimeoutMs } : {}),
   });
 }

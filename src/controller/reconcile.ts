@@ -7,11 +7,18 @@
 //   the annotations acted on are removed and the statements run, target by target;
 // - report: the status projected from a fresh observation when something ran.
 // The only memory this process keeps between passes is each member's streak of failed probes.
-import { emptyStatus, type Condition, type FailoverRecord, type TopologyStatus } from '../api/status.js';
+import {
+  emptyStatus,
+  type Condition,
+  type CredentialsStatus,
+  type FailoverRecord,
+  type TopologyStatus,
+} from '../api/status.js';
 import { executeActions, failureLabel, type ExecuteContext, type ExecuteResult } from '../execute/execute.js';
 import { addressKey } from '../analyze/view.js';
 import { dialectOf } from '../observe/probe.js';
 import { channelLabel, describeAction, type Action } from '../plan/actions.js';
+import { afterExecution } from '../plan/credentials.js';
 import { assess, decidePass, type PassPlan } from '../plan/decide.js';
 import { isOpen } from '../plan/failover-step.js';
 import { nextStreaks, type ProbeStreak } from '../plan/health.js';
@@ -27,7 +34,7 @@ import {
 } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { stableEqual } from '../util/stable.js';
-import { loadInputs, observe, type PassInputs } from './gather.js';
+import { loadInputs, observe, replicationOf, type PassInputs } from './gather.js';
 import type { PassOptions, PassResult, Reconciler } from './pass.js';
 
 export { loadInputs, type PassInputs };
@@ -50,6 +57,8 @@ const EVENT_REASON: Record<Action['kind'], (a: Action) => string> = {
   SetReadOnly: (a) => (a.kind === 'SetReadOnly' && a.readOnly ? 'MemberFenced' : 'PrimaryWritable'),
   PersistReadOnly: () => 'ReadOnlyPersisted',
   EnsureReplicationUser: () => 'ReplicationUserCreated',
+  SetReplicationPassword: () => 'ReplicationPasswordSet',
+  SetChannelPassword: () => 'ChannelPasswordSet',
   RemoveChannel: () => 'ChannelRemoved',
   ConfigureChannel: (a) =>
     a.kind === 'ConfigureChannel' && a.exists ? 'ChannelRepointed' : 'ChannelCreated',
@@ -90,6 +99,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       streaks: mem.streaks,
       nowMs: now().getTime(),
       annotations: stored.annotations,
+      replication: replicationOf(inputs),
       ...(options.switchover ? { switchover: options.switchover } : {}),
     });
     // act
@@ -110,12 +120,16 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     // report
     const journal = acted?.journal ?? inputs.previous?.failovers ?? [];
     const execution = acted?.execution ?? { executed: [], failures: [], skipped: [] };
+    const credentials = acted
+      ? plan.credentials &&
+        afterExecution(plan.credentials, plan.view, plan.actions, execution.executed, now().toISOString())
+      : inputs.previous?.credentials;
     log(deps, refKey(ref), plan, execution);
     const after =
       execution.executed.length > 0
-        ? await settle(inputs, deps, journal, startedChannels(execution.executed))
+        ? await settle(inputs, deps, journal, startedChannels(execution.executed), credentials)
         : plan;
-    const status = projectStatus(
+    const projected = projectStatus(
       {
         view: after.view,
         findings: after.findings,
@@ -133,6 +147,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       },
       stored.status,
     );
+    const status: TopologyStatus = credentials ? { ...projected, credentials } : projected;
     const statusChanged =
       !stableEqual(status, stored.status) &&
       (!stableEqual(significantPart(status), significantPart(stored.status)) ||
@@ -145,7 +160,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       events: acted ? [...plan.events, ...executionEvents(execution), ...storeEvents(stored)] : [],
       ...(plan.problems.length ? { problems: plan.problems } : {}),
       actionsExecuted: execution.executed.length,
-      requeueAfterMs: requeueAfter(plan, journal, execution),
+      requeueAfterMs: requeueAfter(plan, journal, execution, credentials),
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
     };
   };
@@ -155,9 +170,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
  * When the next pass should run: at once while a failover moves phase by phase, and after a repointing
  * pass that acted (the next one closes the record); sooner than the poll after a failure.
  */
-function requeueAfter(plan: PassPlan, journal: FailoverRecord[], e: ExecuteResult): number {
+function requeueAfter(
+  plan: PassPlan,
+  journal: FailoverRecord[],
+  e: ExecuteResult,
+  credentials: CredentialsStatus | undefined,
+): number {
   const repointed = journal.some((r) => isOpen(r) && r.phase === 'Repointing') && e.executed.length > 0;
-  if (repointed) return 0;
+  // A rotation whose accounts just got the password: the channels from them follow at once.
+  const accountsSet = e.executed.some(
+    (a) => a.kind === 'SetReplicationPassword' || a.kind === 'EnsureReplicationUser',
+  );
+  const rotating = accountsSet && credentials?.replication?.complete === false;
+  if (repointed || rotating) return 0;
   return e.failures.length > 0 ? Math.min(plan.requeueAfterMs, 1000) : plan.requeueAfterMs;
 }
 
@@ -176,12 +201,13 @@ async function act(
   exec: ExecuteContext,
 ): Promise<Acted | 'conflict'> {
   let version = stored.resourceVersion;
-  if (plan.journalChanged) {
-    const base = inputs.previous ?? emptyStatus('FailingOver');
+  if (plan.journalChanged || plan.credentialsStarted) {
+    const base = inputs.previous ?? emptyStatus(plan.journal.some(isOpen) ? 'FailingOver' : 'Degraded');
     const status: TopologyStatus = {
       ...base,
       phase: plan.journal.some(isOpen) ? 'FailingOver' : base.phase,
       failovers: plan.journal,
+      ...(plan.credentials ? { credentials: plan.credentials } : {}),
     };
     try {
       const written = await store.writeStatus(stored.ref, status, stored.generation, {
@@ -326,6 +352,7 @@ function executionContext(
         user: inputs.admin.username,
         password: inputs.admin.password,
         label: name,
+        ...(inputs.tls ? { tls: inputs.tls } : {}),
       });
     },
     dialect: (name: string) => dialectOf(member(name).obs!),
@@ -339,7 +366,9 @@ function executionContext(
 /** Channels this pass (re)started whole: the report waits for them to connect. */
 function startedChannels(executed: Action[]): { member: string; channel: string }[] {
   return executed.flatMap((a) =>
-    a.kind === 'ConfigureChannel' || (a.kind === 'StartChannel' && (a.threads ?? 'both') === 'both')
+    a.kind === 'ConfigureChannel' ||
+    a.kind === 'SetChannelPassword' ||
+    (a.kind === 'StartChannel' && (a.threads ?? 'both') === 'both')
       ? [{ member: a.member, channel: a.channel }]
       : [],
   );
@@ -354,11 +383,15 @@ async function settle(
   deps: ReconcilerDeps,
   journal: FailoverRecord[],
   started: { member: string; channel: string }[],
+  credentials: CredentialsStatus | undefined,
 ): Promise<Pick<PassPlan, 'view' | 'findings' | 'remembered'>> {
   const deadline = Date.now() + (deps.settleMs ?? 4000);
   for (;;) {
     const observation = await observe(inputs, deps.pool, deps.probeTimeoutMs);
-    const assessed = assess(inputs.spec, observation, inputs.previous, journal);
+    const assessed = assess(inputs.spec, observation, inputs.previous, journal, {
+      user: inputs.replication.username,
+      credentials,
+    });
     const connecting = started.some(({ member, channel }) => {
       const o = observation.instances.find((i) => i.member === member);
       const c = o?.channels.find((x) => x.name.toLowerCase() === channel.toLowerCase());

@@ -101,7 +101,10 @@ export async function executeActions(
 }
 
 async function runOne(action: Action, ctx: ExecuteContext): Promise<ActionFailure | undefined> {
-  if (action.kind === 'EnsureReplicationUser' && !ctx.isPrimary(action.member))
+  if (
+    (action.kind === 'EnsureReplicationUser' || action.kind === 'SetReplicationPassword') &&
+    !ctx.isPrimary(action.member)
+  )
     return { action, message: `refused: ${action.member} is not a primary (never write on a replica)` };
   let current: Statement | undefined;
   try {

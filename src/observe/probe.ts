@@ -1,8 +1,11 @@
 // observe: the only step that reads servers. Parallel probes, each bounded by a deadline.
 import type { Flavor, Member, TopologySpec } from '../api/spec.js';
+import type { TlsMaterial } from '../api/validate.js';
 import type { Credentials } from '../plan/actions.js';
 import type { SqlClient, SqlClientPool } from '../sql/client.js';
+import { REFUSAL_KINDS, SqlError } from '../sql/errors.js';
 import { quoteString } from '../sql/escape.js';
+import { REPLICATION_ACCOUNT_HOST } from '../sql/grants.js';
 import type { Dialect } from '../sql/dialect.js';
 import { detectFlavor, dialectFor } from '../sql/flavor.js';
 import { oneLine } from '../util/errors.js';
@@ -10,8 +13,12 @@ import type { InstanceObservation, Observation } from './types.js';
 
 export interface ObserveOptions {
   admin: Credentials;
+  /** The replication account, matched by user and host (default REPLICATION_ACCOUNT_HOST). */
   replicationUser: string;
+  replicationHost?: string;
   pool: SqlClientPool;
+  /** TLS of the operator's connections (spec.tls with its Secrets). */
+  tls?: TlsMaterial;
   /** A whole probe (all its queries) must finish within this. */
   probeTimeoutMs?: number;
 }
@@ -44,6 +51,7 @@ export async function probeMember(
     user: opts.admin.username,
     password: opts.admin.password,
     label: member.name,
+    ...(opts.tls ? { tls: opts.tls } : {}),
   });
   const base = { member: member.name, group, address };
   let timer: NodeJS.Timeout | undefined;
@@ -54,22 +62,31 @@ export async function probeMember(
     );
   });
   try {
-    const result = await Promise.race([readInstance(client, flavorSetting, opts.replicationUser), deadline]);
+    const result = await Promise.race([
+      readInstance(client, flavorSetting, {
+        user: opts.replicationUser,
+        host: opts.replicationHost ?? REPLICATION_ACCOUNT_HOST,
+      }),
+      deadline,
+    ]);
     return {
       ...base,
       reachable: true,
       ...result,
+      ...(client.encrypted !== undefined ? { tls: client.encrypted } : {}),
       observedAt: new Date().toISOString(),
       durationMs: performance.now() - started,
     };
   } catch (e) {
     versions.delete(client);
     const err = e as { message?: string; errno?: number };
+    const refused = e instanceof SqlError && REFUSAL_KINDS.has(e.kind) ? e.kind : undefined;
     return {
       ...base,
       reachable: false,
       error: oneLine(err.message ?? String(e), 300),
       ...(typeof err.errno === 'number' ? { errno: err.errno } : {}),
+      ...(refused ? { refused: refused as InstanceObservation['refused'] } : {}),
       channels: [],
       observedAt: new Date().toISOString(),
       durationMs: performance.now() - started,
@@ -79,7 +96,11 @@ export async function probeMember(
   }
 }
 
-async function readInstance(client: SqlClient, flavorSetting: Flavor | 'auto', replicationUser: string) {
+async function readInstance(
+  client: SqlClient,
+  flavorSetting: Flavor | 'auto',
+  replication: { user: string; host: string },
+) {
   // VERSION() only changes with a restart, which drops the pooled connection: ask once per client.
   let version = versions.get(client);
   if (version === undefined) {
@@ -95,8 +116,10 @@ async function readInstance(client: SqlClient, flavorSetting: Flavor | 'auto', r
   const [varRows, channelRows, userRows, configRows] = await Promise.all([
     client.query<Record<string, unknown>>(dialect.showVariables()),
     client.query<Record<string, unknown>>(dialect.showChannels()),
+    // User and host: a `repl`@`10.%` made by hand is not the account channels log in with. Reading only
+    // these two columns needs only SELECT (User, Host) ON mysql.user: no password hashes.
     client.query<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${quoteString(replicationUser)}`,
+      `SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${quoteString(replication.user)} AND Host = ${quoteString(replication.host)}`,
     ),
     // Optional detail (heartbeat periods): a server that refuses it is still observed, those fields null.
     configStatement

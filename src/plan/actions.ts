@@ -2,12 +2,17 @@
 import type { Credentials } from '../api/validate.js';
 import type { DesiredChannel } from '../analyze/findings.js';
 import { CHANNEL_DEFAULTS } from '../analyze/findings.js';
-import type { Dialect, Statement, Threads } from '../sql/dialect.js';
+import type { ChannelSource, Dialect, Statement, Threads } from '../sql/dialect.js';
 import { lit, secret, sql } from '../sql/escape.js';
+import { REPLICATION_ACCOUNT_HOST } from '../sql/grants.js';
 
 export type Action =
   | { kind: 'SetReadOnly'; member: string; readOnly: boolean; reason: string }
   | { kind: 'EnsureReplicationUser'; member: string; reason: string }
+  /** ALTER USER of the replication account on a primary (written there only: it replicates). */
+  | { kind: 'SetReplicationPassword'; member: string; reason: string }
+  /** A managed channel's source password, with as little stopped as the server allows. */
+  | { kind: 'SetChannelPassword'; member: string; channel: string; desired: DesiredChannel; reason: string }
   | { kind: 'RemoveChannel'; member: string; channel: string; reason: string }
   | {
       kind: 'ConfigureChannel';
@@ -46,6 +51,10 @@ export function describeAction(a: Action): string {
       return `${a.member}: ${a.readOnly ? 'make read-only' : 'make writable'} (${a.reason})`;
     case 'EnsureReplicationUser':
       return `${a.member}: ensure the replication account (${a.reason})`;
+    case 'SetReplicationPassword':
+      return `${a.member}: set the replication account's password (${a.reason})`;
+    case 'SetChannelPassword':
+      return `${channelLabel(a.member, a.channel)}: give it the replication password (${a.reason})`;
     case 'ConfigureChannel':
       return `${channelLabel(a.member, a.channel)}: ${a.exists ? 'repoint' : 'create'} from ${a.desired.source} (${a.desired.sourceHost}:${a.desired.sourcePort}) and start (${a.reason})`;
     case 'RemoveChannel':
@@ -70,12 +79,20 @@ export function actionStatements(a: Action, dialect: Dialect, replication: Crede
     case 'SetReadOnly':
       return dialect.setReadOnly(a.readOnly);
     case 'EnsureReplicationUser': {
-      const user = lit(replication.username, 'replication user');
+      // ALTER too: an account that appeared meanwhile keeps its password under IF NOT EXISTS.
+      const to = replicationAccount(replication);
       return [
-        sql`CREATE USER IF NOT EXISTS ${user}@'%' IDENTIFIED BY ${secret(replication.password)}`,
-        sql`GRANT REPLICATION SLAVE ON *.* TO ${user}@'%'`,
+        sql`CREATE USER IF NOT EXISTS ${to} IDENTIFIED BY ${secret(replication.password)}`,
+        sql`ALTER USER ${to} IDENTIFIED BY ${secret(replication.password)}`,
+        sql`GRANT REPLICATION SLAVE ON *.* TO ${to}`,
       ];
     }
+    case 'SetReplicationPassword':
+      return [
+        sql`ALTER USER ${replicationAccount(replication)} IDENTIFIED BY ${secret(replication.password)}`,
+      ];
+    case 'SetChannelPassword':
+      return dialect.setSourcePassword(a.channel, channelSource(a.desired, replication));
     case 'RemoveChannel':
       return [dialect.stop(a.channel), dialect.resetAll(a.channel)];
     case 'StartChannel':
@@ -92,20 +109,7 @@ export function actionStatements(a: Action, dialect: Dialect, replication: Crede
       if (a.exists) out.push(dialect.stop(a.channel));
       if (d.alignReplicaPosition !== undefined)
         out.push(...dialect.setReplicaPosition(d.alignReplicaPosition));
-      out.push(
-        dialect.changeSource(a.channel, {
-          host: d.sourceHost,
-          port: d.sourcePort,
-          user: replication.username,
-          password: replication.password,
-          connectRetry: CHANNEL_DEFAULTS.connectRetry,
-          retryCount: CHANNEL_DEFAULTS.retryCount,
-          heartbeatPeriod: CHANNEL_DEFAULTS.heartbeatPeriod,
-          delaySeconds: d.delaySeconds,
-          ssl: false,
-          ...(d.doDomainIds ? { doDomainIds: d.doDomainIds } : {}),
-        }),
-      );
+      out.push(dialect.changeSource(a.channel, channelSource(d, replication)));
       if (d.filter.doDatabases.length > 0 || d.filter.ignoreDatabases.length > 0 || a.exists) {
         out.push(...dialect.setFilter(a.channel, d.filter));
       }
@@ -113,4 +117,25 @@ export function actionStatements(a: Action, dialect: Dialect, replication: Crede
       return out;
     }
   }
+}
+
+/** `'user'@'%'`: the replication account, matched by user and host. */
+function replicationAccount(replication: Credentials) {
+  return sql`${lit(replication.username, 'replication user')}@${lit(REPLICATION_ACCOUNT_HOST)}`;
+}
+
+/** Everything a managed channel is configured with: where, who, how fast it notices failures, TLS. */
+function channelSource(d: DesiredChannel, replication: Credentials): ChannelSource {
+  return {
+    host: d.sourceHost,
+    port: d.sourcePort,
+    user: replication.username,
+    password: replication.password,
+    connectRetry: CHANNEL_DEFAULTS.connectRetry,
+    retryCount: CHANNEL_DEFAULTS.retryCount,
+    heartbeatPeriod: CHANNEL_DEFAULTS.heartbeatPeriod,
+    delaySeconds: d.delaySeconds,
+    tls: d.tls,
+    ...(d.doDomainIds ? { doDomainIds: d.doDomainIds } : {}),
+  };
 }

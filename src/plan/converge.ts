@@ -10,6 +10,8 @@ function rank(a: Action): number {
     case 'PersistReadOnly':
       return 0;
     case 'EnsureReplicationUser':
+    case 'SetReplicationPassword':
+      // After SetReadOnly(false) of the same member: a primary made writable this pass takes it.
       return 2;
     case 'RemoveChannel':
     case 'StopChannel':
@@ -17,6 +19,8 @@ function rank(a: Action): number {
       return 3;
     case 'ConfigureChannel':
       return a.channel === '' ? 4 : 5;
+    case 'SetChannelPassword':
+      return 5;
     case 'StartChannel':
       return 6;
   }
@@ -42,6 +46,20 @@ function repair(f: Finding): Action | undefined {
       };
     case 'ReplicationUserMissing':
       return { kind: 'EnsureReplicationUser', member: f.member, reason: 'replicas log in with it' };
+    case 'ReplicationPasswordStale':
+      return {
+        kind: 'SetReplicationPassword',
+        member: f.member,
+        reason: 'the replication Secret changed (or was never applied)',
+      };
+    case 'ChannelPasswordStale':
+      return {
+        kind: 'SetChannelPassword',
+        member: f.member,
+        channel: f.channel,
+        desired: f.desired,
+        reason: `${f.desired.source}'s account has the new password`,
+      };
     case 'ChannelMissing':
       return {
         kind: 'ConfigureChannel',

@@ -3,7 +3,7 @@
 // steps included, so `tributary plan` shows them. moco's shape: gather → decide the state → one
 // operation per group → requeue at once while a failover is under way.
 import type { TopologySpec } from '../api/spec.js';
-import type { Condition, FailoverRecord, TopologyStatus } from '../api/status.js';
+import type { Condition, CredentialsStatus, FailoverRecord, TopologyStatus } from '../api/status.js';
 import { analyze, type Finding } from '../analyze/findings.js';
 import { buildView, type TopologyView } from '../analyze/view.js';
 import type { Observation } from '../observe/types.js';
@@ -14,6 +14,7 @@ import { planConvergence } from './converge.js';
 import { activeFailover, decideFailovers, decideSwitchover, parseSwitchoverAnnotation } from './failover.js';
 import { beforePromotion, isOpen, moveTo, stepFailover, type StepCondition } from './failover-step.js';
 import { assessPrimaries, nextProbeInMs, type PrimaryHealth, type ProbeStreak } from './health.js';
+import { passwordTargets, rotationMessage, startRotation, type CredentialsInput } from './credentials.js';
 
 /** Closed records kept in the journal (open ones are always kept). */
 export const JOURNAL_LENGTH = 20;
@@ -31,6 +32,11 @@ export interface DecideInput {
   annotations: Readonly<Record<string, string>>;
   /** A switchover asked for on the command line (the annotation asks for one in the resource). */
   switchover?: { group: string; to: string; timeoutSeconds?: number };
+  /**
+   * The replication Secret as this pass sees it: its user, and its fingerprint under the topology's salt.
+   * Absent: no rotation is tracked (unit tests of other parts).
+   */
+  replication?: CredentialsInput & { user: string };
 }
 
 export interface PassPlan {
@@ -41,6 +47,9 @@ export interface PassPlan {
   /** The failover journal after this pass's decisions; written (conditionally) before anything acts. */
   journal: FailoverRecord[];
   journalChanged: boolean;
+  /** The credentials record this pass works from; a new rotation (started) is journaled before acting. */
+  credentials?: CredentialsStatus;
+  credentialsStarted: boolean;
   /** Every statement the pass may send, as actions, in order (failover steps, then convergence). */
   actions: Action[];
   conditions: ConditionDraft[];
@@ -114,10 +123,19 @@ export function assess(
   observation: Observation,
   previous: TopologyStatus | undefined,
   journal: FailoverRecord[],
+  replication?: { user: string; credentials?: CredentialsStatus | undefined },
 ): { view: TopologyView; remembered: ManagedChannel[]; findings: Finding[] } {
   const view = buildView(spec, observation, withJournal(previous, journal));
   const remembered = rememberChannels(spec, previous, observation);
-  return { view, remembered, findings: analyze({ view, gtid: gtidOps, remembered }) };
+  const targets = passwordTargets(replication?.credentials?.replication);
+  const findings = analyze({
+    view,
+    gtid: gtidOps,
+    remembered,
+    ...(replication ? { replicationUser: replication.user } : {}),
+    ...(targets ? { credentials: targets } : {}),
+  });
+  return { view, remembered, findings };
 }
 
 export function decidePass(input: DecideInput): PassPlan {
@@ -213,7 +231,31 @@ export function decidePass(input: DecideInput): PassPlan {
     }
   }
 
-  const { view, remembered, findings } = assess(spec, observation, input.previous, journal);
+  // The replication Secret: a fingerprint other than the record's starts a rotation (journaled first).
+  const rotation =
+    input.replication && writing
+      ? startRotation(input.previous?.credentials, input.replication, now.toISOString())
+      : { credentials: input.previous?.credentials, started: false };
+  if (
+    input.replication &&
+    !writing &&
+    rotation.credentials?.replication?.fingerprint !== input.replication.fingerprint
+  )
+    condition(
+      'CredentialsPending',
+      'Paused',
+      'the replication Secret differs from what the servers were given; it is applied once spec.paused is false',
+    );
+  const { view, remembered, findings } = assess(
+    spec,
+    observation,
+    input.previous,
+    journal,
+    input.replication ? { user: input.replication.user, credentials: rotation.credentials } : undefined,
+  );
+  const record = rotation.credentials?.replication;
+  if (input.replication && writing && record && !record.complete)
+    condition('CredentialsRotating', 'Rotating', rotationMessage(record, view));
 
   // A repointing record is done once its group is settled, or at its deadline (what is left of the
   // repointing is then ordinary drift, reported and repaired like any other).
@@ -236,7 +278,7 @@ export function decidePass(input: DecideInput): PassPlan {
   // At once while a failover moves on (it acted or changed phase); a record held for a human waits
   // at the poll interval like everything else.
   const journalChanged = JSON.stringify(journal) !== JSON.stringify(before);
-  const movingOn = stepActions.length > 0 || journalChanged;
+  const movingOn = stepActions.length > 0 || journalChanged || rotation.started;
   const requeueAfterMs = movingOn
     ? 0
     : Math.min(pollMs, ...health.map((h) => nextProbeInMs(h, policy, pollMs, nowMs)));
@@ -247,6 +289,8 @@ export function decidePass(input: DecideInput): PassPlan {
     remembered,
     journal,
     journalChanged,
+    ...(rotation.credentials ? { credentials: rotation.credentials } : {}),
+    credentialsStarted: rotation.started,
     actions: writing ? [...stepActions, ...convergence] : [],
     conditions,
     events,
@@ -316,6 +360,12 @@ function reportHealth(
       'PrimaryUnreachable',
       'WithinWindow',
       `${h.primary} (${h.group}) fails probes (${h.failures}); it counts as dead once unreachable for the whole window (spec.failover.downAfterSeconds)`,
+    );
+  } else if (h.state === 'Refused') {
+    condition(
+      'PrimaryRefused',
+      h.refused === 'privilege' ? 'MissingPrivilege' : h.refused === 'tls' ? 'TlsRefused' : 'LoginRefused',
+      `${h.primary} (${h.group}) answers, but the operator cannot use it, so nothing is done on it (not dead: no failover): ${h.error}`,
     );
   } else if (h.state === 'Dead') {
     condition(

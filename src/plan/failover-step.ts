@@ -17,7 +17,7 @@
 //               group runs from it (unreachable members aside), or at the deadline.
 import { CATCHUP_CHANNEL, type Flavor, type TopologySpec } from '../api/spec.js';
 import type { ChannelStatus, FailoverPhase, FailoverRecord, TopologyStatus } from '../api/status.js';
-import type { DesiredChannel } from '../analyze/findings.js';
+import { desiredTls, type DesiredChannel } from '../analyze/findings.js';
 import { channelSourceMember, type MemberView, type TopologyView } from '../analyze/view.js';
 import { gtidOps, type GtidOps } from '../sql/gtid/index.js';
 import type { Action } from './actions.js';
@@ -426,6 +426,7 @@ function catchUpActions(ctx: StepContext, r: FailoverRecord, d: Donor, wait: num
     delaySeconds: 0,
     filter: noFilter,
     ...(d.domains ? { doDomainIds: d.domains } : {}),
+    tls: desiredTls(ctx.view, d.member.spec.name, current),
   };
   const running =
     current !== undefined &&

@@ -25,6 +25,11 @@ export interface DetectionPolicy {
 
 export type PrimaryHealth = { group: string; primary: string; failures: number } & (
   | { state: 'Healthy' }
+  /**
+   * It answers but refuses the operator (a login, a privilege, TLS): alive, so never a failover; what it
+   * refuses is reported, and nothing is done on it until that is fixed.
+   */
+  | { state: 'Refused'; refused: 'auth' | 'privilege' | 'tls'; error: string }
   /** Unreachable for less than the window (or fewer probes than the threshold): re-probe, wait. */
   | { state: 'Suspect'; deadAt: number }
   /** The operator cannot reach it but replicas still receive from it: the operator alone is cut off. */
@@ -47,15 +52,18 @@ export function witnessesOf(view: TopologyView, member: string): Witness[] {
   return out;
 }
 
-/** The streaks after one more observation: reachable members start over, the others count on. */
+/**
+ * The streaks after one more observation: reachable members start over, the others count on. A member
+ * that answered but refused the probe (login, privilege, TLS) is not down: its streak ends too.
+ */
 export function nextStreaks(
   previous: ReadonlyMap<string, ProbeStreak>,
-  observed: readonly { member: string; reachable: boolean }[],
+  observed: readonly { member: string; reachable: boolean; refused?: string | undefined }[],
   nowMs: number,
 ): Map<string, ProbeStreak> {
   const out = new Map<string, ProbeStreak>();
   for (const o of observed) {
-    if (o.reachable) continue;
+    if (o.reachable || o.refused) continue;
     const before = previous.get(o.member);
     out.set(o.member, before ? { ...before, failures: before.failures + 1 } : { since: nowMs, failures: 1 });
   }
@@ -72,6 +80,9 @@ export function assessPrimaries(
     if (!g.primary) return [];
     const streak = streaks.get(g.primary);
     const base = { group: g.spec.name, primary: g.primary, failures: streak?.failures ?? 0 };
+    const obs = view.members.get(g.primary)?.obs;
+    if (obs?.refused)
+      return [{ ...base, failures: 0, state: 'Refused', refused: obs.refused, error: obs.error ?? '' }];
     if (!streak) return [{ ...base, state: 'Healthy' }];
     const deadAt = streak.since + policy.downAfterMs;
     if (nowMs < deadAt || streak.failures < policy.failureThreshold)

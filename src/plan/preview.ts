@@ -2,6 +2,7 @@
 // the previous pass's statements would leave them (simulate.ts): how `tributary plan` shows a whole
 // failover, statement by statement, although a failover runs one phase per pass. Pure.
 import { emptyStatus } from '../api/status.js';
+import { afterExecution } from './credentials.js';
 import { decidePass, type DecideInput, type PassPlan } from './decide.js';
 import { simulate } from './simulate.js';
 
@@ -20,10 +21,24 @@ export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
       Object.entries(next.annotations).filter(([k]) => !plan.consume.includes(k)),
     );
     const { switchover: _asked, ...rest } = next;
+    // Every statement is assumed to succeed: a rotation's record moves as the real pass's would.
+    const credentials =
+      plan.credentials &&
+      afterExecution(
+        plan.credentials,
+        plan.view,
+        plan.actions,
+        plan.actions,
+        new Date(next.nowMs).toISOString(),
+      );
     next = {
       ...rest,
-      observation: simulate(next.observation, plan.actions),
-      previous: { ...(next.previous ?? emptyStatus('Ready')), failovers: plan.journal },
+      observation: simulate(next.observation, plan.actions, next.replication?.user),
+      previous: {
+        ...(next.previous ?? emptyStatus('Ready')),
+        failovers: plan.journal,
+        ...(credentials ? { credentials } : {}),
+      },
       annotations,
       nowMs: next.nowMs + 1,
     };

@@ -36,7 +36,7 @@ const running = (t: Threads | undefined, on: boolean, c: ChannelStatus): Channel
   };
 };
 
-function applyOne(obs: Map<string, InstanceObservation>, a: Action): void {
+function applyOne(obs: Map<string, InstanceObservation>, a: Action, user: string): void {
   const o = obs.get(a.member);
   if (!o?.reachable || !o.vars) return;
   const channels = (f: (cs: ChannelStatus[]) => ChannelStatus[]) =>
@@ -58,6 +58,10 @@ function applyOne(obs: Map<string, InstanceObservation>, a: Action): void {
     case 'EnsureReplicationUser':
       obs.set(a.member, { ...o, replicationUserExists: true });
       return;
+    case 'SetReplicationPassword':
+    case 'SetChannelPassword':
+      // Nothing a probe reads changes (passwords are not readable); the credentials record moves instead.
+      return;
     case 'RemoveChannel':
       channels((cs) => cs.filter((c) => !sameName(c.name, a.channel)));
       return;
@@ -77,6 +81,7 @@ function applyOne(obs: Map<string, InstanceObservation>, a: Action): void {
         ...emptyChannelStatus(a.channel),
         sourceHost: d.sourceHost,
         sourcePort: d.sourcePort,
+        sourceUser: user,
         ioRunning: 'Yes',
         sqlRunning: 'Yes',
         autoPosition: true,
@@ -84,6 +89,10 @@ function applyOne(obs: Map<string, InstanceObservation>, a: Action): void {
         delaySeconds: d.delaySeconds,
         connectRetry: CHANNEL_DEFAULTS.connectRetry,
         heartbeatPeriod: CHANNEL_DEFAULTS.heartbeatPeriod,
+        sslAllowed: d.tls.enabled,
+        sslCaFile: d.tls.caFile,
+        sslVerifyServerCert: d.tls.verifyServerCert,
+        getSourcePublicKey: o.flavor === 'mariadb' ? null : !d.tls.enabled,
         filter: { doDatabases: [...d.filter.doDatabases], ignoreDatabases: [...d.filter.ignoreDatabases] },
         retrievedGtidSet: source?.vars?.gtidExecuted ?? '',
       };
@@ -96,9 +105,9 @@ function applyOne(obs: Map<string, InstanceObservation>, a: Action): void {
   }
 }
 
-/** The observation after every action succeeded, in order. */
-export function simulate(observation: Observation, actions: readonly Action[]): Observation {
+/** The observation after every action succeeded, in order (channels made log in as `user`). */
+export function simulate(observation: Observation, actions: readonly Action[], user = ''): Observation {
   const obs = new Map(observation.instances.map((i) => [i.member, i]));
-  for (const a of actions) applyOne(obs, a);
+  for (const a of actions) applyOne(obs, a, user);
   return { ...observation, instances: observation.instances.map((i) => obs.get(i.member) ?? i) };
 }

@@ -46,6 +46,7 @@ const DEGRADING = new Set<Finding['kind']>([
   'LogReplicaUpdatesOff',
   'ReplicationUserMissing',
   'InstanceUnreachable',
+  'InstanceRefused',
   'NoPrimary',
   'ChannelConfigDrift',
   'ChannelSourceConflict',
@@ -61,6 +62,7 @@ const NEEDS_A_HUMAN = new Set<Finding['kind']>([
   'SourcePurgedNeededGtids',
   'ChannelBroken',
   'GtidModeOff',
+  'InstanceRefused',
 ]);
 
 /** Facts of an unreachable member that status keeps from when it was last seen. */
@@ -98,12 +100,14 @@ export function projectStatus(input: ReportInput, previous: TopologyStatus | und
           ...(o.vars.serverUuid ? { serverUuid: o.vars.serverUuid } : {}),
           ...(o.vars.gtidDomainId !== null ? { gtidDomainId: o.vars.gtidDomainId } : {}),
           gtidExecuted: o.vars.gtidExecuted,
+          ...(o.tls !== undefined ? { tls: o.tls } : {}),
         });
       } else {
         // Last known facts stay (the failover needs the dead primary's GTID domain and executed set);
         // readOnly does not: nobody knows it now.
         for (const k of LAST_KNOWN) if (prev?.[k] !== undefined) Object.assign(inst, { [k]: prev[k] });
         inst.lastError = o?.error ?? 'not probed';
+        if (o?.refused) inst.refused = o.refused;
         // The last time it was seen: carried while it stays unreachable, so the status does not churn.
         inst.lastSeen = prev && !prev.reachable && prev.lastSeen ? prev.lastSeen : input.now;
       }
@@ -234,6 +238,12 @@ export function describeFinding(f: Finding): string {
       return `${at}: errant transactions ${f.errant}`;
     case 'InstanceUnreachable':
       return `${at}: unreachable (${f.error})`;
+    case 'InstanceRefused':
+      return `${at}: answers, but the operator cannot use it, so nothing is done on it (${f.error})`;
+    case 'ReplicationPasswordStale':
+      return `${at}: the replication account gets the Secret's password`;
+    case 'ChannelPasswordStale':
+      return `${at}: gets the replication Secret's password`;
     case 'GtidDomainConflict':
       return `${at}: gtid_domain_id ${f.domain} also used by ${f.withMember}`;
     case 'ChannelPointsElsewhere':

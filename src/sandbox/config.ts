@@ -2,6 +2,7 @@
 // read-only from the first start (the operator makes the chosen primary writable at run time, so a server
 // that restarts never comes back writable). MariaDB: facts/mariadb-10.11.md §1; MySQL: facts/mysql-9.7.md.
 import { join } from 'node:path';
+import { operatorGrants, replicationGrants } from '../sql/grants.js';
 
 export type CnfValue = string | number | boolean | null;
 
@@ -206,14 +207,41 @@ export function renderUsersSql(
   flavor: SandboxFlavor,
   admin: { user: string; password: string },
   repl: { user: string; password: string },
+  operator?: { user: string; password: string },
 ): string {
   const lit = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  const to = (u: string) => `${lit(u)}@'%'`;
   return [
     ...(flavor === 'mariadb' ? ['FLUSH PRIVILEGES;'] : []),
-    `CREATE USER ${lit(repl.user)}@'%' IDENTIFIED BY ${lit(repl.password)};`,
-    `GRANT REPLICATION SLAVE ON *.* TO ${lit(repl.user)}@'%';`,
-    `CREATE USER ${lit(admin.user)}@'%' IDENTIFIED BY ${lit(admin.password)};`,
-    `GRANT ALL PRIVILEGES ON *.* TO ${lit(admin.user)}@'%' WITH GRANT OPTION;`,
+    `CREATE USER ${to(repl.user)} IDENTIFIED BY ${lit(repl.password)};`,
+    ...replicationGrants(to(repl.user)).map((g) => `${g.sql};`),
+    `CREATE USER ${to(admin.user)} IDENTIFIED BY ${lit(admin.password)};`,
+    `GRANT ALL PRIVILEGES ON *.* TO ${to(admin.user)} WITH GRANT OPTION;`,
+    ...(operator
+      ? [
+          `CREATE USER ${to(operator.user)} IDENTIFIED BY ${lit(operator.password)};`,
+          ...operatorGrants(flavor, to(operator.user)).map((g) => `${g.sql};`),
+        ]
+      : []),
     '',
   ].join('\n');
+}
+
+/** Option-file settings of a server that speaks TLS with the given files (and, optionally, only TLS). */
+export function tlsSettings(tls: SandboxTls): Record<string, CnfValue> {
+  return {
+    ssl_ca: tls.ca,
+    ssl_cert: tls.cert,
+    ssl_key: tls.key,
+    require_secure_transport: tls.requireSecureTransport === false ? null : 'ON',
+  };
+}
+
+/** Certificate files (PEM paths) a TLS sandbox server uses; the CA also verifies its sources. */
+export interface SandboxTls {
+  ca: string;
+  cert: string;
+  key: string;
+  /** Refuse plaintext logins (require_secure_transport=ON). Default true. */
+  requireSecureTransport?: boolean;
 }

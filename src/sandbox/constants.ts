@@ -8,6 +8,13 @@ export const SANDBOX_HOST = '127.0.0.1';
 export const ADMIN_USER = 'admin';
 export const ADMIN_PASSWORD = 'adminpass';
 
+/**
+ * `tributary`@'%': exactly the grants docs/security.md gives the operator's account (src/sql/grants.ts), no
+ * more — the account the integration suites run the operator with.
+ */
+export const OPERATOR_USER = 'tributary';
+export const OPERATOR_PASSWORD = 'tq7-0p-pass';
+
 /** `repl`@'%': REPLICATION SLAVE — the MASTER_USER of channels. */
 export const REPL_USER = 'repl';
 export const REPL_PASSWORD = 'replpass';

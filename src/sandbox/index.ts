@@ -2,6 +2,8 @@
 export {
   ADMIN_PASSWORD,
   ADMIN_USER,
+  OPERATOR_PASSWORD,
+  OPERATOR_USER,
   DEFAULT_SLAVE_NET_TIMEOUT,
   REPL_PASSWORD,
   REPL_USER,
@@ -23,4 +25,4 @@ export {
   MYSQL_INSTALL_HINT,
 } from './binaries.js';
 export { reapSandboxDir, reapSandboxes, type ReapResult } from './cleanup.js';
-export { SANDBOX_FLAVORS, type CnfValue, type SandboxFlavor } from './config.js';
+export { SANDBOX_FLAVORS, type CnfValue, type SandboxFlavor, type SandboxTls } from './config.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SLAVE_NET_TIMEOUT, SANDBOX_DIR_PREFIX, SANDBOX_ROOT_ENV } from './constants.js';
 import { trackDir, untrackDir, writeRegistry, type Registry } from './cleanup.js';
-import type { CnfValue, SandboxFlavor } from './config.js';
+import { tlsSettings, type CnfValue, type SandboxFlavor, type SandboxTls } from './config.js';
 import { SandboxServer } from './server.js';
 import { ensureTemplate, type TemplateInfo } from './template.js';
 
@@ -30,6 +30,11 @@ export interface SandboxOptions {
    * read-only (MariaDB read_only=ON, MySQL super_read_only=ON) and with performance_schema OFF.
    */
   config?: Record<string, CnfValue>;
+  /**
+   * Serve TLS with these certificate files (ssl_ca/ssl_cert/ssl_key) and, unless told otherwise, refuse
+   * plaintext logins (require_secure_transport=ON); the sandbox's own logins then verify the CA.
+   */
+  tls?: SandboxTls;
   /** Start the servers (in parallel) before returning. Default true. */
   start?: boolean;
   /** Bound on one start: spawn → admin `SELECT 1`. Default 30 s. */
@@ -47,6 +52,8 @@ export interface AddOptions {
   start?: boolean;
   /** Port to try first; when the server finds it taken, the first start moves to a free random port. */
   port?: number;
+  /** TLS of this server instead of the sandbox's; null: none (a server that cannot do TLS). */
+  tls?: SandboxTls | null;
 }
 
 export interface Sandbox {
@@ -131,6 +138,7 @@ class SandboxImpl implements Sandbox {
     checkName(name);
     if (this.servers.some((s) => s.name === name)) throw new Error(`sandbox server ${name} exists already`);
     const id = this.#nextId++;
+    const tls = opts.tls === undefined ? this.opts.tls : (opts.tls ?? undefined);
     const server = new SandboxServer({
       name,
       dir: join(this.dir, name),
@@ -138,7 +146,8 @@ class SandboxImpl implements Sandbox {
       gtidDomainId: this.template.flavor === 'mariadb' ? id : null,
       template: this.template,
       slaveNetTimeout: this.opts.slaveNetTimeout ?? DEFAULT_SLAVE_NET_TIMEOUT,
-      config: { ...this.opts.config, ...opts.config },
+      config: { ...(tls ? tlsSettings(tls) : {}), ...this.opts.config, ...opts.config },
+      ...(tls ? { tls } : {}),
       startTimeoutMs: this.opts.startTimeoutMs ?? 30_000,
       stopTimeoutMs: this.opts.stopTimeoutMs ?? 60_000,
       log: this.log,

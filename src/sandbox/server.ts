@@ -12,6 +12,7 @@ import {
   type CnfValue,
   type InstancePaths,
   type SandboxFlavor,
+  type SandboxTls,
 } from './config.js';
 import { trackChild, untrackChild } from './cleanup.js';
 import { pickFreePort, releasePort } from './ports.js';
@@ -44,6 +45,8 @@ export interface SandboxServerInit {
   template: TemplateInfo;
   slaveNetTimeout: number;
   config?: Record<string, CnfValue>;
+  /** The server speaks TLS with these files: the sandbox's own logins use TLS and verify the CA. */
+  tls?: SandboxTls;
   startTimeoutMs: number;
   stopTimeoutMs: number;
   log: (msg: string) => void;
@@ -390,7 +393,18 @@ export class SandboxServer {
 
   /** A new mysql2/promise connection over TCP; the caller ends it. */
   connect(user: string, password: string, extra: ConnectionOptions = {}): Promise<Connection> {
-    return createConnection({ ...this.connectionOptions(user, password), connectTimeout: 5000, ...extra });
+    const tls = this.#init.tls;
+    return createConnection({
+      ...this.connectionOptions(user, password),
+      connectTimeout: 5000,
+      ...(tls ? { ssl: { ca: readFileSync(tls.ca, 'utf8') } } : {}),
+      ...extra,
+    });
+  }
+
+  /** The certificate files it serves TLS with, when it does. */
+  get tls(): SandboxTls | undefined {
+    return this.#init.tls;
   }
 
   /** A new admin connection (user admin over TCP); the caller ends it. */

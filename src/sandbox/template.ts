@@ -10,7 +10,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER, TEMPLATE_CACHE_ENV } from './constants.js';
+import {
+  ADMIN_PASSWORD,
+  ADMIN_USER,
+  OPERATOR_PASSWORD,
+  OPERATOR_USER,
+  REPL_PASSWORD,
+  REPL_USER,
+  TEMPLATE_CACHE_ENV,
+} from './constants.js';
 import {
   findInstallDb,
   findMariadbd,
@@ -193,6 +201,7 @@ async function buildOrReuse(
     flavor,
     { user: ADMIN_USER, password: ADMIN_PASSWORD },
     { user: REPL_USER, password: REPL_PASSWORD },
+    { user: OPERATOR_USER, password: OPERATOR_PASSWORD },
   );
   const finalDir = join(cacheDir, templateName(flavor, b.version, usersSql, b.root));
   const info = (m: Marker, buildMs: number | null): TemplateInfo => ({

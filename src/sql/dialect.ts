@@ -26,13 +26,27 @@ export interface ChannelSource {
   /** Heartbeat period in seconds (≤ 2 for fast detection). */
   heartbeatPeriod: number;
   delaySeconds: number;
-  ssl: boolean;
+  /** Absent: no TLS (NO_CHANNEL_TLS). */
+  tls?: ChannelTls;
   /**
    * MariaDB only (DO_DOMAIN_IDS): receive just these GTID domains. Failover uses it to take a dead
    * group's transactions from a downstream survivor without leaking its other sources' data.
    */
   doDomainIds?: number[];
 }
+
+/** TLS of a channel: every option is sent every time, so a value set by hand never lingers. */
+export interface ChannelTls {
+  /** SOURCE_SSL / MASTER_SSL. */
+  enabled: boolean;
+  /** SOURCE_SSL_CA / MASTER_SSL_CA: a CA file on the replica; '' for none (MySQL then does not verify). */
+  caFile: string;
+  /** SOURCE_SSL_VERIFY_SERVER_CERT / MASTER_SSL_VERIFY_SERVER_CERT: the certificate must name the host. */
+  verifyServerCert: boolean;
+}
+
+/** A channel without TLS (spec.tls absent or mode disabled). */
+export const NO_CHANNEL_TLS: ChannelTls = { enabled: false, caFile: '', verifyServerCert: false };
 
 export type Threads = 'both' | 'receiver' | 'applier';
 
@@ -91,6 +105,12 @@ export interface Dialect {
   parseVariables(row: Record<string, unknown>): ServerVariables;
   /** Creates or repoints a channel (must be stopped). */
   changeSource(channel: string, source: ChannelSource): Statement;
+  /**
+   * Gives a running channel a new source password with as little stopped as the server allows: MySQL
+   * stops only the receiver (the applier keeps applying its relay log); MariaDB refuses CHANGE MASTER
+   * while the applier runs (1198, checked on 10.11), so the whole connection stops for the change.
+   */
+  setSourcePassword(channel: string, source: ChannelSource): Statement[];
   start(channel: string, threads?: Threads): Statement;
   stop(channel: string, threads?: Threads): Statement;
   /** Forgets the channel entirely (RESET … ALL of that channel only). */

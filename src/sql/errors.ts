@@ -10,6 +10,14 @@ export const ER = {
   ACCESS_DENIED: 1045,
   /** Missing privilege, e.g. SHOW ALL REPLICAS STATUS without SLAVE MONITOR on MariaDB. */
   SPECIFIC_ACCESS_DENIED: 1227,
+  DB_ACCESS_DENIED: 1044,
+  TABLE_ACCESS_DENIED: 1142,
+  COLUMN_ACCESS_DENIED: 1143,
+  PROC_ACCESS_DENIED: 1370,
+  /** MySQL: SET PERSIST_ONLY needs SYSTEM_VARIABLES_ADMIN and PERSIST_RO_VARIABLES_ADMIN. */
+  MYSQL_PERSIST_ONLY_ACCESS_DENIED: 3630,
+  /** MySQL: a plaintext login while require_secure_transport=ON (MariaDB answers 1045 instead). */
+  MYSQL_SECURE_TRANSPORT_REQUIRED: 3159,
   TOO_MANY_CONNECTIONS: 1040,
   UNKNOWN_SYSTEM_VARIABLE: 1193,
   /** Both: the channel's threads run. MariaDB: "…you have a running slave 'x'; run STOP SLAVE 'x' first". */
@@ -81,12 +89,42 @@ const CONNECT_ERRNOS = new Set<number>([
   ...IO_UNREACHABLE_ERRNOS,
 ]);
 const AUTH_ERRNOS = new Set<number>([ER.ACCESS_DENIED, 1698 /* access denied, no password plugin */]);
+/** A statement the operator's account may not run. */
+const PRIVILEGE_ERRNOS = new Set<number>([
+  ER.DB_ACCESS_DENIED,
+  ER.TABLE_ACCESS_DENIED,
+  ER.COLUMN_ACCESS_DENIED,
+  ER.SPECIFIC_ACCESS_DENIED,
+  ER.PROC_ACCESS_DENIED,
+  ER.MYSQL_PERSIST_ONLY_ACCESS_DENIED,
+]);
+/** mysql2's codes for a TLS handshake that failed, and Node's for a certificate that does not verify. */
+const TLS_CODES = new Set([
+  'HANDSHAKE_NO_SSL_SUPPORT',
+  'HANDSHAKE_SSL_ERROR',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+]);
+const isTlsCode = (code: string) => TLS_CODES.has(code) || /^ERR_(TLS|SSL|OSSL)_/.test(code);
 
 /**
- * connect: the server was not reached or the link broke; auth: it refused the login; timeout: no answer
- * in time (connect or query); server: it ran the statement and returned an error; client: anything else.
+ * connect: the server was not reached or the link broke; auth: it refused the login; tls: no TLS where it
+ * is required (either end), or a certificate that does not verify; privilege: the account may not run the
+ * statement; timeout: no answer in time (connect or query); server: it ran the statement and returned an
+ * error; client: anything else. auth, tls and privilege mean the server answered: it is not down.
  */
-export type SqlErrorKind = 'connect' | 'auth' | 'timeout' | 'server' | 'client';
+export type SqlErrorKind = 'connect' | 'auth' | 'tls' | 'privilege' | 'timeout' | 'server' | 'client';
+
+/** Kinds that mean the server answered but the operator cannot use it (never a sign it is down). */
+export const REFUSAL_KINDS: ReadonlySet<SqlErrorKind> = new Set(['auth', 'tls', 'privilege']);
 
 export class SqlError extends Error {
   override readonly name = 'SqlError';
@@ -105,7 +143,9 @@ export class SqlError extends Error {
     readonly server: string,
   ) {
     const errnoText = errno !== null ? ` (errno ${errno})` : code !== null ? ` (${code})` : '';
-    super(`${server}: ${serverMessage}${errnoText}${statement ? ` in: ${statement}` : ''}`);
+    super(
+      `${server}: ${headline(kind, serverMessage)}${serverMessage}${errnoText}${statement ? ` in: ${statement}` : ''}`,
+    );
   }
 }
 
@@ -210,22 +250,57 @@ export function toSqlError(e: unknown, ctx: ErrorContext): SqlError {
     errno,
     sqlState,
     code,
-    kindOf(errno, code),
+    kindOf(errno, code, stmt !== undefined),
     message,
     stmt ? scrub(stmt.display, secrets) : null,
     ctx.server,
   );
 }
 
-function kindOf(errno: number | null, code: string | null): SqlErrorKind {
+function kindOf(errno: number | null, code: string | null, atStatement: boolean): SqlErrorKind {
   if (errno !== null) {
-    if (AUTH_ERRNOS.has(errno)) return 'auth';
+    if (PRIVILEGE_ERRNOS.has(errno)) return 'privilege';
+    // 1045 to a statement (GRANT without GRANT OPTION) is a privilege; to a login, a refused login.
+    if (AUTH_ERRNOS.has(errno)) return atStatement ? 'privilege' : 'auth';
+    if (errno === ER.MYSQL_SECURE_TRANSPORT_REQUIRED) return 'tls';
     if (CONNECT_ERRNOS.has(errno)) return 'connect';
     return 'server';
   }
+  if (code !== null && isTlsCode(code)) return 'tls';
   if (code !== null && TIMEOUT_CODES.has(code)) return 'timeout';
   if (code !== null && CONNECT_CODES.has(code)) return 'connect';
   return 'client';
+}
+
+/**
+ * What a refusal means, in front of the server's own words: the missing privilege named (MySQL and MariaDB
+ * name it in 1227, the command and table in 1142/1143), a refused login, a TLS failure.
+ */
+function headline(kind: SqlErrorKind, message: string): string {
+  if (kind === 'auth') return "refused the operator's login: ";
+  if (kind === 'tls') return 'TLS: ';
+  if (kind !== 'privilege') return '';
+  return `missing privilege ${privilegeNamed(message)} (docs/security.md lists the grants): `;
+}
+
+/** The privilege a refusal names: `SLAVE MONITOR`, `SELECT on replication_connection_configuration`… */
+export function privilegeNamed(message: string): string {
+  const anyOf = /need \(at least one of\) the (.+?) privilege/i.exec(message);
+  if (anyOf) {
+    // SUPER is always one of them where a finer privilege exists: name the finer ones.
+    const names = anyOf[1]!.split(/,\s*/);
+    const finer = names.filter((n) => n.toUpperCase() !== 'SUPER');
+    return (finer.length > 0 ? finer : names).join(' or ');
+  }
+  const both = /you need (.+?) privileges/i.exec(message);
+  if (both) return both[1]!;
+  const table =
+    /^(\w+) command denied to user .*? for (table|column) '([^']+)'(?: in table '([^']+)')?/i.exec(message);
+  if (table) return `${table[1]!.toUpperCase()} on ${table[2]} ${table[4] ? `${table[4]}.` : ''}${table[3]}`;
+  const db = /to database '([^']+)'/i.exec(message);
+  if (db) return `on database ${db[1]}`;
+  if (/^Access denied for user/i.test(message)) return 'GRANT OPTION';
+  return '(unnamed)';
 }
 
 // ---- predicates ----------------------------------------------------------------------------------
@@ -277,7 +352,7 @@ export const isFileRepository = (e: unknown): boolean => hasErrno(e, ER.MYSQL_NE
 
 export const isAccessDenied = (e: unknown): boolean => {
   const n = errnoOf(e);
-  return n !== null && (AUTH_ERRNOS.has(n) || n === ER.SPECIFIC_ACCESS_DENIED);
+  return n !== null && (AUTH_ERRNOS.has(n) || PRIVILEGE_ERRNOS.has(n));
 };
 
 /** The server could not be reached, or the link broke (including a connect timeout). */

@@ -2,8 +2,13 @@
 // whose interpolations must be fragments made here (lit, secret, ident, int, dec, kw, join), so a raw
 // string cannot slip into a statement. Odd identifiers (hosts, users, channel names) are rejected, not
 // escaped: they end up in server files and error logs where escaping does not help.
-import { CHANNEL_NAME_PATTERN, HOST_PATTERN, SERVER_RESERVED_CHANNEL_NAMES } from '../api/spec.js';
-import type { ChannelSource, Statement } from './dialect.js';
+import {
+  CHANNEL_NAME_PATTERN,
+  HOST_PATTERN,
+  SERVER_PATH_PATTERN,
+  SERVER_RESERVED_CHANNEL_NAMES,
+} from '../api/spec.js';
+import { NO_CHANNEL_TLS, type ChannelSource, type Statement } from './dialect.js';
 
 /** A value the caller passed that no statement may carry. The message is one line naming the field. */
 export class InvalidInputError extends Error {
@@ -223,7 +228,12 @@ export interface SourceFragments {
   retryCount: SqlFragment;
   heartbeatPeriod: SqlFragment;
   delaySeconds: SqlFragment;
+  /** SOURCE_SSL / MASTER_SSL: 1 or 0. */
   ssl: SqlFragment;
+  /** SOURCE_SSL_CA: a path on the replica, or '' (none). */
+  sslCa: SqlFragment;
+  /** SOURCE_SSL_VERIFY_SERVER_CERT: 1 or 0. */
+  sslVerifyServerCert: SqlFragment;
 }
 
 /** Account limits of the flavor's CHANGE statement (checked up front: the servers' own errors echo the text). */
@@ -234,26 +244,41 @@ export interface SourceLimits {
   maxPassword: number;
 }
 
-export function sourceFragments(s: ChannelSource, limits: SourceLimits): SourceFragments {
-  const user = validateUser(s.user);
-  if (user.length > limits.maxUser)
-    throw invalid('user', user, `must be at most ${limits.maxUser} characters on this server`);
-  if (typeof s.password === 'string' && [...s.password].length > limits.maxPassword) {
+/** A replication password as a secret literal, within the flavor's length limit (never echoed). */
+export function passwordFragment(password: string, limits: Pick<SourceLimits, 'maxPassword'>): SqlFragment {
+  if (typeof password === 'string' && [...password].length > limits.maxPassword) {
     throw new InvalidInputError(
       'password',
       `password: must be at most ${limits.maxPassword} characters on this server`,
     );
   }
+  return secret(password);
+}
+
+/** A file path on a server (SOURCE_SSL_CA): absolute and plain, or '' for none. */
+export function validateServerPath(path: string, field = 'path'): string {
+  if (typeof path !== 'string' || (path !== '' && !SERVER_PATH_PATTERN.test(path)))
+    throw invalid(field, String(path), 'must be an absolute path of letters, digits and . _ / + @ = : , ~ -');
+  return path;
+}
+
+export function sourceFragments(s: ChannelSource, limits: SourceLimits): SourceFragments {
+  const user = validateUser(s.user);
+  if (user.length > limits.maxUser)
+    throw invalid('user', user, `must be at most ${limits.maxUser} characters on this server`);
+  const tls = s.tls ?? NO_CHANNEL_TLS;
   return {
     host: lit(validateHost(s.host), 'host'),
     port: int(validatePort(s.port), 'port', 1, 65535),
     user: lit(user, 'user'),
-    password: secret(s.password),
+    password: passwordFragment(s.password, limits),
     // Ranges are the servers' own (MySQL CHANGE REPLICATION SOURCE TO; MariaDB takes the same).
     connectRetry: int(s.connectRetry, 'connect retry', 1, 31_536_000),
     retryCount: int(s.retryCount, 'retry count', 0),
     heartbeatPeriod: dec(s.heartbeatPeriod, 'heartbeat period', 0, 4_294_967),
     delaySeconds: int(s.delaySeconds, 'delay', 0, 2 ** 31 - 1),
-    ssl: int(s.ssl ? 1 : 0, 'ssl', 0, 1),
+    ssl: int(tls.enabled ? 1 : 0, 'ssl', 0, 1),
+    sslCa: lit(validateServerPath(tls.caFile, 'SSL CA file'), 'SSL CA file'),
+    sslVerifyServerCert: int(tls.verifyServerCert ? 1 : 0, 'verify server certificate', 0, 1),
   };
 }

@@ -117,6 +117,11 @@ export const COL = {
   /** MySQL only (MariaDB has the server-wide startup option --master-retry-count, not readable). */
   retryCount: ['Source_Retry_Count', 'Master_Retry_Count'],
   sslAllowed: ['Source_SSL_Allowed', 'Master_SSL_Allowed'],
+  sslCaFile: ['Source_SSL_CA_File', 'Master_SSL_CA_File'],
+  sslCaPath: ['Source_SSL_CA_Path', 'Master_SSL_CA_Path'],
+  sslVerifyServerCert: ['Source_SSL_Verify_Server_Cert', 'Master_SSL_Verify_Server_Cert'],
+  /** MySQL 8.0.4+ only (0/1); MariaDB has no such column. */
+  getSourcePublicKey: ['Get_Source_public_key', 'Get_master_public_key'],
   doDatabases: ['Replicate_Do_DB'],
   ignoreDatabases: ['Replicate_Ignore_DB'],
   // Flavor-specific GTID columns.
@@ -164,6 +169,10 @@ export function commonChannelFields(row: Row): Omit<ChannelStatus, GtidFields> {
     retryCount: numOrNull(row, COL.retryCount),
     // MySQL also reports "Ignored" (SSL requested, client lacks it): not allowed.
     sslAllowed: str(row, COL.sslAllowed) === 'Yes',
+    sslCaFile: str(row, COL.sslCaFile),
+    sslCaPath: str(row, COL.sslCaPath),
+    sslVerifyServerCert: bool(row, COL.sslVerifyServerCert),
+    getSourcePublicKey: boolOrNull(row, COL.getSourcePublicKey),
     filter: { doDatabases: list(row, COL.doDatabases), ignoreDatabases: list(row, COL.ignoreDatabases) },
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { demoManifests } from '../../src/cli/commands/demo.js';
-import type { Sandbox } from '../../src/sandbox/index.js';
+import { OPERATOR_PASSWORD, OPERATOR_USER, type Sandbox } from '../../src/sandbox/index.js';
 
 const run = promisify(execFile);
 export const BIN = join(import.meta.dirname, '../../bin/tributary.js');
@@ -15,9 +15,25 @@ export function writeManifests(file: string, docs: unknown[]): string {
   return file;
 }
 
-export function warehouseDocs(sb: Sandbox, mutate?: (spec: Record<string, any>) => void): unknown[] {
+/**
+ * The demo's warehouse topology for a sandbox. The operator logs in as the sandbox's `tributary` account,
+ * which has exactly the grants docs/security.md gives (src/sql/grants.ts): every suite built on this runs
+ * its passes — convergence, failover, switchover — with the least privileges, not as an administrator.
+ * `asAdmin` keeps the sandbox's ALL PRIVILEGES account instead.
+ */
+export function warehouseDocs(
+  sb: Sandbox,
+  mutate?: (spec: Record<string, any>) => void,
+  opts: { asAdmin?: boolean } = {},
+): unknown[] {
   const docs = demoManifests(sb) as Record<string, any>[];
   mutate?.(docs[0]!.spec);
+  if (!opts.asAdmin) {
+    const admin = docs.find(
+      (d) => d.kind === 'Secret' && d.metadata.name === docs[0]!.spec.adminSecretRef.name,
+    );
+    admin!.stringData = { username: OPERATOR_USER, password: OPERATOR_PASSWORD };
+  }
   return docs;
 }
 

@@ -17,8 +17,8 @@ import { executeActions } from '../../src/execute/execute.js';
 import { dialectFor } from '../../src/sql/flavor.js';
 import { gtidOps } from '../../src/sql/gtid/index.js';
 import {
-  ADMIN_PASSWORD,
-  ADMIN_USER,
+  OPERATOR_PASSWORD,
+  OPERATOR_USER,
   REPL_PASSWORD,
   REPL_USER,
   type Sandbox,
@@ -75,7 +75,8 @@ function docs(sb: Sandbox, failover: Record<string, unknown>, mutate?: (spec: an
       metadata: { name: 'faults', namespace: 'db' },
       spec,
     },
-    secret('admin', ADMIN_USER, ADMIN_PASSWORD),
+    // The least-privilege account of docs/security.md: the faults are handled without administrator rights.
+    secret('admin', OPERATOR_USER, OPERATOR_PASSWORD),
     secret('repl', REPL_USER, REPL_PASSWORD),
   ];
 }

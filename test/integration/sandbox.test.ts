@@ -78,7 +78,6 @@ describe.each(FLAVORS)('sandbox of three $label servers', (f) => {
     retryCount: 100,
     heartbeatPeriod: 1,
     delaySeconds: 0,
-    ssl: false,
   });
 
   it('lives under the run root the global setup made', () => {

@@ -26,7 +26,6 @@ describe.each(FLAVORS)('channel-scoped statements on a multi-source $label repli
     retryCount: 100,
     heartbeatPeriod: 1,
     delaySeconds: 0,
-    ssl: false,
   });
   // As the probe reads them: variables, channels, and (MySQL) the channel configuration table.
   const channels = async () => {
@@ -234,7 +233,6 @@ describe.each(FLAVORS)('restarts and downstream fetches on $label', (f) => {
     retryCount: 100,
     heartbeatPeriod: 1,
     delaySeconds: 0,
-    ssl: false,
     ...over,
   });
   const vars = async (name: string) =>

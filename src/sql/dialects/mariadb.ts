@@ -129,6 +129,12 @@ export const mariadbDialect: Dialect = {
       opt('MASTER_HEARTBEAT_PERIOD', f.heartbeatPeriod),
       opt('MASTER_DELAY', f.delaySeconds),
       opt('MASTER_SSL', f.ssl),
+      // With a CA, 10.11 verifies the chain even without MASTER_SSL_VERIFY_SERVER_CERT (checked: a foreign
+      // CA is refused with 2026); without one, MASTER_SSL=1 does not insist on TLS: a source offering none
+      // is reached in plaintext (checked on 10.11.19) — only the source's require_secure_transport stops that.
+      opt('MASTER_SSL_CA', f.sslCa),
+      opt('MASTER_SSL_CAPATH', lit('')),
+      opt('MASTER_SSL_VERIFY_SERVER_CERT', f.sslVerifyServerCert),
       // Kept by the server across CHANGE MASTER unless given: always say it (only failover catch-up sets it).
       opt(
         'DO_DOMAIN_IDS',
@@ -136,6 +142,13 @@ export const mariadbDialect: Dialect = {
       ),
     ];
     return sql`CHANGE MASTER ${connection(channel)} TO ${join(options)}`;
+  },
+
+  // 10.11 refuses CHANGE MASTER while the applier runs (1198, even with the receiver stopped), and a CHANGE
+  // MASTER without MASTER_HEARTBEAT_PERIOD resets it: the whole connection stops and every option is
+  // given again. Nothing is lost: MASTER_USE_GTID=slave_pos resumes from what was applied.
+  setSourcePassword(channel: string, source: ChannelSource): Statement[] {
+    return [this.stop(channel), this.changeSource(channel, source), this.start(channel)];
   },
 
   start: (channel: string, threads: Threads = 'both') =>

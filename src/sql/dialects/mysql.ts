@@ -13,6 +13,7 @@ import {
   kw,
   lit,
   opt,
+  passwordFragment,
   sourceFragments,
   sql,
   validateChannelName,
@@ -95,6 +96,8 @@ function wordsFor(flavor: MysqlFlavor, v: ServerVersion | undefined): Words {
 }
 
 const ONE = int(1, 'flag', 1, 1);
+const ZERO = int(0, 'flag', 0, 0);
+const EMPTY = lit('');
 
 const forChannel = (channel: string): SqlFragment =>
   lit(validateChannelName(channel, { allowDefault: true }), 'channel name');
@@ -191,9 +194,27 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
         opt(p('HEARTBEAT_PERIOD'), f.heartbeatPeriod),
         opt(p('DELAY'), f.delaySeconds),
         opt(p('SSL'), f.ssl),
-        ...(w.publicKey ? [opt(`GET_${w.option}_PUBLIC_KEY`, ONE)] : []),
+        // A CA makes MySQL verify the source's certificate (VERIFY_CA); '' clears one set before.
+        opt(p('SSL_CA'), f.sslCa),
+        opt(p('SSL_CAPATH'), EMPTY),
+        opt(p('SSL_VERIFY_SERVER_CERT'), f.sslVerifyServerCert),
+        // The source's RSA key is only needed to send a caching_sha2_password over plaintext, where a man
+        // in the middle could send his own: never asked for over TLS.
+        ...(w.publicKey ? [opt(`GET_${w.option}_PUBLIC_KEY`, source.tls?.enabled ? ZERO : ONE)] : []),
       ];
       return sql`${kw(w.change)} ${join(options)} FOR CHANNEL ${forChannel(channel)}`;
+    },
+
+    // Only the receiver stops: checked on 9.7.4, the password of a channel whose applier runs can change
+    // (MySQL 5.7.4+ allows connection options with the receiver stopped); nothing is lost, the receiver
+    // resumes by GTID auto-position.
+    setSourcePassword(channel: string, source: ChannelSource): Statement[] {
+      const password = passwordFragment(source.password, { maxPassword: 32 });
+      return [
+        this.stop(channel, 'receiver'),
+        sql`${kw(w.change)} ${kw(p('PASSWORD'))} = ${password} FOR CHANNEL ${forChannel(channel)}`,
+        this.start(channel, 'receiver'),
+      ];
     },
 
     start: (channel: string, threads: Threads = 'both') =>

@@ -700,3 +700,117 @@ describe('checkSecrets', () => {
     });
   });
 });
+
+describe('spec.tls', () => {
+  const withTls = (tls: unknown) => validateSpec({ ...warehouse().spec, tls });
+  it.each([
+    ['absent: disabled', undefined, []],
+    ['preferred by default', {}, []],
+    [
+      'verify-identity with both CAs',
+      {
+        mode: 'verify-identity',
+        caSecretRef: { name: 'db-ca' },
+        channels: { caPath: '/etc/mysql/tls/ca.pem' },
+      },
+      [],
+    ],
+    [
+      'verify-ca without either CA: two lines, naming each field',
+      { mode: 'verify-ca' },
+      [
+        'spec.tls.caSecretRef: is required with mode verify-ca (the CA the operator verifies the servers with)',
+        'spec.tls.channels.caPath: is required with mode verify-ca (the CA file on the servers that replicas verify their sources with)',
+      ],
+    ],
+    [
+      'an unknown mode',
+      { mode: 'strict' },
+      [
+        'spec.tls.mode: must be one of disabled, preferred, required, verify-ca, verify-identity (got "strict")',
+      ],
+    ],
+    [
+      'a CA path that could leave its SQL literal',
+      { mode: 'required', channels: { caPath: "/x', MASTER_HOST='evil" } },
+      [
+        'spec.tls.channels.caPath: must be an absolute path of letters, digits and . _ / + @ = : , ~ - only (got "/x\', MASTER_HOST=\'evil")',
+      ],
+    ],
+    [
+      'a relative CA path',
+      { mode: 'required', channels: { caPath: 'ca.pem' } },
+      [
+        'spec.tls.channels.caPath: must be an absolute path of letters, digits and . _ / + @ = : , ~ - only (got "ca.pem")',
+      ],
+    ],
+    ['an unknown field', { mode: 'required', ca: 'x' }, ['spec.tls.ca: unknown field']],
+  ])('%s', (_n, tls, errors) => {
+    const r = withTls(tls);
+    expect(r.ok ? [] : r.errors).toEqual(errors);
+  });
+});
+
+describe('TLS Secrets', () => {
+  const CERT = '-----BEGIN CERTIFICATE-----\nMIIB-cert-body\n-----END CERTIFICATE-----\n';
+  const KEY = '-----BEGIN PRIVATE KEY-----\nMIIE-very-secret-key\n-----END PRIVATE KEY-----\n';
+  const spec = {
+    adminSecretRef: { name: 'admin' },
+    replicationSecretRef: { name: 'repl' },
+    tls: { mode: 'verify-ca' as const, caSecretRef: { name: 'ca' }, clientCertSecretRef: { name: 'client' } },
+  };
+  const login = { username: 'u', password: 'p' };
+  const read = (secrets: Record<string, Record<string, string>>) => async (n: string) => secrets[n];
+
+  it('loads the CA and the client certificate for the operator’s connections', async () => {
+    const r = await loadCredentials(
+      spec,
+      read({
+        admin: login,
+        repl: login,
+        ca: { 'ca.crt': CERT },
+        client: { 'tls.crt': CERT, 'tls.key': KEY },
+      }),
+    );
+    expect(r).toEqual({
+      ok: true,
+      admin: login,
+      replication: login,
+      tls: { mode: 'verify-ca', ca: CERT, cert: CERT, key: KEY },
+    });
+  });
+
+  it('names a missing key or a value that is not PEM, never showing the value', async () => {
+    const r = await loadCredentials(
+      spec,
+      read({
+        admin: login,
+        repl: login,
+        ca: { 'ca.pem': CERT },
+        client: { 'tls.crt': CERT, 'tls.key': 'MIIE-very-secret-key' },
+      }),
+      { namespace: 'db' },
+    );
+    expect(r).toEqual({
+      ok: false,
+      errors: [
+        'spec.tls.caSecretRef.name: Secret "db/ca" lacks the key "ca.crt"',
+        'spec.tls.clientCertSecretRef.name: Secret "db/client": key "tls.key" is not a PEM private key',
+      ],
+    });
+    expect(JSON.stringify(r)).not.toContain('very-secret');
+  });
+
+  it('mode disabled: no TLS material, whatever the Secrets hold', async () => {
+    const r = await loadCredentials(
+      { ...spec, tls: { ...spec.tls, mode: 'disabled' as const } },
+      read({
+        admin: login,
+        repl: login,
+        ca: { 'ca.crt': CERT },
+        client: { 'tls.crt': CERT, 'tls.key': KEY },
+      }),
+    );
+    expect(r).toEqual({ ok: true, admin: login, replication: login });
+  });
+});

@@ -166,6 +166,27 @@ describe('deploy/examples', () => {
   });
 });
 
+describe('deploy/examples/warehouse-tls.yaml', () => {
+  it('is a valid spec asking for verify-identity, with both CAs, and names only Secrets it explains', () => {
+    const docs = parseAllDocuments(readFileSync(`${root}deploy/examples/warehouse-tls.yaml`, 'utf8')).map(
+      (d) => d.toJS() as K8sObject,
+    );
+    const topology = docs.find((d) => d.kind === 'MySQLTopology')!;
+    const parsed = TopologySpec.safeParse(topology.spec);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    expect(parsed.data!.tls).toEqual({
+      mode: 'verify-identity',
+      caSecretRef: { name: 'db-ca' },
+      clientCertSecretRef: { name: 'tributary-client' },
+      channels: { caPath: '/etc/mysql/tls/ca.pem' },
+    });
+    // The TLS Secrets hold key material: the file says how to make them instead of carrying them.
+    const text = readFileSync(`${root}deploy/examples/warehouse-tls.yaml`, 'utf8');
+    expect(text).toContain('create secret generic db-ca --from-file=ca.crt=');
+    expect(text).toContain('create secret tls tributary-client');
+  });
+});
+
 describe('charts/tributary', () => {
   it('has Chart.yaml, values with the documented knobs, RBAC matching deploy/, and the CRD', () => {
     const chart = parse(readFileSync(`${root}charts/tributary/Chart.yaml`, 'utf8')) as {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredChannel } from '../../../src/analyze/findings.js';
 import { actionStatements, type Action } from '../../../src/plan/actions.js';
+import { NO_CHANNEL_TLS } from '../../../src/sql/dialect.js';
 import { dialectFor } from '../../../src/sql/flavor.js';
 
 const repl = { username: 'repl', password: "p'w\\d" };
@@ -13,6 +14,7 @@ const desired = (over: Partial<DesiredChannel> = {}): DesiredChannel => ({
   sourcePort: 3306,
   delaySeconds: 0,
   filter: { doDatabases: [], ignoreDatabases: [] },
+  tls: NO_CHANNEL_TLS,
   ...over,
 });
 
@@ -80,11 +82,58 @@ describe('actions compile to channel-scoped SQL', () => {
       {
         mariadb: [
           /^CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY /,
+          /^ALTER USER 'repl'@'%' IDENTIFIED BY /,
           /^GRANT REPLICATION SLAVE ON \*\.\* TO 'repl'@'%'$/,
         ],
         mysql: [
           /^CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY /,
+          /^ALTER USER 'repl'@'%' IDENTIFIED BY /,
           /^GRANT REPLICATION SLAVE ON \*\.\* TO 'repl'@'%'$/,
+        ],
+      },
+    ],
+    [
+      'a rotated password on a primary: ALTER USER of the account, by user and host',
+      { kind: 'SetReplicationPassword', member: 'a-0', reason: '' },
+      {
+        mariadb: [/^ALTER USER 'repl'@'%' IDENTIFIED BY 'p''w\\\\d'$/],
+        mysql: [/^ALTER USER 'repl'@'%' IDENTIFIED BY 'p''w\\\\d'$/],
+      },
+    ],
+    [
+      'a rotated password on a channel: MySQL restarts the receiver only, MariaDB the connection',
+      { kind: 'SetChannelPassword', member: 'dw-0', channel: 'shard_a', desired: desired(), reason: '' },
+      {
+        mariadb: [
+          /^STOP REPLICA 'shard_a'$/,
+          /^CHANGE MASTER 'shard_a' TO MASTER_HOST='a-1\.db', .*MASTER_PASSWORD='p''w\\\\d', .*MASTER_HEARTBEAT_PERIOD=1, /,
+          /^START REPLICA 'shard_a'$/,
+        ],
+        mysql: [
+          /^STOP REPLICA IO_THREAD FOR CHANNEL 'shard_a'$/,
+          /^CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD = 'p''w\\\\d' FOR CHANNEL 'shard_a'$/,
+          /^START REPLICA IO_THREAD FOR CHANNEL 'shard_a'$/,
+        ],
+      },
+    ],
+    [
+      'a verifying TLS channel: CA on the server, verification, and no RSA key request',
+      {
+        kind: 'ConfigureChannel',
+        member: 'dw-0',
+        channel: 'shard_a',
+        desired: desired({ tls: { enabled: true, caFile: '/etc/tls/ca.pem', verifyServerCert: true } }),
+        exists: false,
+        reason: '',
+      },
+      {
+        mariadb: [
+          /MASTER_SSL=1, MASTER_SSL_CA='\/etc\/tls\/ca\.pem', MASTER_SSL_CAPATH='', MASTER_SSL_VERIFY_SERVER_CERT=1/,
+          /^START REPLICA 'shard_a'$/,
+        ],
+        mysql: [
+          /SOURCE_SSL=1, SOURCE_SSL_CA='\/etc\/tls\/ca\.pem', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=1, GET_SOURCE_PUBLIC_KEY=0 FOR CHANNEL 'shard_a'$/,
+          /^START REPLICA FOR CHANNEL 'shard_a'$/,
         ],
       },
     ],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Flavor, Member, PromotionRule } from '../../../src/api/spec.js';
-import type { ChannelStatus } from '../../../src/api/status.js';
+import { emptyChannelStatus, type ChannelStatus } from '../../../src/api/status.js';
 import type { InstanceObservation } from '../../../src/observe/types.js';
 import {
   checkSwitchoverTarget,
@@ -38,6 +38,7 @@ interface Facts {
 
 function channel(f: Facts): ChannelStatus {
   return {
+    ...emptyChannelStatus(''),
     name: '',
     sourceHost: 'a-0.db',
     sourcePort: 3306,

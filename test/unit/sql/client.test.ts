@@ -3,8 +3,8 @@
 // integration tests.)
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqlClient, SqlClientPool } from '../../../src/sql/client.js';
-import { SqlError, isConnectionError } from '../../../src/sql/errors.js';
+import { SqlClient, SqlClientPool, settingsKey, sslOptions } from '../../../src/sql/client.js';
+import { SqlError, isConnectionError, toSqlError } from '../../../src/sql/errors.js';
 
 let hangup: Server;
 let hangupPort = 0;
@@ -115,5 +115,67 @@ describe('SqlClientPool', () => {
     );
     expect(pool.get({ host: '10.0.0.6', port: 3306, user: 'u', password: 'p' }).label).toBe('10.0.0.6:3306');
     return pool.closeAll();
+  });
+});
+
+describe('TLS of the operator’s connections', () => {
+  const pem = { ca: 'CA-PEM', cert: 'CERT-PEM', key: 'KEY-PEM' };
+  it.each([
+    ['no TLS', undefined, undefined],
+    ['disabled', { mode: 'disabled' as const, ...pem }, undefined],
+    ['preferred: encrypt, verify nothing', { mode: 'preferred' as const }, { rejectUnauthorized: false }],
+    [
+      'required: encrypt, verify nothing',
+      { mode: 'required' as const, ca: 'CA-PEM' },
+      { ca: 'CA-PEM', rejectUnauthorized: false },
+    ],
+    [
+      'verify-ca: the chain',
+      { mode: 'verify-ca' as const, ca: 'CA-PEM' },
+      { ca: 'CA-PEM', rejectUnauthorized: true },
+    ],
+    [
+      'verify-identity: the chain and the host, with a client certificate',
+      { mode: 'verify-identity' as const, ...pem },
+      { ca: 'CA-PEM', cert: 'CERT-PEM', key: 'KEY-PEM', rejectUnauthorized: true, verifyIdentity: true },
+    ],
+  ])('%s', (_n, tls, want) => {
+    expect(sslOptions(tls)).toEqual(want);
+  });
+
+  it('new settings (password, mode, CA, client key) replace the client; the same ones keep it', async () => {
+    const base = { password: 'p', tls: { mode: 'verify-ca' as const, ca: 'A' } };
+    const key = settingsKey(base);
+    expect(settingsKey({ ...base })).toBe(key);
+    for (const other of [
+      { ...base, password: 'q' },
+      { ...base, tls: { ...base.tls, ca: 'B' } },
+      { ...base, tls: { ...base.tls, mode: 'verify-identity' as const } },
+      { ...base, tls: { ...base.tls, key: 'K' } },
+      { password: 'p' },
+    ])
+      expect(settingsKey(other)).not.toBe(key);
+    expect(key).not.toContain('p');
+    const pool = new SqlClientPool({ connectTimeoutMs: 500 });
+    const at = { host: 'db-0', port: 3306, user: 'admin', password: 'p' };
+    const a = pool.get({ ...at, tls: { mode: 'required' } });
+    expect(pool.get({ ...at, tls: { mode: 'required' } })).toBe(a);
+    expect(pool.get({ ...at, tls: { mode: 'verify-ca', ca: 'A' } })).not.toBe(a);
+    await pool.closeAll();
+  });
+
+  it('a TLS failure is a refusal of kind tls, not a connection failure, and carries no key material', async () => {
+    // The hang-up server never completes a handshake; a server without TLS is mimicked by the driver code.
+    const e = toSqlError(
+      Object.assign(new Error('Server does not support secure connection'), {
+        code: 'HANDSHAKE_NO_SSL_SUPPORT',
+      }),
+      { server: 'a-0 (10.0.0.5:3306)', secrets: ['KEY-PEM'] },
+    );
+    expect([e.kind, e.message]).toEqual([
+      'tls',
+      'a-0 (10.0.0.5:3306): TLS: Server does not support secure connection (HANDSHAKE_NO_SSL_SUPPORT)',
+    ]);
+    expect(isConnectionError(e)).toBe(false);
   });
 });

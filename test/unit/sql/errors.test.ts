@@ -85,7 +85,7 @@ describe('toSqlError', () => {
     ['queryTimeout', null, 'PROTOCOL_SEQUENCE_TIMEOUT', 'timeout'],
     ['lost', null, 'PROTOCOL_CONNECTION_LOST', 'connect'],
     ['denied', 1045, null, 'auth'],
-    ['privilege', 1227, null, 'server'],
+    ['privilege', 1227, null, 'privilege'],
   ] as const)('%s → errno %s, code %s, kind %s', (name, errno, code, kind) => {
     const e = toSqlError(observed[name], { server: 'a-0 (10.0.0.5:3306)' });
     expect(e).toBeInstanceOf(SqlError);
@@ -122,7 +122,6 @@ describe('toSqlError', () => {
       retryCount: 1,
       heartbeatPeriod: 1,
       delaySeconds: 0,
-      ssl: false,
     });
     // A 1064 quotes the statement text near the error, escaped password included.
     const near = stmt.sql.slice(stmt.sql.indexOf('MASTER_USER'));
@@ -245,5 +244,92 @@ describe('typed errors raised before SQL', () => {
     expect(e.name).toBe('FilterUnsupportedError');
     expect(e.message).toBe('channel "c": why');
     expect(e.flavor).toBe('mysql-legacy');
+  });
+});
+
+describe('refusals: privilege, login, TLS', () => {
+  const e = (errno: number, message: string, statement?: string) =>
+    toSqlError(serverError(errno, message), {
+      server: 'b-0 (127.0.0.1:3306)',
+      ...(statement ? { statement } : {}),
+    });
+  it.each([
+    [
+      'MariaDB SHOW ALL REPLICAS STATUS without SLAVE MONITOR (SUPER is not suggested)',
+      e(
+        1227,
+        'Access denied; you need (at least one of) the SUPER, SLAVE MONITOR privilege(s) for this operation',
+        'SHOW ALL REPLICAS STATUS',
+      ),
+      'privilege',
+      'b-0 (127.0.0.1:3306): missing privilege SLAVE MONITOR (docs/security.md lists the grants): ',
+    ],
+    [
+      'MariaDB read_only without READ_ONLY ADMIN',
+      e(
+        1227,
+        'Access denied; you need (at least one of) the READ_ONLY ADMIN privilege(s) for this operation',
+        'SET GLOBAL read_only = ON',
+      ),
+      'privilege',
+      'b-0 (127.0.0.1:3306): missing privilege READ_ONLY ADMIN ',
+    ],
+    [
+      'MySQL SET PERSIST_ONLY',
+      e(
+        3630,
+        'Access denied; you need SYSTEM_VARIABLES_ADMIN and PERSIST_RO_VARIABLES_ADMIN privileges for this operation',
+        'SET PERSIST_ONLY super_read_only = ON',
+      ),
+      'privilege',
+      'b-0 (127.0.0.1:3306): missing privilege SYSTEM_VARIABLES_ADMIN and PERSIST_RO_VARIABLES_ADMIN ',
+    ],
+    [
+      'a table read without SELECT on it',
+      e(
+        1142,
+        "SELECT command denied to user 'tributary'@'127.0.0.1' for table 'replication_connection_configuration'",
+        'SELECT 1',
+      ),
+      'privilege',
+      'b-0 (127.0.0.1:3306): missing privilege SELECT on table replication_connection_configuration ',
+    ],
+    [
+      'a column read without SELECT on it',
+      e(
+        1143,
+        "SELECT command denied to user 'tributary'@'127.0.0.1' for column 'authentication_string' in table 'user'",
+        'SELECT 1',
+      ),
+      'privilege',
+      'b-0 (127.0.0.1:3306): missing privilege SELECT on column user.authentication_string ',
+    ],
+    [
+      'GRANT without the grant option (1045 to a statement)',
+      e(
+        1045,
+        "Access denied for user 'tributary'@'%' (using password: YES)",
+        "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'",
+      ),
+      'privilege',
+      'b-0 (127.0.0.1:3306): missing privilege GRANT OPTION ',
+    ],
+    [
+      'a refused login (1045 at connect)',
+      e(1045, "Access denied for user 'tributary'@'127.0.0.1' (using password: YES)"),
+      'auth',
+      "b-0 (127.0.0.1:3306): refused the operator's login: ",
+    ],
+    [
+      'MySQL refusing plaintext',
+      e(3159, 'Connections using insecure transport are prohibited while --require_secure_transport=ON.'),
+      'tls',
+      'b-0 (127.0.0.1:3306): TLS: ',
+    ],
+  ] as const)('%s', (_n, err, kind, start) => {
+    expect(err.kind).toBe(kind);
+    expect(err.message.startsWith(start)).toBe(true);
+    expect(err.message).not.toMatch(/[\r\n]/);
+    expect(isConnectionError(err)).toBe(false);
   });
 });

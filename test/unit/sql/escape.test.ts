@@ -278,7 +278,7 @@ describe('statement building', () => {
       retryCount: 0,
       heartbeatPeriod: 2,
       delaySeconds: 0,
-      ssl: true,
+      tls: { enabled: true, caFile: '', verifyServerCert: false },
     };
     const limits = { maxUser: 32, maxPassword: 32 };
     expect(sourceFragments(ok, limits).ssl.sql).toBe('1');

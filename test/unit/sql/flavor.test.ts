@@ -95,7 +95,6 @@ describe('dialectFor', () => {
           retryCount: 1,
           heartbeatPeriod: 1,
           delaySeconds: 0,
-          ssl: false,
         }).sql,
       ).toMatch(change);
     }

@@ -58,6 +58,8 @@ const DEFAULT_STOPPED = mariadbRow(RUNNING_SRC1, {
   Replicate_Do_DB: 'sales,crm',
   Replicate_Ignore_DB: 'tmp',
   Master_SSL_Allowed: 'Yes',
+  Master_SSL_CA_File: '/etc/mysql/tls/ca.pem',
+  Master_SSL_Verify_Server_Cert: 'Yes',
   SQL_Delay: 3600,
   Using_Gtid: 'No',
   Gtid_IO_Pos: '',
@@ -101,6 +103,11 @@ describe('mariadb parseChannels', () => {
       // MariaDB has no per-connection retry count (only the startup option --master-retry-count).
       retryCount: null,
       sslAllowed: false,
+      sslCaFile: '',
+      sslCaPath: '',
+      sslVerifyServerCert: false,
+      // MariaDB has no Get_Master_public_key column.
+      getSourcePublicKey: null,
       filter: { doDatabases: [], ignoreDatabases: [] },
     });
     expect(ChannelStatus.parse(c)).toEqual(c);
@@ -145,6 +152,8 @@ describe('mariadb parseChannels', () => {
       retrievedGtidSet: '',
       delaySeconds: 3600,
       sslAllowed: true,
+      sslCaFile: '/etc/mysql/tls/ca.pem',
+      sslVerifyServerCert: true,
       heartbeatPeriod: 1.5,
       lastSQLErrno: 1062,
       filter: { doDatabases: ['sales', 'crm'], ignoreDatabases: ['tmp'] },
@@ -347,6 +356,9 @@ describe.each([
       heartbeatPeriod: null,
       retryCount: 86400,
       sslAllowed: false,
+      sslCaFile: '',
+      sslVerifyServerCert: false,
+      getSourcePublicKey: true,
     });
     expect(c!.sqlState).toMatch(/has read all relay log/);
     expect(() => ChannelStatus.parse(c)).not.toThrow();

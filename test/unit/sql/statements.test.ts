@@ -22,8 +22,8 @@ const source: ChannelSource = {
   retryCount: 86400,
   heartbeatPeriod: 2,
   delaySeconds: 0,
-  ssl: false,
 };
+const verifying = { enabled: true, caFile: '/etc/mysql/tls/ca.pem', verifyServerCert: true };
 
 const mysql = dialectFor('mysql');
 const legacy = dialectFor('mysql-legacy');
@@ -39,7 +39,7 @@ describe('mysql (8.0.23+)', () => {
     expect(mysql.flavor).toBe('mysql');
     expect(mysql.showChannels().sql).toBe('SHOW REPLICA STATUS');
     expect(mysql.changeSource(ch, source).sql).toBe(
-      `CHANGE REPLICATION SOURCE TO SOURCE_HOST='a-1.shard-a.db.svc', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='s3cret', SOURCE_AUTO_POSITION=1, SOURCE_CONNECT_RETRY=1, SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=2, SOURCE_DELAY=0, SOURCE_SSL=0, GET_SOURCE_PUBLIC_KEY=1 FOR CHANNEL ${q}`,
+      `CHANGE REPLICATION SOURCE TO SOURCE_HOST='a-1.shard-a.db.svc', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='s3cret', SOURCE_AUTO_POSITION=1, SOURCE_CONNECT_RETRY=1, SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=2, SOURCE_DELAY=0, SOURCE_SSL=0, SOURCE_SSL_CA='', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=0, GET_SOURCE_PUBLIC_KEY=1 FOR CHANNEL ${q}`,
     );
     expect(mysql.start(ch).sql).toBe(`START REPLICA FOR CHANNEL ${q}`);
     expect(mysql.start(ch, 'both').sql).toBe(`START REPLICA FOR CHANNEL ${q}`);
@@ -85,11 +85,28 @@ describe('mysql (8.0.23+)', () => {
     expect(mysql.setReplicaPosition('x:1-5')).toEqual([]);
   });
 
-  it('TLS on, delay, fractional heartbeat', () => {
+  it('TLS on (CA, verification, no RSA key over TLS), delay, fractional heartbeat', () => {
     expect(
-      mysql.changeSource('c', { ...source, ssl: true, delaySeconds: 3600, heartbeatPeriod: 0.5 }).sql,
+      mysql.changeSource('c', { ...source, tls: verifying, delaySeconds: 3600, heartbeatPeriod: 0.5 }).sql,
     ).toContain(
-      'SOURCE_HEARTBEAT_PERIOD=0.5, SOURCE_DELAY=3600, SOURCE_SSL=1, GET_SOURCE_PUBLIC_KEY=1 FOR CHANNEL',
+      "SOURCE_HEARTBEAT_PERIOD=0.5, SOURCE_DELAY=3600, SOURCE_SSL=1, SOURCE_SSL_CA='/etc/mysql/tls/ca.pem', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=1, GET_SOURCE_PUBLIC_KEY=0 FOR CHANNEL",
+    );
+  });
+
+  it('a new password stops and starts only the receiver; the password is redacted', () => {
+    const s = mysql.setSourcePassword('c', { ...source, password: 'n3w' });
+    expect(sqlOf(s)).toEqual([
+      "STOP REPLICA IO_THREAD FOR CHANNEL 'c'",
+      "CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD = 'n3w' FOR CHANNEL 'c'",
+      "START REPLICA IO_THREAD FOR CHANNEL 'c'",
+    ]);
+    expect(s.map((x) => x.display).join(' ')).not.toContain('n3w');
+    expect(s[1]!.display).toContain('<redacted>');
+    expect(sqlOf(legacy.setSourcePassword('', source))[1]).toBe(
+      "CHANGE MASTER TO MASTER_PASSWORD = 's3cret' FOR CHANNEL ''",
+    );
+    expect(() => mysql.setSourcePassword('c', { ...source, password: 'p'.repeat(33) })).toThrow(
+      /^password: must be at most 32 characters on this server$/,
     );
   });
 
@@ -112,7 +129,7 @@ describe('mysql-legacy (5.7 – 8.0.22)', () => {
     expect(legacy.flavor).toBe('mysql-legacy');
     expect(legacy.showChannels().sql).toBe('SHOW SLAVE STATUS');
     expect(legacy.changeSource(ch, source).sql).toBe(
-      `CHANGE MASTER TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_AUTO_POSITION=1, MASTER_CONNECT_RETRY=1, MASTER_RETRY_COUNT=86400, MASTER_HEARTBEAT_PERIOD=2, MASTER_DELAY=0, MASTER_SSL=0 FOR CHANNEL ${q}`,
+      `CHANGE MASTER TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_AUTO_POSITION=1, MASTER_CONNECT_RETRY=1, MASTER_RETRY_COUNT=86400, MASTER_HEARTBEAT_PERIOD=2, MASTER_DELAY=0, MASTER_SSL=0, MASTER_SSL_CA='', MASTER_SSL_CAPATH='', MASTER_SSL_VERIFY_SERVER_CERT=0 FOR CHANNEL ${q}`,
     );
     expect(legacy.start(ch).sql).toBe(`START SLAVE FOR CHANNEL ${q}`);
     expect(legacy.start(ch, 'receiver').sql).toBe(`START SLAVE IO_THREAD FOR CHANNEL ${q}`);
@@ -166,9 +183,11 @@ describe('mysql-legacy (5.7 – 8.0.22)', () => {
     expect(sqlOf(d.setFilter('c', { doDatabases: ['a'], ignoreDatabases: [] }))).toEqual([
       "CHANGE REPLICATION FILTER REPLICATE_DO_DB = (`a`), REPLICATE_IGNORE_DB = () FOR CHANNEL 'c'",
     ]);
-    expect(d.changeSource('c', source).sql).toMatch(/MASTER_SSL=0, GET_MASTER_PUBLIC_KEY=1 FOR CHANNEL 'c'$/);
+    expect(d.changeSource('c', source).sql).toMatch(
+      /MASTER_SSL_VERIFY_SERVER_CERT=0, GET_MASTER_PUBLIC_KEY=1 FOR CHANNEL 'c'$/,
+    );
     expect(dialectFor('mysql-legacy', '5.7.44').changeSource('c', source).sql).toMatch(
-      /MASTER_SSL=0 FOR CHANNEL 'c'$/,
+      /MASTER_SSL_VERIFY_SERVER_CERT=0 FOR CHANNEL 'c'$/,
     );
   });
 });
@@ -181,7 +200,7 @@ describe('mariadb (10.5+)', () => {
     expect(mariadb.flavor).toBe('mariadb');
     expect(mariadb.showChannels().sql).toBe('SHOW ALL REPLICAS STATUS');
     expect(mariadb.changeSource(ch, source).sql).toBe(
-      `CHANGE MASTER ${q} TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=2, MASTER_DELAY=0, MASTER_SSL=0, DO_DOMAIN_IDS=()`,
+      `CHANGE MASTER ${q} TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=2, MASTER_DELAY=0, MASTER_SSL=0, MASTER_SSL_CA='', MASTER_SSL_CAPATH='', MASTER_SSL_VERIFY_SERVER_CERT=0, DO_DOMAIN_IDS=()`,
     );
     expect(mariadb.start(ch).sql).toBe(`START REPLICA ${q}`);
     expect(mariadb.start(ch, 'receiver').sql).toBe(`START REPLICA ${q} IO_THREAD`);
@@ -224,9 +243,25 @@ describe('mariadb (10.5+)', () => {
   });
 
   it('retryCount has no MariaDB option and is not sent; TLS and delay are', () => {
-    const s = mariadb.changeSource('c', { ...source, ssl: true, delaySeconds: 60, retryCount: 5 }).sql;
+    const s = mariadb.changeSource('c', { ...source, tls: verifying, delaySeconds: 60, retryCount: 5 }).sql;
     expect(s).not.toMatch(/RETRY_COUNT/);
-    expect(s).toMatch(/MASTER_DELAY=60, MASTER_SSL=1, DO_DOMAIN_IDS=\(\)$/);
+    expect(s).toMatch(
+      /MASTER_DELAY=60, MASTER_SSL=1, MASTER_SSL_CA='\/etc\/mysql\/tls\/ca.pem', MASTER_SSL_CAPATH='', MASTER_SSL_VERIFY_SERVER_CERT=1, DO_DOMAIN_IDS=\(\)$/,
+    );
+  });
+
+  it('a new password stops the whole connection (10.11 refuses CHANGE MASTER while the applier runs) and restates every option', () => {
+    const s = mariadb.setSourcePassword('c', { ...source, password: 'n3w' });
+    expect(sqlOf(s)[0]).toBe("STOP REPLICA 'c'");
+    expect(sqlOf(s)[1]).toBe(mariadb.changeSource('c', { ...source, password: 'n3w' }).sql);
+    expect(sqlOf(s)[2]).toBe("START REPLICA 'c'");
+    expect(s.map((x) => x.display).join(' ')).not.toContain('n3w');
+  });
+
+  it('a CA path that could break out of its literal is refused, naming the field', () => {
+    expect(() =>
+      mariadb.changeSource('c', { ...source, tls: { ...verifying, caFile: "/x' , MASTER_HOST='evil" } }),
+    ).toThrow(/^SSL CA file /);
   });
 });
 
