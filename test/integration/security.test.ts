@@ -363,7 +363,7 @@ describe.each(FLAVORS)('security on $label: TLS, rotation, least privilege', (f)
     expect(back.instances.find((i) => i.name === primary)?.refused).toBeUndefined();
   });
 
-  it('a server that cannot do TLS while the mode requires it is reported by name; nothing is changed on it', async () => {
+  it('a server that cannot do TLS while the mode requires it is reported by name and nothing is changed on it; preferred falls back to plaintext for it only; a foreign CA is refused', async () => {
     // x-0 serves no TLS at all; x-1 does. The group's first member is its primary until told otherwise.
     const x0 = await sb().add('x-0', { tls: null, config: f.flavor === 'mysql' ? { tls_version: '' } : {} });
     const x1 = await sb().add('x-1');
@@ -424,9 +424,21 @@ describe.each(FLAVORS)('security on $label: TLS, rotation, least privilege', (f)
       expect(await x1.sql(f.showAll)).toEqual([]);
       expect(s.instances.find((i) => i.name === 'x-1')).toMatchObject({ reachable: true, tls: true });
 
+      // preferred: plaintext to x-0, which offers no TLS, and TLS to x-1; x-1's channel from x-0 in plaintext.
+      const spec = docs[0] as { spec: Record<string, unknown> };
+      spec.spec['tls'] = { mode: 'preferred' };
+      writeManifests(xfile, docs);
+      const p = await dx.until((x) => x.phase === 'Ready');
+      expect(p.instances.map((i) => [i.name, i.reachable, i.tls])).toEqual([
+        ['x-0', true, false],
+        ['x-1', true, true],
+      ]);
+      expect(p.channels.map((c) => [c.replica, c.name, c.source, c.state, c.sslAllowed])).toEqual([
+        ['x-1', '', 'x-0', 'Running', false],
+      ]);
+
       // The same topology verifying with a CA that did not sign x-1's certificate: refused too.
       const foreign = await makeCertificates(certDir, 'foreign');
-      const spec = docs[0] as { spec: Record<string, unknown> };
       spec.spec['tls'] = {
         mode: 'verify-ca',
         caSecretRef: { name: 'foreign-ca' },
