@@ -44,12 +44,14 @@ export function defaultChannel(obs: InstanceObservation | undefined): ChannelSta
   return obs?.channels.find((c) => c.name === '');
 }
 
-/** The failover that decides a group's primary: the newest record of the group past its decision. */
+/**
+ * The failover that decides a group's primary: the newest record of the group that did not abort (an
+ * aborted one changed nothing, so the one before it still says who the primary is).
+ */
 export function governingFailover(group: string, journal: FailoverRecord[]): FailoverRecord | undefined {
   for (let i = journal.length - 1; i >= 0; i--) {
     const r = journal[i]!;
-    if (r.group !== group) continue;
-    return r.phase === 'Aborted' ? undefined : r;
+    if (r.group === group && r.phase !== 'Aborted') return r;
   }
   return undefined;
 }

@@ -168,7 +168,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
 /**
  * When the next pass should run: at once while a failover moves phase by phase, and after a repointing
- * pass that acted (the next one closes the record); sooner than the poll after a failure.
+ * pass that acted (the next one closes the record); a second after a failed statement.
  */
 function requeueAfter(
   plan: PassPlan,
@@ -176,14 +176,15 @@ function requeueAfter(
   e: ExecuteResult,
   credentials: CredentialsStatus | undefined,
 ): number {
+  // A failed statement is retried after a second, never in a tight loop (even while a failover moves).
+  if (e.failures.length > 0) return plan.requeueAfterMs === 0 ? 1000 : Math.min(plan.requeueAfterMs, 1000);
   const repointed = journal.some((r) => isOpen(r) && r.phase === 'Repointing') && e.executed.length > 0;
   // A rotation whose accounts just got the password: the channels from them follow at once.
   const accountsSet = e.executed.some(
     (a) => a.kind === 'SetReplicationPassword' || a.kind === 'EnsureReplicationUser',
   );
   const rotating = accountsSet && credentials?.replication?.complete === false;
-  if (repointed || rotating) return 0;
-  return e.failures.length > 0 ? Math.min(plan.requeueAfterMs, 1000) : plan.requeueAfterMs;
+  return repointed || rotating ? 0 : plan.requeueAfterMs;
 }
 
 interface Acted {

@@ -5,8 +5,9 @@
 // Order: fencing and accounts first, everywhere (stage 0), then everything else with each member's
 // actions in plan order and different members in parallel (stage 1). What depends on a failure:
 // - later actions on the same channel of the same member (a catch-up wait after its channel failed);
-// - later member-wide actions on that member (a failed wait before a promotion);
-// - making a member writable, when fencing another member of its group failed (never two writable).
+// - later member-wide actions on that member, after any failed statement there (a failed channel reset
+//   or wait before a promotion) — except persisted settings and accounts, which concern nothing else;
+// - making a member writable, when fencing another member of its group at run time failed.
 import type { Dialect, Statement } from '../sql/dialect.js';
 import type { SqlClient } from '../sql/client.js';
 import {
@@ -51,8 +52,13 @@ const isFencing = (a: Action) =>
   a.kind === 'PersistReadOnly' ||
   a.kind === 'EnsureReplicationUser';
 
+/** Actions whose failure concerns nothing else on the member: a persisted setting, an account, its password. */
+const independent = (a: Action) =>
+  a.kind === 'PersistReadOnly' || a.kind === 'EnsureReplicationUser' || a.kind === 'SetReplicationPassword';
+
 const targetKey = (a: Action): string => {
   const t = actionTarget(a);
+  if (independent(a)) return `${t.member}\u0000#${a.kind}`;
   return t.channel === undefined ? `${t.member}\u0000*` : `${t.member}\u0000${t.channel.toLowerCase()}`;
 };
 
@@ -63,11 +69,16 @@ export async function executeActions(
 ): Promise<ExecuteResult> {
   const result: ExecuteResult = { executed: [], failures: [], skipped: [] };
   const failedTargets = new Map<string, string>();
+  /** Members where a statement that others depend on failed: their later member-wide actions wait. */
+  const failedMembers = new Map<string, string>();
   const fencingFailedIn = new Set<string>();
 
   const blockedBy = (a: Action): string | undefined => {
     const own = failedTargets.get(targetKey(a)) ?? failedTargets.get(`${a.member}\u0000*`);
     if (own) return own;
+    // A member-wide step after a failed one on the same member (promotion after a failed channel reset).
+    if (actionTarget(a).channel === undefined && !independent(a) && failedMembers.has(a.member))
+      return failedMembers.get(a.member);
     if (a.kind === 'SetReadOnly' && !a.readOnly && fencingFailedIn.has(ctx.groupOf(a.member) ?? ''))
       return `fencing another member of ${ctx.groupOf(a.member)} failed: not making ${a.member} writable`;
     return undefined;
@@ -87,8 +98,9 @@ export async function executeActions(
       }
       result.failures.push(failure);
       failedTargets.set(targetKey(a), failure.message);
-      if (isFencing(a) && a.kind !== 'EnsureReplicationUser')
-        fencingFailedIn.add(ctx.groupOf(a.member) ?? '');
+      if (!independent(a)) failedMembers.set(a.member, failure.message);
+      // Only a failed run-time fence keeps another member of the group from being made writable.
+      if (a.kind === 'SetReadOnly' && a.readOnly) fencingFailedIn.add(ctx.groupOf(a.member) ?? '');
     }
   };
 

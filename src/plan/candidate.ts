@@ -118,7 +118,7 @@ const RULE_RANK: Record<PromotionRule, number> = { prefer: 0, neutral: 1, prefer
 /** Chooses the member to promote after the primary `input.primary` died. */
 export function chooseCandidate(input: CandidateInput): CandidateChoice {
   const ops = gtidOps(input.flavor);
-  const assessed = input.members.map((m, i) => assess(m, i, input.observations, ops));
+  const assessed = input.members.map((m, i) => assess(m, i, input.observations, ops, input.flavor));
   const usable = usableOf(assessed);
   const others = usable.filter((u) => u.member.name !== input.primary);
   const primary = usable.find((u) => u.member.name === input.primary); // reachable when leaving, not dead
@@ -177,7 +177,7 @@ export function checkSwitchoverTarget(input: SwitchoverInput): string | undefine
   if (!input.members.some((m) => m.name === input.target))
     return `${input.target} is not a member of this group`;
   if (input.target === input.primary) return `${input.target} is already the primary`;
-  const assessed = input.members.map((m, i) => assess(m, i, input.observations, ops));
+  const assessed = input.members.map((m, i) => assess(m, i, input.observations, ops, input.flavor));
   const primary = assessed.find((a) => a.member.name === input.primary);
   if (!primary) return `the primary ${input.primary} is not a member of this group`;
   if (!primary.usable)
@@ -200,6 +200,7 @@ function assess(
   index: number,
   observations: readonly InstanceObservation[],
   ops: GtidOps,
+  flavor: Flavor,
 ): Assessed {
   const obs = observations.find((o) => o.member === member.name);
   if (!obs) return { member, unusable: 'not observed' };
@@ -208,8 +209,13 @@ function assess(
   const channel = obs.channels.find((c) => c.name === '');
   try {
     const executed = ops.normalize(obs.vars.gtidExecuted);
+    // MariaDB discards the relay log of a channel whose two threads are both stopped as soon as either is
+    // started again: what such a channel received but did not apply cannot be counted on.
+    // What it received still came from the old primary (errant checks count it as legitimate); it is only
+    // not something this member can be promoted with.
+    const relayLost = flavor === 'mariadb' && channel?.ioRunning === 'No' && channel.sqlRunning !== 'Yes';
     const received = ops.normalize(channel?.retrievedGtidSet ?? '');
-    const holds = ops.union(executed, received);
+    const holds = relayLost ? executed : ops.union(executed, received);
     const lag = channel?.secondsBehindSource ?? null;
     const version = parseVersion(obs.vars.version);
     return {

@@ -12,7 +12,7 @@ import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER, type TopologyEvent } fr
 import { channelLabel, type Action } from './actions.js';
 import { planConvergence } from './converge.js';
 import { activeFailover, decideFailovers, decideSwitchover, parseSwitchoverAnnotation } from './failover.js';
-import { beforePromotion, isOpen, moveTo, stepFailover, type StepCondition } from './failover-step.js';
+import { isOpen, moveTo, stepFailover, type StepCondition } from './failover-step.js';
 import { assessPrimaries, nextProbeInMs, type PrimaryHealth, type ProbeStreak } from './health.js';
 import { passwordTargets, rotationMessage, startRotation, type CredentialsInput } from './credentials.js';
 
@@ -155,18 +155,28 @@ export function decidePass(input: DecideInput): PassPlan {
   const ack = input.annotations[ANNOTATION_ACK_FAILOVER]?.trim();
   if (ack !== undefined && writing) {
     consume.push(ANNOTATION_ACK_FAILOVER);
+    // An open record is acknowledged only while it waits for a human (held, or past its deadline): an
+    // acknowledgement is never a blank cheque for a loss nobody has been shown yet.
+    const open = activeFailover(journal, ack);
+    const waits = (r: FailoverRecord) =>
+      r.waitingFor !== undefined || (r.deadline !== undefined && nowMs >= Date.parse(r.deadline));
     const target =
-      activeFailover(journal, ack) ??
-      [...journal].reverse().find((r) => r.group === ack && r.reason === 'DeadPrimary');
+      open && waits(open)
+        ? open
+        : open
+          ? undefined
+          : [...journal].reverse().find((r) => r.group === ack && r.reason === 'DeadPrimary');
     if (target && !target.acknowledged) journal = upsert(journal, { ...target, acknowledged: true });
     events.push({
       type: 'Normal',
       reason: 'FailoverAcknowledged',
       message: target
         ? isOpen(target)
-          ? `failover ${target.id} of ${ack} acknowledged: it goes on with what ${target.to} holds`
+          ? `failover ${target.id} of ${ack} acknowledged: it goes on with what ${target.to} holds (${target.waitingFor ?? 'past its deadline'})`
           : `failover cooldown of ${ack} lifted`
-        : `nothing to acknowledge for group ${ack}`,
+        : open
+          ? `failover ${open.id} of ${ack} waits for nobody: nothing to acknowledge`
+          : `nothing to acknowledge for group ${ack}`,
     });
   }
 
@@ -259,9 +269,9 @@ export function decidePass(input: DecideInput): PassPlan {
 
   // A repointing record is done once its group is settled, or at its deadline (what is left of the
   // repointing is then ordinary drift, reported and repaired like any other).
-  for (const r of journal.filter((x) => isOpen(x) && !beforePromotion(x))) {
+  for (const r of journal.filter((x) => isOpen(x) && x.phase === 'Repointing')) {
     const late = r.deadline !== undefined && nowMs >= Date.parse(r.deadline);
-    if (!(r.phase === 'Repointing' && settled(view, findings, r.group)) && !late) continue;
+    if (!settled(view, findings, r.group) && !late) continue;
     const done = moveTo(r, 'Done', nowMs, late ? { message: `closed at its deadline ${r.deadline}` } : {});
     journal = upsert(journal, done);
     events.push(...progressEvents(r, done, []));
@@ -353,7 +363,7 @@ function reportHealth(
     condition(
       'PrimaryUnreachable',
       'NoWitness',
-      `${h.primary} (${h.group}) fails probes and nothing replicates from it: nobody to confirm or promote`,
+      `${h.primary} (${h.group}) fails probes and no replica says it is down (none receives from it, or their receivers are stopped or broken for other reasons): nobody to confirm, no failover`,
     );
   } else if (h.state === 'Suspect') {
     condition(

@@ -90,9 +90,9 @@ export function stepFailover(start: FailoverRecord, ctx: StepContext): StepResul
   return { record, actions: [], conditions: [] };
 }
 
-/** A record past its deadline before promotion: a named condition, every pass, until someone acts. */
+/** A record past its deadline before it promoted: a named condition, every pass, until someone acts. */
 function overdue(r: FailoverRecord, ctx: StepContext): StepCondition[] {
-  if (!beforePromotion(r) || !r.deadline || ctx.nowMs < Date.parse(r.deadline)) return [];
+  if (r.phase === 'Repointing' || !r.deadline || ctx.nowMs < Date.parse(r.deadline)) return [];
   return [
     {
       type: 'FailoverStuck',
@@ -161,14 +161,29 @@ function stopReceivers(r: FailoverRecord, ctx: StepContext): Outcome {
   if (readable(ctx, r.from)) return cameBack(r);
   const running = channelsFrom(ctx, r).filter((x) => x.channel.ioRunning !== 'No');
   if (running.length > 0) {
+    // The applier is started first where it is stopped without an error: MariaDB discards the relay log
+    // of a channel whose two threads are both stopped when either is started again.
     return {
-      stay: running.map((x): Action => ({
-        kind: 'StopChannel',
-        member: x.member.spec.name,
-        channel: x.channel.name,
-        threads: 'receiver',
-        reason: `failover: freeze what it received from ${r.from}`,
-      })),
+      stay: running.flatMap((x): Action[] => [
+        ...(x.channel.sqlRunning !== 'Yes' && x.channel.lastSQLErrno === 0
+          ? [
+              {
+                kind: 'StartChannel' as const,
+                member: x.member.spec.name,
+                channel: x.channel.name,
+                threads: 'applier' as const,
+                reason: 'failover: apply what it received before the receiver stops',
+              },
+            ]
+          : []),
+        {
+          kind: 'StopChannel',
+          member: x.member.spec.name,
+          channel: x.channel.name,
+          threads: 'receiver',
+          reason: `failover: freeze what it received from ${r.from}`,
+        },
+      ]),
     };
   }
   return choose(r, ctx);
@@ -205,6 +220,8 @@ function choose(r: FailoverRecord, ctx: StepContext): Outcome {
   return {
     next: 'CatchingUp',
     update: {
+      // An acknowledgement was given for the candidate and losses shown then; a new candidate needs another.
+      ...(replaced.length > 0 ? { acknowledged: undefined } : {}),
       to: choice.candidate,
       passedOver: [...replaced, ...choice.passedOver.filter((p) => p.member !== r.to || !replaced.length)],
       message: choice.reason,
@@ -224,6 +241,11 @@ interface Relay {
   channel: ChannelStatus;
   /** What to wait for (MariaDB: only the failing group's domains of the connection's position). */
   position: string;
+  /**
+   * The relay log cannot be applied any more: the applier stopped on an error, or (MariaDB) both threads
+   * are stopped, and starting either would discard the relay log.
+   */
+  lost: boolean;
 }
 
 /**
@@ -239,7 +261,10 @@ function unapplied(ctx: StepContext, ops: GtidOps, flavor: Flavor, r: FailoverRe
         ? inDomains(channel.retrievedGtidSet, domains)
         : channel.retrievedGtidSet;
     if (!position || ops.contains(member.obs.vars.gtidExecuted, position)) return [];
-    return [{ member, channel, position }];
+    const lost =
+      (channel.sqlRunning !== 'Yes' && channel.lastSQLErrno !== 0) ||
+      (flavor === 'mariadb' && channel.ioRunning === 'No' && channel.sqlRunning !== 'Yes');
+    return [{ member, channel, position, lost }];
   });
 }
 
@@ -253,13 +278,21 @@ function catchUp(r: FailoverRecord, ctx: StepContext): Outcome {
   const { errant } = chooseCandidate(candidateInput(r, ctx, flavor));
   const stranded: Stranded[] = [];
 
-  // 1. Every survivor applies what it received from the dead primary (in parallel, bounded).
+  // 1. The candidate applies what it received, and so does every survivor that received something the
+  //    candidate lacks (in parallel, bounded). A relay log that can no longer be applied is stranded; a
+  //    candidate that cannot apply its own is replaced. Acknowledged: nothing more is awaited.
+  const candidateDef = candidate.obs!.channels.find((c) => c.name === '');
+  const candidateHolds = ops.union(candidate.obs!.vars!.gtidExecuted, candidateDef?.retrievedGtidSet ?? '');
   const relay: Action[] = [];
   for (const x of unapplied(ctx, ops, flavor, r)) {
     const name = x.member.spec.name;
-    if (x.channel.sqlRunning !== 'Yes' && x.channel.lastSQLErrno !== 0) {
-      if (name === r.to) return choose(r, ctx); // a candidate that cannot apply is replaced
-      stranded.push({ member: name, missing: ops.missing(x.member.obs!.vars!.gtidExecuted, x.position) });
+    if (name !== r.to && ops.contains(candidateHolds, x.position)) continue;
+    if (x.lost || r.acknowledged) {
+      // A candidate whose applier stopped on an error is replaced (the rules pass it over now).
+      if (name === r.to && !r.acknowledged && x.channel.lastSQLErrno !== 0) return choose(r, ctx);
+      const have = name === r.to ? candidate.obs!.vars!.gtidExecuted : candidateHolds;
+      const missing = ops.missing(have, x.position);
+      if (missing) stranded.push({ member: name, missing });
       continue;
     }
     if (x.channel.sqlRunning !== 'Yes')
@@ -279,7 +312,7 @@ function catchUp(r: FailoverRecord, ctx: StepContext): Outcome {
       reason: 'failover: apply the relay log',
     });
   }
-  if (relay.length > 0) return { stay: relay };
+  if (relay.length > 0) return { stay: relay, update: { stranded: mergeStranded(r.stranded, stranded) } };
 
   // 2. A survivor holding what the candidate lacks feeds it, one per pass: the group's members first,
   //    then the groups it feeds (MariaDB only, by GTID domain, so no other source's data leaks in).
@@ -289,7 +322,9 @@ function catchUp(r: FailoverRecord, ctx: StepContext): Outcome {
     const why =
       judged && ops.contains(judged.missing, d.missing)
         ? 'judged before'
-        : cannotServe(ctx, ops, d, candidate);
+        : r.acknowledged
+          ? 'acknowledged: nothing more is awaited'
+          : cannotServe(ctx, ops, d, candidate);
     if (why) {
       stranded.push({ member: d.member.spec.name, missing: d.missing });
       continue;
@@ -331,8 +366,8 @@ interface Donor {
   missing: string;
   /** MariaDB, downstream donors: receive only these domains (DO_DOMAIN_IDS). */
   domains?: number[];
-  /** A downstream donor on MySQL: no way to take only the failing group's transactions from it. */
-  mixed?: boolean;
+  /** Why it cannot serve, known before asking it (errant transactions; MySQL downstream). */
+  cannot?: string;
 }
 
 /** Survivors whose binary log holds what the candidate lacks, best first. */
@@ -345,10 +380,17 @@ function donors(
   held: string,
 ): Donor[] {
   const g = ctx.view.groups.find((x) => x.spec.name === r.group)!;
-  const inGroup = g.members
+  // A member with errant transactions cannot feed the candidate (they would come along); what it holds
+  // legitimately beyond the candidate is still a survivor's and must not vanish: it is stranded.
+  const inGroup: Donor[] = g.members
     .filter((m) => m.spec.name !== r.from && m.spec.name !== r.to && readable(ctx, m.spec.name))
-    .filter((m) => !errant[m.spec.name])
-    .map((m) => ({ member: m, missing: ops.missing(held, m.obs!.vars!.gtidExecuted) }))
+    .map((m): Donor => {
+      const own = errant[m.spec.name] ?? '';
+      const missing = ops.missing(ops.union(held, own), m.obs!.vars!.gtidExecuted);
+      return own
+        ? { member: m, missing, cannot: `it holds errant transactions ${own}` }
+        : { member: m, missing };
+    })
     .filter((d) => d.missing !== '')
     .sort((a, b) =>
       ops.progress(b.member.obs!.vars!.gtidExecuted) > ops.progress(a.member.obs!.vars!.gtidExecuted)
@@ -362,18 +404,26 @@ function donors(
     const p = fed.members.find((m) => m.spec.name === fed.primary);
     if (!spec || !p || !readable(ctx, p.spec.name)) continue;
     // What the failing group's data on that primary is: MariaDB, its position in the group's domains;
-    // MySQL, what its channel from the group retrieved (applied by step 1).
+    // MySQL, what its channel from the group retrieved (applied by step 1) and what it executed of the
+    // group's own servers (a restart with relay_log_recovery or a repoint clears the retrieved set).
+    const channel = p.obs!.channels.find((c) => c.name.toLowerCase() === spec.name.toLowerCase());
     const theirs =
       flavor === 'mariadb'
         ? inDomains(p.obs!.vars!.gtidCurrentPos ?? p.obs!.vars!.gtidExecuted, domains)
-        : (p.obs!.channels.find((c) => c.name.toLowerCase() === spec.name.toLowerCase())?.retrievedGtidSet ??
-          '');
+        : ops.union(
+            channel?.retrievedGtidSet ?? '',
+            ofServers(p.obs!.vars!.gtidExecuted, groupUuids(ctx, r.group)),
+          );
     const missing = theirs ? ops.missing(held, theirs) : '';
     if (missing)
       below.push(
         flavor === 'mariadb' && domains.length > 0
           ? { member: p, missing, domains }
-          : { member: p, missing, mixed: true },
+          : {
+              member: p,
+              missing,
+              cannot: 'MySQL cannot take one source group’s transactions from a multi-source replica',
+            },
       );
   }
   return [...inGroup, ...below];
@@ -381,13 +431,19 @@ function donors(
 
 /** Why a survivor cannot serve what the candidate lacks, or undefined when it can. */
 function cannotServe(ctx: StepContext, ops: GtidOps, d: Donor, candidate: MemberView): string | undefined {
-  if (d.mixed) return 'MySQL cannot take one source group’s transactions from a multi-source replica';
+  if (d.cannot) return d.cannot;
   const v = d.member.obs!.vars!;
   if (!v.logBin) return 'log_bin off';
   if (!v.logReplicaUpdates) return 'log_replica_updates off';
   // MySQL: it purged binary logs holding some of them (needed ∩ purged ≠ ∅).
   if (v.gtidPurged && ops.missing(ops.missing(v.gtidPurged, d.missing), d.missing) !== '')
     return 'it purged binary logs holding them';
+  // A channel of the candidate already receives from it: a second one would break one of the two.
+  const busy = candidate.obs!.channels.find(
+    (c) => c.name !== CATCHUP_CHANNEL && channelSourceMember(ctx.view, c) === d.member.spec.name,
+  );
+  if (busy)
+    return `it already feeds channel ${busy.name === '' ? "''" : busy.name} of ${candidate.spec.name}`;
   // MariaDB tells only by refusing: the catch-up channel from it stopped with error 1236.
   const channel = candidate.obs!.channels.find((c) => c.name === CATCHUP_CHANNEL);
   if (
@@ -398,6 +454,28 @@ function cannotServe(ctx: StepContext, ops: GtidOps, d: Donor, candidate: Member
     return `it cannot send them (${channel.lastIOError})`;
   return undefined;
 }
+
+/** MySQL server UUIDs of a group's members: observed now, or remembered in status (the dead primary's). */
+function groupUuids(ctx: StepContext, group: string): Set<string> {
+  const g = ctx.view.groups.find((x) => x.spec.name === group);
+  const out = new Set<string>();
+  for (const m of g?.members ?? []) {
+    for (const u of [
+      m.obs?.vars?.serverUuid,
+      ctx.previous?.instances.find((i) => i.name === m.spec.name)?.serverUuid,
+    ])
+      if (u) out.add(u.toLowerCase());
+  }
+  return out;
+}
+
+/** The entries of a MySQL GTID set that originated on these servers (`uuid:…` or `uuid:tag:…`). */
+const ofServers = (set: string, uuids: ReadonlySet<string>): string =>
+  set
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e && uuids.has(e.split(':')[0]!.toLowerCase()))
+    .join(',');
 
 const inDomains = (position: string, domains: readonly number[]): string =>
   position
@@ -484,7 +562,7 @@ function switchoverCatchUp(r: FailoverRecord, ctx: StepContext): Outcome {
   const named = old.obs!.channels.filter(
     (c) =>
       c.name !== '' &&
-      c.ioRunning !== 'No' &&
+      (c.ioRunning !== 'No' || c.sqlRunning !== 'No') &&
       g.spec.channels.some((s) => s.name.toLowerCase() === c.name.toLowerCase()),
   );
   // Stop what the old primary receives, then its writes: a fixed point for the target to reach.
@@ -541,8 +619,12 @@ function switchoverCatchUp(r: FailoverRecord, ctx: StepContext): Outcome {
 /** Promoting: only the candidate's channel '' goes (and a leftover catch-up channel); then writable. */
 function promote(r: FailoverRecord, ctx: StepContext): Outcome {
   const c = readable(ctx, r.to);
-  // It may be writable already: once promotion began it is never replaced; the deadline closes the record.
-  if (!c) return { stay: [] };
+  // It may be writable already: once promotion began it is never replaced. Past the deadline the record
+  // says so (FailoverStuck) until a human acknowledges; then it ends, and a new failover may start.
+  if (!c)
+    return r.acknowledged
+      ? { next: 'Aborted', update: { message: `promotion abandoned (acknowledged): ${r.to} is unreachable` } }
+      : { stay: [], update: { waitingFor: `${r.to}, being promoted, to answer again` } };
   const actions: Action[] = c
     .obs!.channels.filter((ch) => ch.name === '' || ch.name === CATCHUP_CHANNEL)
     .map((ch) => ({

@@ -10,7 +10,20 @@ export interface Witness {
   member: string;
   channel: string;
   receiver: string;
+  /** The receiver's last error number (0: none). */
+  errno: number;
 }
+
+/** Client errors of a receiver that cannot reach its source: the network or the server is gone. */
+const CONNECTION_ERRNOS = new Set([1158, 1159, 1160, 1161, 2002, 2003, 2005, 2006, 2013]);
+
+/**
+ * A witness that says its source is down: its receiver keeps trying to connect, or stopped on a connection
+ * error. A receiver stopped by hand, or broken on another error (a wrong password, purged binlogs), says
+ * nothing about the source's health.
+ */
+export const agreesDown = (w: Witness): boolean =>
+  w.receiver === 'Connecting' || (w.receiver === 'No' && CONNECTION_ERRNOS.has(w.errno));
 
 /** Consecutive failed probes of one member: when the first failed (ms since the epoch) and how many. */
 export interface ProbeStreak {
@@ -34,7 +47,7 @@ export type PrimaryHealth = { group: string; primary: string; failures: number }
   | { state: 'Suspect'; deadAt: number }
   /** The operator cannot reach it but replicas still receive from it: the operator alone is cut off. */
   | { state: 'Unreachable'; witnesses: Witness[] }
-  /** Nothing replicates from it: nobody can confirm, nobody to promote. */
+  /** Nothing that replicates from it says it is down (none, or only stopped or otherwise broken receivers). */
   | { state: 'NoWitness' }
   | { state: 'Dead'; witnesses: Witness[] }
 );
@@ -46,7 +59,7 @@ export function witnessesOf(view: TopologyView, member: string): Witness[] {
     if (!m.reachable || !m.obs) continue;
     for (const ch of m.obs.channels) {
       if (channelSourceMember(view, ch) === member)
-        out.push({ member: m.spec.name, channel: ch.name, receiver: ch.ioRunning });
+        out.push({ member: m.spec.name, channel: ch.name, receiver: ch.ioRunning, errno: ch.lastIOErrno });
     }
   }
   return out;
@@ -88,8 +101,9 @@ export function assessPrimaries(
     if (nowMs < deadAt || streak.failures < policy.failureThreshold)
       return [{ ...base, state: 'Suspect', deadAt }];
     const witnesses = witnessesOf(view, g.primary);
-    if (witnesses.length === 0) return [{ ...base, state: 'NoWitness' }];
     if (witnesses.some((w) => w.receiver === 'Yes')) return [{ ...base, state: 'Unreachable', witnesses }];
+    // Consensus needs a witness that says it is down; silence (stopped or otherwise broken receivers) is none.
+    if (!witnesses.some(agreesDown)) return [{ ...base, state: 'NoWitness' }];
     return [{ ...base, state: 'Dead', witnesses }];
   });
 }

@@ -182,6 +182,8 @@ interface World {
   external: Record<string, unknown>;
   /** Acknowledged ids only a killed primary held when it was re-cloned, per group. */
   onlyOnCrashed: Record<Shard, Set<number>>;
+  /** The primaries killed or restarted this round: only they may hold acknowledged rows nobody received. */
+  victims: Set<string>;
 }
 
 async function status(w: World): Promise<TopologyStatus> {
@@ -210,7 +212,10 @@ async function heal(w: World, s: SandboxServer): Promise<void> {
   const fenced = st.instances.find((i) => i.name === s.name)?.role === 'fenced';
   const errant = st.conditions.find((c) => c.type === 'ErrantTransactions')?.message ?? '';
   if (!fenced || !new RegExp(`\\b${s.name}\\b`).test(errant)) return;
+  // Rows only it holds are excused only for a primary this round killed; on any other member they are
+  // transactions that reached a survivor, and re-cloning it would hide their loss.
   for (const g of Object.keys(GROUPS) as Shard[]) {
+    if (!w.victims.has(s.name)) continue;
     if (!(GROUPS[g] as readonly string[]).includes(s.name)) continue;
     const [mine, theirs] = await Promise.all([ids(s, g), ids(w.sb.server(primaryOf(st, g)!), g)]);
     for (const id of mine) if (!theirs.has(id)) w.onlyOnCrashed[g].add(id);
@@ -232,6 +237,8 @@ async function injectFault(w: World, kind: FaultKind, rnd: () => number): Promis
   const replicas = GROUPS[shard].filter((n) => n !== primary.name).map((n) => w.sb.server(n));
   const replica = replicas[Math.floor(rnd() * replicas.length)]!;
   const f = facts(w.sb.servers[0]!.flavor);
+  if (kind === 'kill-primary' || kind === 'restart-primary' || kind === 'kill-operator')
+    w.victims.add(primary.name);
   switch (kind) {
     case 'kill-primary':
       await primary.kill9();
@@ -281,6 +288,7 @@ async function checkRows(
   await until(async () => complete(await ids(primary, g)) && complete(await ids(dw, g)), 10_000);
   const [onPrimary, onDw] = await Promise.all([ids(primary, g), ids(dw, g)]);
   const others = await Promise.all(GROUPS[g].map(async (n) => ({ n, ids: await ids(w.sb.server(n), g) })));
+  const lost = new Map<string, number[]>();
   for (const a of acked) {
     if (onPrimary.has(a.id) && onDw.has(a.id)) continue;
     // Only a primary killed before anything received the row held it (asynchronous replication).
@@ -289,12 +297,16 @@ async function checkRows(
       continue;
     }
     const holders = others.filter((o) => o.ids.has(a.id)).map((o) => o.n);
+    const where = `${onPrimary.has(a.id) ? 'dw-0' : `the primary ${primary.name}`}; held by ${holders.join(', ') || 'nobody'}`;
+    lost.set(where, [...(lost.get(where) ?? []), a.id]);
+  }
+  // One violation per kind of loss, with how many rows and the first few ids.
+  for (const [where, idList] of lost)
     out.violations.push({
       round,
       fault,
-      what: `${g}: acknowledged row ${a.id} (by ${a.member}) missing on ${onPrimary.has(a.id) ? 'dw-0' : `the primary ${primary.name}`}; held by ${holders.join(', ') || 'nobody'}`,
+      what: `${g}: ${idList.length} acknowledged rows (ids ${idList.slice(0, 5).join(', ')}${idList.length > 5 ? ', …' : ''}) missing on ${where}`,
     });
-  }
 }
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -366,10 +378,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       sampler,
       external: await externalRow(),
       onlyOnCrashed: { 'shard-a': new Set(), 'shard-b': new Set() },
+      victims: new Set(),
     };
 
     for (let round = 1; round <= opts.rounds; round++) {
       const kind = FAULT_KINDS[Math.floor(rnd() * FAULT_KINDS.length)]!;
+      w.victims.clear();
       report.faults[kind]++;
       const started = Date.now();
       const healFn = await injectFault(w, kind, rnd);
@@ -385,9 +399,20 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         return st.phase === 'Ready' && st.instances.every((i) => i.reachable);
       }, opts.recoveryTimeoutMs ?? 90_000);
       const took = Date.now() - started;
-      if (!recovered)
-        report.violations.push({ round, fault: kind, what: `not Ready again within ${took} ms` });
-      else report.recoveryMs.push(took);
+      if (recovered) report.recoveryMs.push(took);
+      else {
+        const st = await status(w);
+        const why = st.conditions
+          .filter((c) => c.status === 'True' && c.type !== 'Ready')
+          .map((c) => `${c.type}: ${c.message}`)
+          .join(' | ');
+        report.violations.push({
+          round,
+          fault: kind,
+          what: `not Ready within ${took} ms (${st.phase}; ${why})`,
+        });
+        log(`round ${round}: not Ready: ${why}`);
+      }
       for (const g of Object.keys(GROUPS) as Shard[]) await checkRows(w, g, round, kind, report);
       const ext = await externalRow();
       if (JSON.stringify(ext) !== JSON.stringify(w.external))

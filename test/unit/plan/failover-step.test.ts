@@ -110,7 +110,34 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
     expect(s.actions).toEqual([]);
   });
 
-  it('the candidate first applies what it received (bounded), the applier started if it was stopped', () => {
+  it('the candidate first applies what it received, bounded', () => {
+    const obs = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidSlavePos: '1-1-10', gtidCurrentPos: '1-1-10' },
+        channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-14' })],
+      },
+    });
+    const s = step(record({ phase: 'CatchingUp' }), obs);
+    expect(s.record.phase).toBe('CatchingUp');
+    expect(s.brief).toEqual(['a-1: wait up to 30s for 1-1-14 (failover: apply the relay log)']);
+  });
+
+  it('Decided starts an applier stopped without an error before it stops the receiver', () => {
+    const obs = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10' },
+        channels: [
+          channel('', 'a-0', { ioRunning: 'Connecting', sqlRunning: 'No', retrievedGtidSet: '1-1-14' }),
+        ],
+      },
+    });
+    expect(step(record(), obs).brief.slice(0, 2)).toEqual([
+      "a-1/'': start the applier (failover: apply what it received before the receiver stops)",
+      "a-1/'': stop the receiver (failover: freeze what it received from a-0)",
+    ]);
+  });
+
+  it('MariaDB, both threads already stopped: starting one would discard the relay log; it is stranded, held', () => {
     const obs = deadA0({
       'a-1': {
         vars: { readOnly: true, gtidExecuted: '1-1-10', gtidSlavePos: '1-1-10', gtidCurrentPos: '1-1-10' },
@@ -118,11 +145,53 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
       },
     });
     const s = step(record({ phase: 'CatchingUp' }), obs);
-    expect(s.record.phase).toBe('CatchingUp');
-    expect(s.brief).toEqual([
-      "a-1/'': start the applier (failover: apply the relay log)",
-      'a-1: wait up to 30s for 1-1-14 (failover: apply the relay log)',
-    ]);
+    expect(s.actions).toEqual([]);
+    expect(s.record.stranded).toEqual([{ member: 'a-1', missing: '1-1-14' }]);
+    expect(s.conditions.map((c) => c.type)).toEqual(['FailoverHeld']);
+  });
+
+  it('a survivor with errant transactions holding what the candidate lacks: never a donor, stranded, held', () => {
+    const spec = warehouse((w) => w.groups[0]!.members.push({ name: 'a-2', host: 'h', port: 1006 }));
+    const obs = deadA0();
+    obs.instances.push(
+      instance('a-2', {
+        vars: {
+          readOnly: true,
+          gtidExecuted: '1-1-12,6-6-1',
+          gtidCurrentPos: '1-1-12,6-6-1',
+          gtidSlavePos: '1-1-12',
+        },
+        channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' })],
+      }),
+    );
+    const s = step(record({ phase: 'CatchingUp' }), obs, spec);
+    expect(s.actions).toEqual([]);
+    expect(s.record.stranded).toEqual([{ member: 'a-2', missing: '1-1-12' }]);
+    expect(s.conditions.map((c) => c.type)).toEqual(['FailoverHeld']);
+  });
+
+  it('an acknowledgement is withdrawn when the candidate changes', () => {
+    const spec = warehouse((w) => w.groups[0]!.members.push({ name: 'a-2', host: 'h', port: 1006 }));
+    const obs = deadA0({ 'a-1': { reachable: false } });
+    obs.instances.push(
+      instance('a-2', {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidCurrentPos: '1-1-10', gtidSlavePos: '1-1-10' },
+        channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-10' })],
+      }),
+    );
+    const s = step(record({ phase: 'CatchingUp', acknowledged: true }), obs, spec);
+    expect(s.record.to).toBe('a-2');
+    expect(s.record.acknowledged).toBeUndefined();
+  });
+
+  it('a candidate that became unreachable while Promoting: held past the deadline; an acknowledgement ends it', () => {
+    const obs = deadA0({ 'a-1': { reachable: false } });
+    const late = record({ phase: 'Promoting', deadline: '2026-11-21T11:59:59.500Z' });
+    const held = step(late, obs);
+    expect(held.record.phase).toBe('Promoting');
+    expect(held.conditions.map((c) => c.type)).toEqual(['FailoverStuck']);
+    const acked = step({ ...late, acknowledged: true }, obs);
+    expect(acked.record.phase).toBe('Aborted');
   });
 
   it('a downstream survivor that received more of the group (MariaDB): fed over a domain-filtered channel', () => {
@@ -258,7 +327,7 @@ describe('a switchover: freeze, wait (bounded), promote or abort', () => {
     converged({
       'a-0': {
         vars: { readOnly: a0.readOnly, gtidExecuted: a0.pos, gtidBinlogPos: a0.pos },
-        channels: [channel('from_b', 'b-0', { ioRunning: named as 'Yes' })],
+        channels: [channel('from_b', 'b-0', { ioRunning: named as 'Yes', sqlRunning: named as 'Yes' })],
       },
       'a-1': {
         vars: { readOnly: true, gtidExecuted: a1 },

@@ -80,6 +80,32 @@ describe('detection honours the declared window, with consensus', () => {
     expect(h.state).toBe(state);
   });
 
+  const witnessed: [
+    string,
+    Partial<{ ioRunning: 'Yes' | 'No' | 'Connecting'; lastIOErrno: number }>,
+    string,
+  ][] = [
+    ['receivers reconnecting', { ioRunning: 'Connecting', lastIOErrno: 2003 }, 'Dead'],
+    ['receivers stopped on a connection error', { ioRunning: 'No', lastIOErrno: 2013 }, 'Dead'],
+    ['receivers stopped by hand: they say nothing', { ioRunning: 'No', lastIOErrno: 0 }, 'NoWitness'],
+    [
+      'receivers broken on a wrong password: they say nothing',
+      { ioRunning: 'No', lastIOErrno: 1045 },
+      'NoWitness',
+    ],
+  ];
+  it.each(witnessed)('witnesses whose %s: %s', (_n, io, state) => {
+    const obs = converged({
+      'a-0': { reachable: false },
+      'a-1': { vars: { readOnly: true }, channels: [channel('', 'a-0', io)] },
+      'dw-0': { channels: [channel('shard_a', 'a-0', io), channel('shard_b', 'b-0')] },
+    });
+    const view = buildView(warehouse(), obs, status());
+    expect(
+      assessPrimaries(view, streak(10_000, 3), POLICY, T0).find((x) => x.group === 'shard-a')!.state,
+    ).toBe(state);
+  });
+
   it('nobody replicates from it: no witness, nobody to promote', () => {
     const obs = converged({ 'b-0': { reachable: false }, 'dw-0': { channels: [channel('shard_a', 'a-0')] } });
     const view = buildView(warehouse(), obs, status());
