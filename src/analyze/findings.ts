@@ -2,6 +2,7 @@
 import { CATCHUP_CHANNEL, type ChannelFilter, type Flavor, type TlsSpec } from '../api/spec.js';
 import type { ChannelStatus } from '../api/status.js';
 import { NO_CHANNEL_TLS, type ChannelTls } from '../sql/dialect.js';
+import { IO_UNREACHABLE_ERRNOS } from '../sql/errors.js';
 import type { GtidOps } from '../sql/gtid/index.js';
 import {
   channelSourceMember,
@@ -417,7 +418,13 @@ function compareChannel(
       errno: current.lastSQLErrno,
       error: current.lastSQLError,
     });
-  } else if (current.lastIOErrno !== 0 && current.ioRunning === 'No') {
+  } else if (
+    current.lastIOErrno !== 0 &&
+    current.ioRunning === 'No' &&
+    // A receiver stopped while it could not reach its source (by a failover, by hand, or out of retries)
+    // only needs starting again; other receiver errors (refused, purged, diverged) need a human.
+    !IO_UNREACHABLE_ERRNOS.has(current.lastIOErrno)
+  ) {
     out.push({
       kind: 'ChannelBroken',
       ...at,

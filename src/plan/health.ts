@@ -4,6 +4,7 @@
 // (spec.failover.downAfterSeconds) with at least failureThreshold consecutive failed probes, and (2) every
 // channel on a reachable server whose source it is reports its receiver not running. A restart shorter than
 // the window is never a failover; re-probes during the window can only find it alive sooner.
+import { IO_UNREACHABLE_ERRNOS } from '../sql/errors.js';
 import { channelSourceMember, type TopologyView } from '../analyze/view.js';
 
 export interface Witness {
@@ -14,16 +15,13 @@ export interface Witness {
   errno: number;
 }
 
-/** Client errors of a receiver that cannot reach its source: the network or the server is gone. */
-const CONNECTION_ERRNOS = new Set([1158, 1159, 1160, 1161, 2002, 2003, 2005, 2006, 2013]);
-
 /**
  * A witness that says its source is down: its receiver keeps trying to connect, or stopped on a connection
  * error. A receiver stopped by hand, or broken on another error (a wrong password, purged binlogs), says
  * nothing about the source's health.
  */
 export const agreesDown = (w: Witness): boolean =>
-  w.receiver === 'Connecting' || (w.receiver === 'No' && CONNECTION_ERRNOS.has(w.errno));
+  w.receiver === 'Connecting' || (w.receiver === 'No' && IO_UNREACHABLE_ERRNOS.has(w.errno));
 
 /** Consecutive failed probes of one member: when the first failed (ms since the epoch) and how many. */
 export interface ProbeStreak {

@@ -12,6 +12,7 @@ import {
 } from '../api/status.js';
 import { isManagedChannel, type Finding } from '../analyze/findings.js';
 import { channelSourceMember, memberRole, type TopologyView } from '../analyze/view.js';
+import { IO_UNREACHABLE_ERRNOS } from '../sql/errors.js';
 import { channelLabel } from '../plan/actions.js';
 
 export interface ReportInput {
@@ -70,8 +71,10 @@ const LAST_KNOWN = ['flavor', 'version', 'serverId', 'serverUuid', 'gtidDomainId
 
 export function channelState(c: ChannelStatus): ChannelReport['state'] {
   if (c.ioRunning === 'Yes' && c.sqlRunning === 'Yes') return 'Running';
-  if ((c.sqlRunning === 'No' && c.lastSQLErrno !== 0) || (c.ioRunning === 'No' && c.lastIOErrno !== 0))
-    return 'Broken';
+  // A receiver stopped while its source was unreachable is stopped, not broken: starting it is the repair.
+  const receiverBroken =
+    c.ioRunning === 'No' && c.lastIOErrno !== 0 && !IO_UNREACHABLE_ERRNOS.has(c.lastIOErrno);
+  if ((c.sqlRunning === 'No' && c.lastSQLErrno !== 0) || receiverBroken) return 'Broken';
   if (c.ioRunning === 'Connecting' && c.sqlRunning === 'Yes') return 'Connecting';
   return 'Stopped';
 }

@@ -271,6 +271,41 @@ describe.each(FLAVORS)('fault matrix on $label', (f: FlavorFacts) => {
       await r.pool.closeAll();
     }));
 
+  it('a primary back before promotion: the failover aborts, its receivers run again, nothing is lost', () =>
+    sandbox(async (sb) => {
+      const r = await rig(sb);
+      const rows = await writeRows(sb, 1, 5);
+      await expectAckedOn(sb, rows, ['a-1', 'a-2', 'dw-0']);
+      // The candidate's applier waits on a lock: the failover stays in CatchingUp until a-0 is back.
+      const lock = await lockTable(sb, 'a-1');
+      const lockB = await lockTable(sb, 'a-2');
+      rows.push(...(await writeRows(sb, 100, 5)));
+      await receivedEverything(f, sb, 'a-1');
+      await sb.server('a-0').kill9();
+      await r.d.until((x) => last(x)?.phase === 'CatchingUp', 30_000);
+      await sb.server('a-0').start();
+      lock.destroy();
+      lockB.destroy();
+      const s = await r.d.until(
+        (x) =>
+          last(x)?.phase === 'Aborted' &&
+          x.phase === 'Ready' &&
+          ['a-1', 'a-2'].every(
+            (m) => x.channels.find((c) => c.replica === m && c.name === '')?.state === 'Running',
+          ),
+        40_000,
+      );
+      expect(last(s)?.message).toMatch(/came back before promotion/);
+      expect(primaryOf(s)).toBe('a-0');
+      expect(s.channels.find((c) => c.replica === 'dw-0' && c.name === 'shard_a')).toMatchObject({
+        source: 'a-0',
+        state: 'Running',
+      });
+      rows.push(...(await writeRows(sb, 200, 5)));
+      await expectAckedOn(sb, rows, ['a-0', 'a-1', 'a-2', 'dw-0']);
+      await r.pool.closeAll();
+    }));
+
   it('a candidate that dies mid-failover is replaced by the next eligible member', () =>
     sandbox(async (sb) => {
       const r = await rig(sb);

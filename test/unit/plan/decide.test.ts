@@ -140,6 +140,18 @@ describe('decidePass', () => {
     expect(d.channelProblems.get('dw-0/manual')).toMatch(/dw-0\/shard_b should receive from/);
   });
 
+  it('a receiver stopped while its source was unreachable (a failover that aborted) is started again', () => {
+    const obs = converged({
+      'a-1': {
+        vars: { readOnly: true },
+        channels: [channel('', 'a-0', { ioRunning: 'No', lastIOErrno: 2003, lastIOError: "Can't connect" })],
+      },
+    });
+    expect(brief(decidePass(input({ observation: obs })))).toEqual([
+      "a-1/'': start (stopped (receiver No, applier Yes))",
+    ]);
+  });
+
   it('one conflicting channel does not stop the repair of the others', () => {
     const obs = converged({
       'a-1': {
