@@ -475,6 +475,13 @@ export function configDifferences(current: ChannelStatus, desired: DesiredChanne
     d.push(`connect retry ${current.connectRetry}s, want ${CHANNEL_DEFAULTS.connectRetry}s`);
   if (current.heartbeatPeriod !== null && current.heartbeatPeriod > 2)
     d.push(`heartbeat ${current.heartbeatPeriod}s, want ≤ 2s`);
+  // MySQL only (MariaDB has no per-channel retry count: null): a receiver that gives up early stays down.
+  if (
+    current.retryCount !== null &&
+    current.retryCount !== undefined &&
+    current.retryCount < CHANNEL_DEFAULTS.retryCount
+  )
+    d.push(`retry count ${current.retryCount}, want ${CHANNEL_DEFAULTS.retryCount}`);
   if (sortedLower(current.filter.doDatabases) !== sortedLower(desired.filter.doDatabases))
     d.push('do-databases filter differs');
   if (sortedLower(current.filter.ignoreDatabases) !== sortedLower(desired.filter.ignoreDatabases))

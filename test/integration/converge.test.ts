@@ -117,6 +117,21 @@ describe.each(FLAVORS)('convergence of the warehouse topology on $label', (f) =>
     expect(Number(await dw0.scalar('SELECT COUNT(*) FROM sales.invoices'))).toBe(20);
   });
 
+  it('MySQL: a replica with super_read_only off but read_only on is fenced again (MariaDB has no super_read_only)', async () => {
+    const dw1 = sb().server('dw-1');
+    if (!f.readOnlyStopsAdmin) {
+      // MariaDB: read_only is the only switch; there is nothing more to drift.
+      expect((await dw1.sql("SHOW VARIABLES LIKE 'super_read_only'")).length).toBe(0);
+      return;
+    }
+    await dw1.sql('SET GLOBAL super_read_only = OFF');
+    expect(Number(await dw1.scalar('SELECT @@read_only'))).toBe(1);
+    const plan = await cli(['plan', '-f', file, '--status-out', status]);
+    expect(plan.stdout).toMatch(/dw-1: make read-only/);
+    expect((await cli(['local', '-f', file, '--once', '--status-out', status])).code).toBe(0);
+    expect(Number(await dw1.scalar('SELECT @@super_read_only'))).toBe(1);
+  });
+
   it('a channel made by hand on dw-0 stays exactly as it was through every pass and shows managed: false', async () => {
     const dw0 = sb().server('dw-0');
     await dw0.sql(

@@ -57,6 +57,14 @@ describe('convergence planning (spec × observation → actions)', () => {
     },
     { name: 'converged: nothing to do', obs: converged(), want: [], findings: [] },
     {
+      name: 'a receiver that would give up after 10 retries (MySQL retry count) is reconfigured',
+      obs: converged({
+        'dw-0': { channels: [channel('shard_a', 'a-0', { retryCount: 10 }), channel('shard_b', 'b-0')] },
+      }),
+      want: ['ConfigureChannel dw-0/shard_a'],
+      findings: ['ChannelConfigDrift'],
+    },
+    {
       name: 'a channel stopped by hand is started',
       obs: converged({
         'dw-0': {
