@@ -26,3 +26,4 @@ export {
 } from './binaries.js';
 export { reapSandboxDir, reapSandboxes, type ReapResult } from './cleanup.js';
 export { SANDBOX_FLAVORS, type CnfValue, type SandboxFlavor, type SandboxTls } from './config.js';
+export { loginSecret, sandboxManifests, sandboxMember, type Login } from './manifests.js';

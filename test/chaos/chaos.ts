@@ -11,11 +11,9 @@ import type { TopologyStatus } from '../../src/api/status.js';
 import { runController, type Controller } from '../../src/controller/loop.js';
 import { createReconciler } from '../../src/controller/reconcile.js';
 import {
-  ADMIN_PASSWORD,
-  ADMIN_USER,
   createSandbox,
-  REPL_PASSWORD,
-  REPL_USER,
+  sandboxManifests,
+  sandboxMember,
   type Sandbox,
   type SandboxFlavor,
   type SandboxServer,
@@ -90,49 +88,30 @@ function prng(seed: number): () => number {
 }
 
 function manifests(sb: Sandbox): unknown[] {
-  const m = (name: string, extra: object = {}) => ({
-    name,
-    host: '127.0.0.1',
-    port: sb.server(name).port,
-    ...extra,
-  });
-  const secret = (name: string, username: string, password: string) => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: 'db' },
-    stringData: { username, password },
-  });
-  return [
-    {
-      apiVersion: 'tributary.dev/v1alpha1',
-      kind: 'MySQLTopology',
-      metadata: { name: 'chaos', namespace: 'db' },
-      spec: {
-        adminSecretRef: { name: 'admin' },
-        replicationSecretRef: { name: 'repl' },
-        failover: {
-          pollIntervalSeconds: 0.5,
-          downAfterSeconds: 2,
-          catchUpTimeoutSeconds: 10,
-          cooldownSeconds: 0,
-        },
-        groups: [
-          { name: 'shard-a', members: [m('a-0', { promotionRule: 'prefer' }), m('a-1'), m('a-2')] },
-          { name: 'shard-b', members: [m('b-0'), m('b-1')] },
-          {
-            name: 'dw',
-            members: [m('dw-0')],
-            channels: [
-              { name: 'shard_a', from: 'shard-a' },
-              { name: 'shard_b', from: 'shard-b' },
-            ],
-          },
-        ],
+  const m = (name: string, extra: Record<string, unknown> = {}) => sandboxMember(sb, name, extra);
+  return sandboxManifests({
+    name: 'chaos',
+    spec: {
+      failover: {
+        pollIntervalSeconds: 0.5,
+        downAfterSeconds: 2,
+        catchUpTimeoutSeconds: 10,
+        cooldownSeconds: 0,
       },
+      groups: [
+        { name: 'shard-a', members: [m('a-0', { promotionRule: 'prefer' }), m('a-1'), m('a-2')] },
+        { name: 'shard-b', members: [m('b-0'), m('b-1')] },
+        {
+          name: 'dw',
+          members: [m('dw-0')],
+          channels: [
+            { name: 'shard_a', from: 'shard-a' },
+            { name: 'shard_b', from: 'shard-b' },
+          ],
+        },
+      ],
     },
-    secret('admin', ADMIN_USER, ADMIN_PASSWORD),
-    secret('repl', REPL_USER, REPL_PASSWORD),
-  ];
+  });
 }
 
 /** The controller as a process would run it; `restart` is a kill -9 of it: new memory, same status file. */

@@ -21,6 +21,8 @@ import {
   OPERATOR_USER,
   REPL_PASSWORD,
   REPL_USER,
+  sandboxManifests,
+  sandboxMember,
   type Sandbox,
 } from '../../src/sandbox/index.js';
 import { SqlClientPool } from '../../src/sql/client.js';
@@ -38,21 +40,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** shard-a of three (a-0 preferred), shard-b of one, and dw-0 receiving from both. */
 function docs(sb: Sandbox, failover: Record<string, unknown>, mutate?: (spec: any) => void): unknown[] {
-  const m = (name: string, extra: object = {}) => ({
-    name,
-    host: '127.0.0.1',
-    port: sb.server(name).port,
-    ...extra,
-  });
-  const secret = (name: string, username: string, password: string) => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: 'db' },
-    stringData: { username, password },
-  });
+  const m = (name: string, extra: Record<string, unknown> = {}) => sandboxMember(sb, name, extra);
   const spec: any = {
-    adminSecretRef: { name: 'admin' },
-    replicationSecretRef: { name: 'repl' },
     failover: { pollIntervalSeconds: 0.5, downAfterSeconds: 1, catchUpTimeoutSeconds: 10, ...failover },
     groups: [
       { name: 'shard-a', members: [m('a-0', { promotionRule: 'prefer' }), m('a-1'), m('a-2')] },
@@ -68,17 +57,12 @@ function docs(sb: Sandbox, failover: Record<string, unknown>, mutate?: (spec: an
     ],
   };
   mutate?.(spec);
-  return [
-    {
-      apiVersion: 'tributary.dev/v1alpha1',
-      kind: 'MySQLTopology',
-      metadata: { name: 'faults', namespace: 'db' },
-      spec,
-    },
-    // The least-privilege account of docs/security.md: the faults are handled without administrator rights.
-    secret('admin', OPERATOR_USER, OPERATOR_PASSWORD),
-    secret('repl', REPL_USER, REPL_PASSWORD),
-  ];
+  // The least-privilege account of docs/security.md: the faults are handled without administrator rights.
+  return sandboxManifests({
+    name: 'faults',
+    spec,
+    admin: { username: OPERATOR_USER, password: OPERATOR_PASSWORD },
+  });
 }
 
 interface Rig {

@@ -7,15 +7,8 @@ import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FailoverSpec } from '../../src/api/spec.js';
 import type { TopologyStatus } from '../../src/api/status.js';
-import {
-  ADMIN_PASSWORD,
-  ADMIN_USER,
-  REPL_PASSWORD,
-  REPL_USER,
-  type Sandbox,
-} from '../../src/sandbox/index.js';
+import { sandboxManifests, sandboxMember, type Sandbox } from '../../src/sandbox/index.js';
 import { launchBrowser, RECORD_EDGES, type EdgeSeen } from '../harness/browser.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN, cli, writeManifests } from '../harness/topology.js';
@@ -23,51 +16,34 @@ import { BIN, cli, writeManifests } from '../harness/topology.js';
 const MEMBERS = ['h-0', 'h-1', 'l-0', 'r-0', 'k-0'];
 
 function diamondDocs(sb: Sandbox): unknown[] {
-  const m = (name: string, extra: object = {}) => ({
-    name,
-    host: '127.0.0.1',
-    port: sb.server(name).port,
-    ...extra,
-  });
-  const secret = (name: string, username: string, password: string) => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: 'db' },
-    stringData: { username, password },
-  });
+  const m = (name: string, extra: Record<string, unknown> = {}) => sandboxMember(sb, name, extra);
   // A short detection window, so that the dead primary's edges stay Connecting for a moment and the
-  // failover follows soon: downAfterSeconds where the spec has it, else a failure count at quick re-probes.
-  const detection =
-    'downAfterSeconds' in FailoverSpec.shape
-      ? { downAfterSeconds: 2, failureThreshold: 3 }
-      : { failureThreshold: 20 };
-  return [
-    {
-      apiVersion: 'tributary.dev/v1alpha1',
-      kind: 'MySQLTopology',
-      metadata: { name: 'diamond', namespace: 'db' },
-      spec: {
-        adminSecretRef: { name: 'tributary-admin' },
-        replicationSecretRef: { name: 'tributary-repl' },
-        failover: { enabled: true, pollIntervalSeconds: 1, cooldownSeconds: 300, ...detection },
-        groups: [
-          { name: 'hub', members: [m('h-0', { promotionRule: 'prefer' }), m('h-1')] },
-          { name: 'left', members: [m('l-0')], channels: [{ name: 'hub', from: 'hub' }] },
-          { name: 'right', members: [m('r-0')], channels: [{ name: 'hub', from: 'hub' }] },
-          {
-            name: 'sink',
-            members: [m('k-0')],
-            channels: [
-              { name: 'left', from: 'left', filter: { doDatabases: ['left_db'] } },
-              { name: 'right', from: 'right', filter: { doDatabases: ['right_db'] } },
-            ],
-          },
-        ],
+  // failover follows soon.
+  return sandboxManifests({
+    name: 'diamond',
+    spec: {
+      failover: {
+        enabled: true,
+        pollIntervalSeconds: 1,
+        cooldownSeconds: 300,
+        downAfterSeconds: 2,
+        failureThreshold: 3,
       },
+      groups: [
+        { name: 'hub', members: [m('h-0', { promotionRule: 'prefer' }), m('h-1')] },
+        { name: 'left', members: [m('l-0')], channels: [{ name: 'hub', from: 'hub' }] },
+        { name: 'right', members: [m('r-0')], channels: [{ name: 'hub', from: 'hub' }] },
+        {
+          name: 'sink',
+          members: [m('k-0')],
+          channels: [
+            { name: 'left', from: 'left', filter: { doDatabases: ['left_db'] } },
+            { name: 'right', from: 'right', filter: { doDatabases: ['right_db'] } },
+          ],
+        },
+      ],
     },
-    secret('tributary-admin', ADMIN_USER, ADMIN_PASSWORD),
-    secret('tributary-repl', REPL_USER, REPL_PASSWORD),
-  ];
+  });
 }
 
 /** Starts a long-running command and resolves with the URL it prints (`… http://…/ …`). */

@@ -11,12 +11,10 @@ import { previewPasses } from '../../plan/preview.js';
 import { formatPlan } from '../../report/plan-text.js';
 import { renderTree } from '../../report/tree.js';
 import {
-  ADMIN_PASSWORD,
-  ADMIN_USER,
-  REPL_PASSWORD,
-  REPL_USER,
   createSandbox,
   SANDBOX_FLAVORS,
+  sandboxManifests,
+  sandboxMember,
   type Sandbox,
   type SandboxFlavor,
 } from '../../sandbox/index.js';
@@ -39,45 +37,26 @@ export const DEMO_FAILOVER = {
 };
 
 export function demoManifests(sb: Sandbox): unknown[] {
-  const m = (name: string, extra: object = {}) => ({
-    name,
-    host: '127.0.0.1',
-    port: sb.server(name).port,
-    ...extra,
-  });
-  const secret = (name: string, username: string, password: string) => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: 'db' },
-    stringData: { username, password },
-  });
-  return [
-    {
-      apiVersion: 'tributary.dev/v1alpha1',
-      kind: 'MySQLTopology',
-      metadata: { name: 'warehouse', namespace: 'db' },
-      spec: {
-        flavor: 'auto',
-        adminSecretRef: { name: 'tributary-admin' },
-        replicationSecretRef: { name: 'tributary-repl' },
-        failover: DEMO_FAILOVER,
-        groups: [
-          { name: 'shard-a', members: [m('a-0', { promotionRule: 'prefer' }), m('a-1')] },
-          { name: 'shard-b', members: [m('b-0')] },
-          {
-            name: 'dw',
-            members: [m('dw-0'), m('dw-1')],
-            channels: [
-              { name: 'shard_a', from: 'shard-a' },
-              { name: 'shard_b', from: 'shard-b', filter: { doDatabases: ['sales'] } },
-            ],
-          },
-        ],
-      },
+  const m = (name: string, extra: Record<string, unknown> = {}) => sandboxMember(sb, name, extra);
+  return sandboxManifests({
+    name: 'warehouse',
+    spec: {
+      flavor: 'auto',
+      failover: DEMO_FAILOVER,
+      groups: [
+        { name: 'shard-a', members: [m('a-0', { promotionRule: 'prefer' }), m('a-1')] },
+        { name: 'shard-b', members: [m('b-0')] },
+        {
+          name: 'dw',
+          members: [m('dw-0'), m('dw-1')],
+          channels: [
+            { name: 'shard_a', from: 'shard-a' },
+            { name: 'shard_b', from: 'shard-b', filter: { doDatabases: ['sales'] } },
+          ],
+        },
+      ],
     },
-    secret('tributary-admin', ADMIN_USER, ADMIN_PASSWORD),
-    secret('tributary-repl', REPL_USER, REPL_PASSWORD),
-  ];
+  });
 }
 
 async function count(sb: Sandbox, member: string, table: string): Promise<number | string> {
