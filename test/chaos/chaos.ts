@@ -407,17 +407,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           what: `two writable members at once: ${v.writable.join(', ')}`,
         });
       report.rounds = round;
-      const journal = (await status(w)).failovers
-        .filter((r) => Date.parse(r.startedAt) >= started)
-        .map((r) => `${r.group} ${r.from}→${r.to} ${r.phase}`)
-        .join('; ');
+      const thisRound = (await status(w)).failovers.filter((r) => Date.parse(r.startedAt) >= started);
+      // The journal keeps the last 20 closed records: count failovers round by round.
+      report.failovers += thisRound.filter((r) => r.reason === 'DeadPrimary' && r.phase === 'Done').length;
+      const journal = thisRound.map((r) => `${r.group} ${r.from}→${r.to} ${r.phase}`).join('; ');
       log(
         `round ${round}: ${kind}, ${recovered ? `recovered in ${took} ms` : 'NOT recovered'}${journal ? ` (${journal})` : ''}, violations so far ${report.violations.length}`,
       );
     }
-    report.failovers = (await status(w)).failovers.filter(
-      (r) => r.reason === 'DeadPrimary' && r.phase === 'Done',
-    ).length;
   } finally {
     if (w) {
       await Promise.all(Object.values(w.apps).map((a) => a.stop()));
