@@ -1,6 +1,6 @@
 // The whole operator as shipped: `tributary operator` (the built command) against an API server that
 // speaks the Kubernetes REST protocol (in-process, see test/harness/kube-api-server.ts), with real MariaDB
-// servers as members. Converges, fails over after a kill -9, and writes no status at steady state.
+// and MySQL servers as members. Converges, fails over after a kill -9, and writes no status at steady state.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,12 +17,13 @@ import {
   type KObject,
 } from '../harness/kube-api-server.js';
 import { freePort } from '../harness/net.js';
+import { FLAVORS } from '../harness/flavors.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN } from '../harness/topology.js';
 
 const NS = 'db';
-describe('tributary operator against an API server, with real members', () => {
-  const sb = useSandbox({ names: ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'] });
+describe.each(FLAVORS)('tributary operator against an API server, with real $label members', (f) => {
+  const sb = useSandbox({ flavor: f.flavor, names: ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'] });
   let api: FakeKubeApiServer;
   let op: ChildProcess | undefined;
   let exited: Promise<number | null>;
