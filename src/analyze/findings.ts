@@ -234,15 +234,8 @@ function analyzeReplica(
     out.push({ kind: 'ReplicaWritable', member: name });
   for (const ch of m.obs!.channels) {
     if (ch.name === '') continue;
-    if (ch.name.toLowerCase() === CATCHUP_CHANNEL) {
-      if (!failingOver(ctx.view, g.spec.name))
-        out.push({
-          kind: 'ChannelMisplaced',
-          member: name,
-          channel: ch.name,
-          reason: 'a leftover failover catch-up channel',
-        });
-    } else if (isManagedName(ctx, g, ch.name)) {
+    if (leftoverCatchUp(ctx, g, name, ch, out)) continue;
+    if (isManagedName(ctx, g, ch.name)) {
       out.push({
         kind: 'ChannelMisplaced',
         member: name,
@@ -288,21 +281,34 @@ function analyzeReplica(
   compareChannel(ctx, current, desired, out);
 }
 
+/**
+ * Tributary's own catch-up channel: expected while its group fails over, a leftover to remove otherwise.
+ * True when the channel is that one (nothing else is to be said about it).
+ */
+function leftoverCatchUp(
+  ctx: AnalyzeContext,
+  g: GroupView,
+  member: string,
+  ch: ChannelStatus,
+  out: Finding[],
+): boolean {
+  if (ch.name.toLowerCase() !== CATCHUP_CHANNEL) return false;
+  if (!failingOver(ctx.view, g.spec.name))
+    out.push({
+      kind: 'ChannelMisplaced',
+      member,
+      channel: ch.name,
+      reason: 'a leftover failover catch-up channel',
+    });
+  return true;
+}
+
 function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView, out: Finding[]): void {
   const { view } = ctx;
   const name = p.spec.name;
   const channels = p.obs!.channels;
   for (const ch of channels) {
-    if (ch.name.toLowerCase() === CATCHUP_CHANNEL) {
-      if (!failingOver(ctx.view, g.spec.name))
-        out.push({
-          kind: 'ChannelMisplaced',
-          member: name,
-          channel: ch.name,
-          reason: 'a leftover failover catch-up channel',
-        });
-      continue;
-    }
+    if (leftoverCatchUp(ctx, g, name, ch, out)) continue;
     if (ch.name === '') {
       // A primary's default channel pointing into its own group is a leftover of a promotion or switchover.
       const src = channelSourceMember(view, ch);

@@ -1,36 +1,14 @@
 // One pass's decision as a table: (spec, observation, stored status, probe streaks) → journal and statements.
 import { describe, expect, it } from 'vitest';
-import { emptyStatus, type FailoverRecord, type TopologyStatus } from '../../../src/api/status.js';
+import type { FailoverRecord } from '../../../src/api/status.js';
 import type { Observation } from '../../../src/observe/types.js';
 import { describeAction } from '../../../src/plan/actions.js';
 import { decidePass, type DecideInput } from '../../../src/plan/decide.js';
 import { previewPasses } from '../../../src/plan/preview.js';
-import { channel, converged, warehouse } from '../../fixtures/topology.js';
+import { channel, converged, warehouse, warehouseStatus } from '../../fixtures/topology.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00.000Z');
-const previous = (failovers: FailoverRecord[] = []): TopologyStatus => ({
-  ...emptyStatus('Ready'),
-  groups: [
-    { name: 'shard-a', primary: 'a-0', members: 2, ready: 2 },
-    { name: 'shard-b', primary: 'b-0', members: 1, ready: 1 },
-    { name: 'dw', primary: 'dw-0', members: 2, ready: 2 },
-  ],
-  instances: [
-    {
-      name: 'a-0',
-      group: 'shard-a',
-      reachable: true,
-      role: 'primary',
-      gtidDomainId: 1,
-      gtidExecuted: '1-1-10',
-    },
-  ],
-  managedChannels: [
-    { group: 'dw', name: 'shard_a', from: 'shard-a' },
-    { group: 'dw', name: 'shard_b', from: 'shard-b' },
-  ],
-  failovers,
-});
+const previous = warehouseStatus;
 
 /** a-0 killed: its replicas' receivers reconnect; the window decides. */
 const deadA0 = (): Observation =>

@@ -1,11 +1,11 @@
 // A failover record's steps, decided from observations: tables of (record, servers) → (phase, statements).
 import { describe, expect, it } from 'vitest';
-import { emptyStatus, type FailoverRecord, type TopologyStatus } from '../../../src/api/status.js';
+import type { FailoverRecord, TopologyStatus } from '../../../src/api/status.js';
 import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
 import { describeAction } from '../../../src/plan/actions.js';
 import { stepFailover } from '../../../src/plan/failover-step.js';
-import { channel, converged, instance, warehouse } from '../../fixtures/topology.js';
+import { channel, converged, instance, warehouse, warehouseStatus } from '../../fixtures/topology.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00.000Z');
 const record = (over: Partial<FailoverRecord> = {}): FailoverRecord => ({
@@ -25,25 +25,7 @@ const record = (over: Partial<FailoverRecord> = {}): FailoverRecord => ({
   ...over,
 });
 
-/** What status remembered of the members before a-0 died (its domain and executed set). */
-const previous = (): TopologyStatus => ({
-  ...emptyStatus('Ready'),
-  groups: [
-    { name: 'shard-a', primary: 'a-0', members: 2, ready: 2 },
-    { name: 'shard-b', primary: 'b-0', members: 1, ready: 1 },
-    { name: 'dw', primary: 'dw-0', members: 2, ready: 2 },
-  ],
-  instances: [
-    {
-      name: 'a-0',
-      group: 'shard-a',
-      reachable: true,
-      role: 'primary',
-      gtidDomainId: 1,
-      gtidExecuted: '1-1-10',
-    },
-  ],
-});
+const previous = warehouseStatus;
 
 type Over = Parameters<typeof converged>[0];
 /** a-0 dead; a-1 and dw-0 still see their receivers reconnecting unless told otherwise. */
