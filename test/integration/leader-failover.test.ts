@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderCrdYaml } from '../../src/api/crd.js';
-import type { FailoverRecord, TopologyStatus } from '../../src/api/status.js';
+import type { TopologyStatus } from '../../src/api/status.js';
 import { demoManifests } from '../../src/cli/commands/demo.js';
 import {
   EVENTS,
@@ -18,6 +18,7 @@ import {
   secretManifest,
   type KObject,
 } from '../harness/kube-api-server.js';
+import { failoverRecord } from '../fixtures/topology.js';
 import { freePort } from '../harness/net.js';
 import { useSandbox } from '../harness/sandbox.js';
 import { BIN } from '../harness/topology.js';
@@ -99,19 +100,12 @@ describe('leader election with two operator processes', () => {
     const killedAt = Date.now();
     expect(await a.exited).toBe(null);
     await sb().server('a-0').kill9();
-    const record: FailoverRecord = {
+    const record = failoverRecord({
       id: 'shard-a-handover',
-      group: 'shard-a',
-      from: 'a-0',
-      to: 'a-1',
-      reason: 'DeadPrimary',
       phase: 'Promoting',
       startedAt: new Date().toISOString(),
-      phaseTimes: {},
-      repointed: [],
-      passedOver: [],
-      stranded: [],
-    };
+    });
+
     const journal = await fetch(
       `${api.url}/apis/tributary.dev/v1alpha1/namespaces/${NS}/mysqltopologies/warehouse/status`,
       {

@@ -4,11 +4,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
-import type { FailoverRecord, TopologyStatus } from '../../src/api/status.js';
+import type { TopologyStatus } from '../../src/api/status.js';
 import { createReconciler } from '../../src/controller/reconcile.js';
 import { SqlClientPool } from '../../src/sql/client.js';
 import { LocalStore } from '../../src/store/local.js';
 import { silentLogger } from '../../src/util/log.js';
+import { failoverRecord } from '../fixtures/topology.js';
 import { driver } from '../harness/passes.js';
 import { ids } from '../harness/load.js';
 import { FLAVORS } from '../harness/flavors.js';
@@ -30,19 +31,12 @@ describe.each(FLAVORS)('$label: (d) the operator is killed in the middle of a fa
     // A journal written by an operator that died right after deciding to promote a-1 (phase Promoting).
     await sb().server('a-0').kill9();
     const s0 = read(status)!;
-    const record: FailoverRecord = {
+    const record = failoverRecord({
       id: 'shard-a-crashed',
-      group: 'shard-a',
-      from: 'a-0',
-      to: 'a-1',
-      reason: 'DeadPrimary',
       phase: 'Promoting',
       startedAt: new Date().toISOString(),
-      phaseTimes: {},
-      repointed: [],
-      passedOver: [],
-      stranded: [],
-    };
+    });
+
     writeFileSync(status, JSON.stringify({ ...s0, phase: 'FailingOver', failovers: [record] }));
     const r = await cli(['local', '-f', file, '--once', '--status-out', status]);
     // Degraded (exit 2): a-0 is still down, but the failover it journaled is finished.

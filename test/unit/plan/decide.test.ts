@@ -1,11 +1,10 @@
 // One pass's decision as a table: (spec, observation, stored status, probe streaks) → journal and statements.
 import { describe, expect, it } from 'vitest';
-import type { FailoverRecord } from '../../../src/api/status.js';
 import type { Observation } from '../../../src/observe/types.js';
 import { describeAction } from '../../../src/plan/actions.js';
 import { decidePass, type DecideInput } from '../../../src/plan/decide.js';
 import { previewPasses } from '../../../src/plan/preview.js';
-import { channel, converged, warehouse, warehouseStatus } from '../../fixtures/topology.js';
+import { channel, converged, warehouse, warehouseStatus, failoverRecord } from '../../fixtures/topology.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00.000Z');
 const previous = warehouseStatus;
@@ -69,19 +68,8 @@ describe('decidePass', () => {
     const stopped = deadA0();
     for (const i of stopped.instances)
       for (const c of i.channels) if (c.sourcePort === 1001) c.ioRunning = 'No';
-    const open: FailoverRecord = {
-      id: 'x',
-      group: 'shard-a',
-      from: 'a-0',
-      to: 'a-1',
-      reason: 'DeadPrimary',
-      phase: 'Decided',
-      startedAt: '2026-11-21T11:59:59.000Z',
-      phaseTimes: {},
-      repointed: [],
-      passedOver: [],
-      stranded: [],
-    };
+    const open = failoverRecord({ id: 'x' });
+
     const d = decidePass(
       input({ observation: stopped, previous: previous([open]), streaks: downFor(11_000) }),
     );

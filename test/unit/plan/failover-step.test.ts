@@ -5,25 +5,23 @@ import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
 import { describeAction } from '../../../src/plan/actions.js';
 import { stepFailover } from '../../../src/plan/failover-step.js';
-import { channel, converged, instance, warehouse, warehouseStatus } from '../../fixtures/topology.js';
+import {
+  channel,
+  converged,
+  instance,
+  warehouse,
+  warehouseStatus,
+  failoverRecord,
+} from '../../fixtures/topology.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00.000Z');
-const record = (over: Partial<FailoverRecord> = {}): FailoverRecord => ({
-  id: 'shard-a-1',
-  group: 'shard-a',
-  from: 'a-0',
-  to: 'a-1',
-  reason: 'DeadPrimary',
-  phase: 'Decided',
-  startedAt: '2026-11-21T11:59:59.000Z',
-  phaseTimes: { Decided: '2026-11-21T11:59:59.000Z' },
-  repointed: [],
-  passedOver: [],
-  stranded: [],
-  deadline: '2026-11-21T12:05:00.000Z',
-  waitSeconds: 30,
-  ...over,
-});
+const record = (over: Partial<FailoverRecord> = {}): FailoverRecord =>
+  failoverRecord({
+    phaseTimes: { Decided: '2026-11-21T11:59:59.000Z' },
+    deadline: '2026-11-21T12:05:00.000Z',
+    waitSeconds: 30,
+    ...over,
+  });
 
 const previous = warehouseStatus;
 
@@ -44,6 +42,15 @@ function deadA0(over: Over = {}): Observation {
     ...over,
   });
 }
+
+/** dw-0 received from a-0 up to 1-1-12 before it died: more of shard-a than a-1 holds. */
+const dw0Ahead = () => ({
+  vars: { gtidExecuted: '1-1-12,4-4-3', gtidCurrentPos: '1-1-12,4-4-3' },
+  channels: [
+    channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' }),
+    channel('shard_b', 'b-0'),
+  ],
+});
 
 function step(r: FailoverRecord, obs: Observation, spec = warehouse(), prev = previous()) {
   const view = buildView(spec, obs, { ...prev, failovers: [r] });
@@ -178,13 +185,7 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
 
   it('a downstream survivor that received more of the group (MariaDB): fed over a domain-filtered channel', () => {
     const obs = deadA0({
-      'dw-0': {
-        vars: { gtidExecuted: '1-1-12,4-4-3', gtidCurrentPos: '1-1-12,4-4-3' },
-        channels: [
-          channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' }),
-          channel('shard_b', 'b-0'),
-        ],
-      },
+      'dw-0': dw0Ahead(),
     });
     const s = step(record({ phase: 'CatchingUp' }), obs);
     expect(s.record).toMatchObject({ phase: 'CatchingUp', donor: 'dw-0', catchUpTo: '1-1-12' });
@@ -206,26 +207,14 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
           channel('tributary_catchup', 'dw-0', { ioRunning: 'No', lastIOErrno: 1236, lastIOError: 'purged' }),
         ],
       },
-      'dw-0': {
-        vars: { gtidExecuted: '1-1-12,4-4-3', gtidCurrentPos: '1-1-12,4-4-3' },
-        channels: [
-          channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' }),
-          channel('shard_b', 'b-0'),
-        ],
-      },
+      'dw-0': dw0Ahead(),
     });
     const first = step(record({ phase: 'CatchingUp' }), obs);
     expect(first.brief).toEqual(['a-1/tributary_catchup: stop and remove (failover: caught up)']);
     expect(first.record.phase).toBe('CatchingUp');
     // The channel is gone on the next pass; the survivor stays judged (stranded), the record waits for a human.
     const later = deadA0({
-      'dw-0': {
-        vars: { gtidExecuted: '1-1-12,4-4-3', gtidCurrentPos: '1-1-12,4-4-3' },
-        channels: [
-          channel('shard_a', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' }),
-          channel('shard_b', 'b-0'),
-        ],
-      },
+      'dw-0': dw0Ahead(),
     });
     const held = step({ ...first.record, stranded: [{ member: 'dw-0', missing: '1-1-12' }] }, later);
     expect(held.record.phase).toBe('CatchingUp');

@@ -9,7 +9,7 @@ import {
   parseSwitchoverAnnotation,
 } from '../../../src/plan/failover.js';
 import { assessPrimaries, nextProbeInMs, nextStreaks, type ProbeStreak } from '../../../src/plan/health.js';
-import { channel, converged, warehouse } from '../../fixtures/topology.js';
+import { channel, converged, failoverRecord, warehouse } from '../../fixtures/topology.js';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
 const status = (over: Partial<TopologyStatus> = {}): TopologyStatus => ({
@@ -26,21 +26,16 @@ const status = (over: Partial<TopologyStatus> = {}): TopologyStatus => ({
   instances: [{ name: 'a-0', group: 'shard-a', reachable: true, role: 'primary', gtidExecuted: '1-1-10' }],
   ...over,
 });
-const record = (over: Partial<FailoverRecord>): FailoverRecord => ({
-  id: 'x',
-  group: 'shard-a',
-  from: 'a-1',
-  to: 'a-0',
-  reason: 'DeadPrimary',
-  phase: 'Done',
-  startedAt: '2026-11-21T11:58:00.000Z',
-  finishedAt: '2026-11-21T11:58:01.000Z',
-  phaseTimes: {},
-  repointed: [],
-  passedOver: [],
-  stranded: [],
-  ...over,
-});
+const record = (over: Partial<FailoverRecord>): FailoverRecord =>
+  failoverRecord({
+    id: 'x',
+    from: 'a-1',
+    to: 'a-0',
+    phase: 'Done',
+    startedAt: '2026-11-21T11:58:00.000Z',
+    finishedAt: '2026-11-21T11:58:01.000Z',
+    ...over,
+  });
 
 /** a-0 dead: unreachable, a-1 and dw-0 see their receivers reconnecting. */
 function deadA0(io: 'Connecting' | 'Yes' = 'Connecting'): Observation {
