@@ -326,7 +326,11 @@ export function flavorsFromArgs(argv: readonly string[] = process.argv.slice(2))
   throw new Error(`--flavor must be mysql, mariadb or both, not ${JSON.stringify(value)}`);
 }
 
-export const FLAVOR_LABEL: Record<SandboxFlavor, string> = { mariadb: 'MariaDB', mysql: 'MySQL' };
+export const FLAVOR_LABEL: Record<SandboxFlavor, string> = {
+  mariadb: 'MariaDB',
+  mariadb11: 'MariaDB 11.8',
+  mysql: 'MySQL',
+};
 
 /**
  * A table with one column per flavor: `rows` are [label, value per flavor]; a flavor without a value shows

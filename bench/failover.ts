@@ -17,13 +17,25 @@
 // holds and another lacks (lost; must be 0), and channels whose applier stopped on an error (1062 would be a
 // duplicate; must be 0). Prints figures only. Loopback only; every sandbox is destroyed, also on error.
 //
-// BENCH_TRIALS (default 10): trials per scenario. `--flavor mysql|mariadb|both` (default both): every
+// (c) leader + primary killed together: two `tributary operator --leader-elect` processes (the CLI from
+// source) against the test API server, the operator's default Lease timings (15 s, renew deadline 10 s, retry
+// 2 s) and downAfterSeconds 10 in the spec. The leader (SIGKILL) and a-0 (kill -9) die at the same moment;
+// the hot standby has been probing all along. Measured from the kill: the standby holds the Lease, Decided,
+// a-1 writable, dw-0's shard_a running from a-1, against the target max(lease, window) + 1 s. Before the kill,
+// the standby's own load is sampled for 10 s: passes/s, probes/s, connections held, CPU.
+// BENCH_STANDBY_LEASE / BENCH_STANDBY_WINDOW (seconds) change the lease duration (renew deadline and retry
+// scaled as 10/15 and 2/15 of it) and the window.
+//
+// BENCH_TRIALS (default 10): trials per scenario. `--scenario a|b|c` runs one scenario only. `--flavor mysql|mariadb|both` (default both): every
 // scenario on each flavor in turn, then the figures side by side. The servers are read through the SQL
 // layer's dialect (SHOW ALL REPLICAS STATUS / SHOW REPLICA STATUS), the same words for both flavors here.
 // On MySQL a kill under load can leave transactions that only dw-0 holds; they cannot be fetched without
 // shard-b's data, so such a trial waits for an acknowledgement and ends as failed (reported, not hidden).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
+import { renderCrdYaml } from '../src/api/crd.js';
 import type { TopologyStatus } from '../src/api/status.js';
 import { DEMO_FAILOVER, demoManifests } from '../src/cli/commands/demo.js';
 import { runController, silentLog, type Controller } from '../src/controller/loop.js';
@@ -36,6 +48,15 @@ import { LocalStore } from '../src/store/local.js';
 import type { Store } from '../src/store/store.js';
 import { silentLogger } from '../src/util/log.js';
 import { ids, startLoad, type Load } from '../test/harness/load.js';
+import {
+  KubeApiServer,
+  LEASES,
+  SECRETS,
+  TOPOLOGIES,
+  secretManifest,
+  type KObject,
+} from '../test/harness/kube-api-server.js';
+import { freePort } from '../test/harness/net.js';
 import {
   FLAVOR_LABEL,
   envNumber,
@@ -423,7 +444,13 @@ async function runTrial(sc: Scenario, flavor: SandboxFlavor): Promise<Trial> {
 }
 
 /** A marker row on each writer, then row sets compared across every survivor, and appliers checked. */
-async function checkRows(d: Dialect, sc: Scenario, sb: Sandbox, loads: Load[], trial: Trial): Promise<void> {
+async function checkRows(
+  d: Dialect,
+  sc: Scenario,
+  sb: Sandbox,
+  loads: Load[],
+  trial: Pick<Trial, 'lost' | 'neverShipped' | 'sqlErrors'>,
+): Promise<void> {
   for (const t of sc.tables) {
     await sb.server(t.writer).sql(`INSERT INTO ${t.table} (id, v) VALUES (${MARKER_ID}, 'marker')`);
     for (const h of t.holders)
@@ -601,13 +628,24 @@ async function main(): Promise<void> {
   console.log(
     `controller: runController + LocalStore, the demo's spec (pollIntervalSeconds 1, downAfterSeconds 1, failureThreshold 3), wake-up on a broken connection; load: 1 INSERT + ${LOAD_PAUSE_MS} ms pause per source; kill after ${PRE_KILL_MS} ms + U(0, ${POLL_INTERVAL_MS}) ms of load`,
   );
+  const only = scenarioFromArgs();
+  const standby: Partial<Record<SandboxFlavor, StandbyTrial[]>> = {};
   for (const flavor of flavors) {
-    for (const sc of SCENARIOS) {
+    for (const [i, sc] of SCENARIOS.entries()) {
+      if (only && only !== String.fromCharCode(97 + i)) continue;
       const trials: Trial[] = [];
       for (let i = 0; i < count; i++) trials.push(await runTrial(sc, flavor));
       heads[flavor] = `${FLAVOR_LABEL[flavor]} ${serverVersion.split('-')[0]}`;
       results.set(sc.title, { ...results.get(sc.title), [flavor]: trials });
       printScenario(sc, trials, flavor);
+      failed += trials.filter((t) => t.error || t.lost > 0 || t.sqlErrors.length > 0).length;
+    }
+    if (!only || only === 'c') {
+      const trials: StandbyTrial[] = [];
+      for (let i = 0; i < count; i++) trials.push(await runStandbyTrial(flavor));
+      heads[flavor] = `${FLAVOR_LABEL[flavor]} ${serverVersion.split('-')[0]}`;
+      standby[flavor] = trials;
+      printStandby(trials, flavor);
       failed += trials.filter((t) => t.error || t.lost > 0 || t.sqlErrors.length > 0).length;
     }
   }
@@ -632,6 +670,7 @@ async function main(): Promise<void> {
   const pct = (ok: Trial[], p: 'p50' | 'p95', pick: (t: Trial) => number) =>
     fmt(summarize(ok.map(pick).filter(Number.isFinite))[p], 0).trim();
   for (const [i, sc] of SCENARIOS.entries()) {
+    if (!results.has(sc.title)) continue;
     const tag = `(${String.fromCharCode(97 + i)})`;
     rows.push([
       `${tag} kill → every dependent channel running p50, ms`,
@@ -655,8 +694,435 @@ async function main(): Promise<void> {
       cell(sc.title, (ok) => mb(summarize(ok.map((t) => t.serverRss).filter(Number.isFinite)).p50)),
     ]);
   }
+  if (Object.keys(standby).length > 0) rows.push(...standbySummaryRows(flavors, standby));
   printSideBySide('summary (same machine, one run)', heads, rows);
   if (failed > 0) process.exitCode = 1;
+}
+
+// ---- (c) leader + primary killed together: the hot standby -----------------------------------------------
+
+const NS = 'db';
+const LEASE_NS = 'tributary-system';
+/** The CLI from source (tsx), so the benchmark measures the tree as it is, built or not. */
+const CLI = join(import.meta.dirname, '../src/cli/main.ts');
+/** How long the standby's own load is sampled before the kill. */
+const STANDBY_SAMPLE_MS = 10_000;
+
+interface StandbyTiming {
+  leaseS: number;
+  renewS: number;
+  retryS: number;
+  windowS: number;
+  /** max(lease, window) + 1 s */
+  targetMs: number;
+}
+
+function standbyTiming(): StandbyTiming {
+  const leaseS = envNumber('BENCH_STANDBY_LEASE', 15);
+  const windowS = envNumber('BENCH_STANDBY_WINDOW', 10);
+  return {
+    leaseS,
+    renewS: (leaseS * 10) / 15,
+    retryS: (leaseS * 2) / 15,
+    windowS,
+    targetMs: (Math.max(leaseS, windowS) + 1) * 1000,
+  };
+}
+
+interface StandbyLoad {
+  passesPerS: number;
+  probesPerS: number;
+  /** TCP connections the standby holds to the database servers, and to the API server. */
+  dbConnections: number;
+  apiConnections: number;
+  /** CPU of the standby process (% of one core) and its RSS (tsx's loader included). */
+  cpuPct: number;
+  rss: number;
+}
+
+interface StandbyTrial {
+  error?: string;
+  /** ms from the kill (NaN when not seen) */
+  takeover: number;
+  detect: number;
+  writable: number;
+  running: number;
+  done: number;
+  /** Failover records of shard-a in the journal at the end (must be 1). */
+  failovers: number;
+  /** The standby had counted failed probes of a-0 before it held the Lease. */
+  countedBeforeLeading: boolean;
+  lost: number;
+  neverShipped: number;
+  sqlErrors: string[];
+  untouchedBroken: string[];
+  load?: StandbyLoad;
+}
+
+interface OperatorProcess {
+  proc: ChildProcess;
+  exited: Promise<void>;
+  /** Sum of a metric's samples whose labels include `labels` (NaN when /metrics does not answer). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+}
+
+async function startOperatorProcess(
+  name: string,
+  kubeconfig: string,
+  t: StandbyTiming,
+): Promise<OperatorProcess> {
+  const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CLI,
+      'operator',
+      '--leader-elect',
+      `--leader-elect-lease-duration=${t.leaseS}`,
+      `--leader-elect-renew-deadline=${t.renewS}`,
+      `--leader-elect-retry-period=${t.retryS}`,
+      `--metrics-port=${metricsPort}`,
+      `--health-port=${healthPort}`,
+    ],
+    {
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        KUBECONFIG: kubeconfig,
+        POD_NAME: name,
+        POD_NAMESPACE: LEASE_NS,
+        TRIBUTARY_LOG_LEVEL: 'silent',
+      },
+    },
+  );
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return {
+    proc,
+    exited,
+    async metric(metricName, labels = {}) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
+          signal: AbortSignal.timeout(2000),
+        });
+        const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+        return (await res.text())
+          .split('\n')
+          .filter((l) => l.startsWith(`${metricName}{`) || l.startsWith(`${metricName} `))
+          .filter((l) => pairs.every((p) => l.includes(p)))
+          .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      } catch {
+        return NaN;
+      }
+    },
+  };
+}
+
+/** CPU ticks (user + system) of a process, from /proc. */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Established TCP connections of a process to the given ports (ss -tnp). */
+function connectionsTo(pid: number, ports: Set<number>): number {
+  const out = spawnSync('ss', ['-tnpH', 'state', 'established'], { encoding: 'utf8' }).stdout ?? '';
+  return out
+    .split('\n')
+    .filter((l) => l.includes(`pid=${pid},`))
+    .filter((l) => ports.has(Number(l.trim().split(/\s+/)[3]?.split(':').pop()))).length;
+}
+
+async function sampleStandbyLoad(op: OperatorProcess, sb: Sandbox, api: KubeApiServer): Promise<StandbyLoad> {
+  const pid = op.proc.pid!;
+  const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  const p0 = await op.metric('tributary_standby_passes_total');
+  const c0 = cpuTicks(pid);
+  const t0 = Date.now();
+  await sleep(STANDBY_SAMPLE_MS);
+  const p1 = await op.metric('tributary_standby_passes_total');
+  const c1 = cpuTicks(pid);
+  const seconds = (Date.now() - t0) / 1000;
+  const passesPerS = (p1 - p0) / seconds;
+  return {
+    passesPerS,
+    probesPerS: passesPerS * MEMBERS.length,
+    dbConnections: connectionsTo(pid, new Set(sb.servers.map((x) => x.port))),
+    apiConnections: connectionsTo(pid, new Set([Number(new URL(api.url).port)])),
+    cpuPct: ((c1 - c0) / clockTicks / seconds) * 100,
+    rss: rssOf(pid),
+  };
+}
+
+async function runStandbyTrial(flavor: SandboxFlavor): Promise<StandbyTrial> {
+  const t = standbyTiming();
+  const sc = SCENARIOS[0]!; // a-0 dies; a-1 takes over; dw-0's shard_a follows
+  const trial: StandbyTrial = {
+    takeover: NaN,
+    detect: NaN,
+    writable: NaN,
+    running: NaN,
+    done: NaN,
+    failovers: 0,
+    countedBeforeLeading: false,
+    lost: 0,
+    neverShipped: 0,
+    sqlErrors: [],
+    untouchedBroken: [],
+  };
+  const d = dialectOf(flavor);
+  let sb: Sandbox | undefined;
+  let api: KubeApiServer | undefined;
+  const ops: OperatorProcess[] = [];
+  const loads: Load[] = [];
+  const conns: Connection[] = [];
+  try {
+    sb = await createSandbox({ flavor, names: MEMBERS });
+    const s = sb;
+    const server = await KubeApiServer.start({ bookmarkIntervalMs: 1000 });
+    api = server;
+    await server.applyYaml(renderCrdYaml());
+    const [topology, admin, repl] = demoManifests(s) as KObject[];
+    const spec = topology!.spec as { failover: Record<string, unknown> };
+    spec.failover = { ...DEMO_FAILOVER, downAfterSeconds: t.windowS };
+    for (const x of [admin!, repl!])
+      await server.create(
+        SECRETS,
+        secretManifest(
+          NS,
+          x.metadata.name,
+          (x as unknown as { stringData: Record<string, string> }).stringData,
+        ),
+      );
+    await server.create(TOPOLOGIES, topology!);
+    const kubeconfig = join(s.dir, 'kubeconfig.yaml');
+    writeFileSync(kubeconfig, server.kubeConfig(NS).exportConfig());
+    const holder = async () =>
+      (
+        (await server.get(LEASES, LEASE_NS, 'tributary-operator'))?.spec as
+          { holderIdentity?: string } | undefined
+      )?.holderIdentity ?? '';
+    const status = async () =>
+      (await server.get(TOPOLOGIES, NS, 'warehouse'))?.status as TopologyStatus | undefined;
+
+    const a = await startOperatorProcess('op-a', kubeconfig, t);
+    ops.push(a);
+    await until('op-a leads', READY_TIMEOUT_MS, async () => (await holder()).startsWith('op-a_'));
+    await until('topology Ready', READY_TIMEOUT_MS, async () => (await status())?.phase === 'Ready');
+    serverVersion = String(await s.server('a-0').scalar('SELECT VERSION()'));
+    await s.server('a-0').sql('CREATE DATABASE shop');
+    await s.server('a-0').sql('CREATE TABLE shop.orders (id INT PRIMARY KEY, v VARCHAR(20))');
+    const hasTable = async (m: string) =>
+      Number(
+        await s
+          .server(m)
+          .scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop'")
+          .catch(() => 0),
+      ) === 1;
+    await until('table replicated', ROWS_TIMEOUT_MS, async () =>
+      (await Promise.all(['a-1', 'dw-0', 'dw-1'].map(hasTable))).every(Boolean),
+    );
+    const b = await startOperatorProcess('op-b', kubeconfig, t);
+    ops.push(b);
+    await until(
+      'op-b observing as a standby',
+      READY_TIMEOUT_MS,
+      async () => (await b.metric('tributary_standby_passes_total')) > 0,
+    );
+    trial.load = await sampleStandbyLoad(b, s, server);
+
+    loads.push(startLoad(s.server('a-0'), 'shop.orders', { max: LOAD_MAX_ROWS, pauseMs: LOAD_PAUSE_MS }));
+    const candidate = await s.server(sc.candidate).admin();
+    conns.push(candidate);
+    const replica = await s.server(sc.replica).admin();
+    conns.push(replica);
+    // The kill lands anywhere in the leader's renewal cycle.
+    await sleep(PRE_KILL_MS + Math.random() * t.retryS * 1000);
+    const deadline = Date.now() + t.targetMs + FAILOVER_TIMEOUT_MS;
+    const watching = watch(d, sc, s, candidate, replica, deadline);
+    await sleep(WATCH_EVERY_MS * 2);
+    const killAt = Date.now();
+    a.proc.kill('SIGKILL');
+    await s.server('a-0').kill9();
+    // The Lease polled every 20 ms; the standby's count of a-0's failed probes read every 200 ms before it.
+    let failedBefore = 0;
+    for (let i = 0; Date.now() < deadline; i++) {
+      if ((await holder()).startsWith('op-b_')) {
+        trial.takeover = Date.now() - killAt;
+        break;
+      }
+      if (i % 10 === 0)
+        failedBefore = Math.max(
+          failedBefore,
+          await b.metric('tributary_standby_failed_probes_total', { member: 'a-0' }),
+        );
+      await sleep(20);
+    }
+    trial.countedBeforeLeading = failedBefore > 0;
+    const w = await watching;
+    await until('journal Done', Math.max(0, deadline - Date.now()), async () =>
+      Boolean((await status())?.failovers.some((r) => r.from === 'a-0' && r.phase === 'Done')),
+    );
+    for (const l of loads) await l.stop();
+    const journal = (await status())?.failovers ?? [];
+    const rec = journal.find((r) => r.from === 'a-0');
+    const at = (p: (typeof PHASES)[number]) =>
+      rec?.phaseTimes[p] ? Date.parse(rec.phaseTimes[p]!) - killAt : NaN;
+    trial.detect = at('Decided');
+    trial.done = at('Done');
+    trial.writable = since(w.writableAt, killAt);
+    trial.running = since(w.runningAt, killAt);
+    trial.untouchedBroken = w.untouchedBroken;
+    trial.failovers = journal.filter((r) => r.group === 'shard-a').length;
+    if (!rec) throw new Error('no failover record in the journal');
+    if (rec.to !== sc.candidate) throw new Error(`failover promoted ${rec.to}, not ${sc.candidate}`);
+    if (trial.failovers !== 1) throw new Error(`${trial.failovers} failover records for shard-a`);
+    if (!Number.isFinite(trial.running)) throw new Error('dw-0/shard_a never ran from a-1');
+    await checkRows(d, sc, s, loads, trial);
+    return trial;
+  } catch (e) {
+    trial.error = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return trial;
+  } finally {
+    for (const l of loads) await l.stop().catch(() => undefined);
+    for (const c of conns) c.destroy();
+    for (const op of ops) {
+      if (op.proc.exitCode === null && op.proc.signalCode === null) op.proc.kill('SIGKILL');
+      await op.exited;
+    }
+    await api?.close();
+    await sb?.destroy();
+  }
+}
+
+function printStandby(trials: StandbyTrial[], flavor: SandboxFlavor): void {
+  const t = standbyTiming();
+  console.log('');
+  console.log(
+    `${FLAVOR_LABEL[flavor]}: (c) leader + primary killed together (operator SIGKILL + a-0 kill -9; lease ${t.leaseS} s, renew deadline ${t.renewS.toFixed(1)} s, retry ${t.retryS.toFixed(1)} s, downAfterSeconds ${t.windowS})`,
+  );
+  console.log(
+    'trial  standby-leads  decided  writable  running     done  records  counted-before  lost  sql-errors',
+  );
+  trials.forEach((x, i) => {
+    const head = String(i + 1).padStart(5);
+    if (x.error && !Number.isFinite(x.running)) {
+      console.log(`${head}  failed: ${x.error}`);
+      return;
+    }
+    const notes = [
+      ...(x.error ? [`failed: ${x.error}`] : []),
+      ...x.untouchedBroken.map((b) => `touched ${b}`),
+    ];
+    console.log(
+      `${head} ${fmt(x.takeover, 14)} ${fmt(x.detect, 8)} ${fmt(x.writable, 9)} ${fmt(x.running, 8)} ${fmt(x.done, 8)} ${fmt(x.failovers, 8)} ${(x.countedBeforeLeading ? 'yes' : 'NO').padStart(15)} ${fmt(x.lost, 5)}  ${x.sqlErrors.length === 0 ? '0' : x.sqlErrors.join(' ')}${notes.length ? `  ${notes.join('; ')}` : ''}`,
+    );
+  });
+  const ok = trials.filter((x) => !x.error);
+  const line = (label: string, values: number[]) => {
+    const s = summarize(values.filter((v) => Number.isFinite(v)));
+    console.log(`  ${label.padEnd(58)} ${fmt(s.p50)} ${fmt(s.p95)} ${fmt(s.max)}   (n=${s.n})`);
+  };
+  console.log('');
+  console.log(`  ms from the kill${' '.repeat(43)}    p50     p95     max`);
+  line(
+    'the standby holds the Lease',
+    ok.map((x) => x.takeover),
+  );
+  line(
+    'failover record Decided (by the new leader)',
+    ok.map((x) => x.detect),
+  );
+  line(
+    'a-1 writable (@@read_only = 0)',
+    ok.map((x) => x.writable),
+  );
+  line(
+    'dw-0/shard_a running from a-1 (channel repointed)',
+    ok.map((x) => x.running),
+  );
+  line(
+    'journal Done',
+    ok.map((x) => x.done),
+  );
+  const worst = summarize(ok.map((x) => x.running)).max;
+  const p50 = summarize(ok.map((x) => x.running)).p50;
+  console.log(
+    `  target: channel repointed ≤ max(lease ${t.leaseS} s, window ${t.windowS} s) + 1 s = ${t.targetMs} ms: ${ok.length > 0 && worst <= t.targetMs ? 'met' : 'MISSED'} (p50 ${fmt(p50, 0)} ms, max ${fmt(worst, 0)} ms; before the standby: lease + window + 3 s)`,
+  );
+  const loads = ok.flatMap((x) => (x.load ? [x.load] : []));
+  const med = (pick: (l: StandbyLoad) => number) => summarize(loads.map(pick)).p50;
+  console.log(
+    `  the standby's own load (p50 of ${loads.length} samples of ${STANDBY_SAMPLE_MS / 1000} s, before the kill): ${med((l) => l.passesPerS).toFixed(2)} passes/s, ${med((l) => l.probesPerS).toFixed(1)} member probes/s, ${med((l) => l.dbConnections)} connections to the ${MEMBERS.length} servers, ${med((l) => l.apiConnections)} to the API server, CPU ${med((l) => l.cpuPct).toFixed(1)} % of a core, RSS ${mb(med((l) => l.rss))} MB (tsx included)`,
+  );
+  console.log(
+    `  integrity over ${trials.length} trials: lost rows ${trials.reduce((n, x) => n + x.lost, 0)}, channels with Last_SQL_Errno ≠ 0 ${trials.reduce((n, x) => n + x.sqlErrors.length, 0)}; failed trials ${trials.length - ok.length}`,
+  );
+}
+
+function standbySummaryRows(
+  flavors: readonly SandboxFlavor[],
+  standby: Partial<Record<SandboxFlavor, StandbyTrial[]>>,
+): [string, Partial<Record<SandboxFlavor, string>>][] {
+  const t = standbyTiming();
+  const cell = (fn: (ok: StandbyTrial[], all: StandbyTrial[]) => string) =>
+    Object.fromEntries(
+      flavors.flatMap((f) => {
+        const all = standby[f];
+        return all
+          ? [
+              [
+                f,
+                fn(
+                  all.filter((x) => !x.error),
+                  all,
+                ),
+              ],
+            ]
+          : [];
+      }),
+    );
+  const running = (ok: StandbyTrial[], p: 'p50' | 'max') =>
+    fmt(summarize(ok.map((x) => x.running).filter(Number.isFinite))[p], 0).trim();
+  return [
+    [
+      `(c) leader + primary killed → channel repointed p50, ms (target ${t.targetMs})`,
+      cell((ok) => running(ok, 'p50')),
+    ],
+    [
+      `(c) leader + primary killed → channel repointed max, ms (target ${t.targetMs})`,
+      cell((ok) => running(ok, 'max')),
+    ],
+    [
+      '(c) trials ok / run; lost rows',
+      cell((ok, all) => `${ok.length}/${all.length}; ${all.reduce((a, x) => a + x.lost, 0)}`),
+    ],
+    [
+      '(c) standby: member probes/s; connections to servers',
+      cell((ok) => {
+        const l = ok.flatMap((x) => (x.load ? [x.load] : []));
+        return `${summarize(l.map((x) => x.probesPerS)).p50.toFixed(1)}; ${summarize(l.map((x) => x.dbConnections)).p50}`;
+      }),
+    ],
+  ];
+}
+
+/** `--scenario a|b|c`: one scenario only (all by default). */
+function scenarioFromArgs(argv: readonly string[] = process.argv.slice(2)): string | undefined {
+  let value: string | undefined;
+  argv.forEach((a, i) => {
+    if (a === '--scenario') value = argv[i + 1] ?? '';
+    else if (a.startsWith('--scenario=')) value = a.slice('--scenario='.length);
+  });
+  if (value !== undefined && !['a', 'b', 'c'].includes(value))
+    throw new Error(`--scenario must be a, b or c, not ${JSON.stringify(value)}`);
+  return value;
 }
 
 main().catch((e: unknown) => {

@@ -23,7 +23,7 @@ import { SqlClientPool } from '../src/sql/client.js';
 import type { TopologyRef } from '../src/store/store.js';
 import { silentLogger } from '../src/util/log.js';
 import {
-  FakeKubeApiServer,
+  KubeApiServer,
   SECRETS,
   TOPOLOGIES,
   secretManifest,
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const sandboxes: Sandbox[] = [];
   const pool = new SqlClientPool();
   const stop = new AbortController();
-  let api: FakeKubeApiServer | undefined;
+  let api: KubeApiServer | undefined;
   let operator: Promise<void> | undefined;
   try {
     for (let i = 0; i < TOPOLOGIES_N; i++)
@@ -71,8 +71,8 @@ async function main(): Promise<void> {
     await startInBatches(servers, START_BATCH);
     console.log(`${servers.length} servers started`);
 
-    api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 60_000 });
-    if (WITH_CRD) api.applyYaml(renderCrdYaml());
+    api = await KubeApiServer.start({ bookmarkIntervalMs: 60_000 });
+    if (WITH_CRD) await api.applyYaml(renderCrdYaml());
     const refs: TopologyRef[] = [];
     for (const [i, sb] of sandboxes.entries()) {
       const namespace = `bench-${pad2(i)}`;
@@ -80,9 +80,9 @@ async function main(): Promise<void> {
         stringData?: Record<string, string>;
       })[];
       for (const s of secrets)
-        api.create(SECRETS, secretManifest(namespace, s.metadata.name, s.stringData ?? {}));
+        await api.create(SECRETS, secretManifest(namespace, s.metadata.name, s.stringData ?? {}));
       const name = `warehouse-${pad2(i)}`;
-      api.create(TOPOLOGIES, { ...topology!, metadata: { name, namespace } });
+      await api.create(TOPOLOGIES, { ...topology!, metadata: { name, namespace } });
       refs.push({ namespace, name });
     }
 

@@ -1,10 +1,12 @@
 // Makes `npm test`, `npm run demo` and the benchmarks work on a fresh clone: installs node_modules, the
-// MariaDB server (Debian package) and the MySQL 9.7 root folder (Debian sid, see ensure-mysql-root.mjs)
-// when it can, or stops with the one command that does. No dependencies.
-//   `npm run demo` skips MySQL (the demo runs on MariaDB unless told otherwise); so does
-//   TRIBUTARY_SKIP_MYSQL=1.
+// MariaDB 10.11 server (Debian package) and the MariaDB 11.8 and MySQL 9.7 root folders (Debian sid, see
+// debian-root.mjs) when it can, or stops with the one command that does. No dependencies.
+//   `npm run demo` skips both root folders (the demo runs on the host's MariaDB unless told otherwise);
+//   so do TRIBUTARY_SKIP_MYSQL=1 (MySQL 9.7) and TRIBUTARY_SKIP_MARIADB11=1 (MariaDB 11.8).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { ensureKubeApiRoot } from './ensure-kube-api-root.mjs';
+import { ensureMariadbRoot } from './ensure-mariadb-root.mjs';
 import { ensureMysqlRoot } from './ensure-mysql-root.mjs';
 
 const fail = (msg) => {
@@ -45,10 +47,17 @@ if (!hasMariadbd()) {
   if (!hasMariadbd()) fail('mariadb-server installed but mariadbd was not found');
 }
 
-const needsMysql = process.env.npm_lifecycle_event !== 'demo' && !process.env.TRIBUTARY_SKIP_MYSQL;
-if (needsMysql) {
+const demo = process.env.npm_lifecycle_event === 'demo';
+const roots = [
+  [ensureMariadbRoot, demo || process.env.TRIBUTARY_SKIP_MARIADB11],
+  [ensureMysqlRoot, demo || process.env.TRIBUTARY_SKIP_MYSQL],
+  // The real Kubernetes API code the operator's tests run against (etcd, apiextensions-apiserver, kubectl).
+  [ensureKubeApiRoot, demo || process.env.TRIBUTARY_SKIP_KUBE_API],
+];
+for (const [ensure, skip] of roots) {
+  if (skip) continue;
   try {
-    ensureMysqlRoot();
+    ensure();
   } catch (e) {
     fail(e instanceof Error ? e.message : String(e));
   }

@@ -322,11 +322,10 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
       } else out.push({ kind: 'UnmanagedChannel', member: name, channel: '' });
       continue;
     }
-    const declared = g.spec.channels.some((c) => sameName(c.name, ch.name));
-    if (declared) continue;
-    if (ctx.remembered.some((r) => r.group === g.spec.name && sameName(r.name, ch.name))) {
+    if (!isManagedName(ctx, g, ch.name))
+      out.push({ kind: 'UnmanagedChannel', member: name, channel: ch.name });
+    else if (!g.spec.channels.some((c) => sameName(c.name, ch.name)))
       out.push({ kind: 'ChannelRemovedFromSpec', member: name, channel: ch.name });
-    } else out.push({ kind: 'UnmanagedChannel', member: name, channel: ch.name });
   }
   const domains = new Map<number, string>();
   const ownDomain = p.obs!.vars!.gtidDomainId;

@@ -403,10 +403,9 @@ export function topologyCrd(): SchemaNode {
                   description: 'The versioned schema of this object: tributary.dev/v1alpha1.',
                 },
                 kind: { type: 'string', description: 'MySQLTopology.' },
-                metadata: {
-                  type: 'object',
-                  description: "The object's name, namespace, labels, annotations.",
-                },
+                // A real API server allows nothing on the root metadata but `type: object` and restrictions
+                // of name/generateName (a description is refused).
+                metadata: { type: 'object' },
                 spec: specSchema(),
                 status: statusSchema(),
               },

@@ -183,6 +183,12 @@ export type ChannelReport = z.infer<typeof ChannelReport>;
 export const FailoverPhase = z.enum(['Decided', 'CatchingUp', 'Promoting', 'Repointing', 'Done', 'Aborted']);
 export type FailoverPhase = z.infer<typeof FailoverPhase>;
 
+/** Transactions only one member holds and the new primary lacks (a stranded or an at-risk set). */
+const MemberLoss = z.object({
+  member: z.string().meta({ description: 'A member holding transactions the new primary lacks.' }),
+  missing: z.string().meta({ description: 'Those transactions (a GTID set).' }),
+});
+
 export const FailoverRecord = z.object({
   id: z.string().meta({ description: 'Identifies the record.' }),
   group: z.string().meta({ description: 'The group whose primary changes.' }),
@@ -223,12 +229,7 @@ export const FailoverRecord = z.object({
     .meta({ description: 'The GTID position the candidate must reach before it is promoted.' }),
   /** Transactions that did not reach the new primary, per member (reported, never silently dropped). */
   stranded: z
-    .array(
-      z.object({
-        member: z.string().meta({ description: 'A member holding transactions the new primary lacks.' }),
-        missing: z.string().meta({ description: 'Those transactions (a GTID set).' }),
-      }),
-    )
+    .array(MemberLoss)
     .default([])
     .meta({ description: 'Transactions that did not reach the new primary, per member.' }),
   /**
@@ -239,6 +240,37 @@ export const FailoverRecord = z.object({
     .boolean()
     .optional()
     .meta({ description: 'Acknowledged with the annotation tributary.dev/ack-failover.' }),
+  /**
+   * What promoting now would lose, per member, while the record waits for an acknowledgement: exactly the
+   * loss an acknowledgement accepts.
+   */
+  atRisk: z
+    .array(MemberLoss)
+    .optional()
+    .meta({ description: 'What promoting now would lose, per member: the loss an acknowledgement accepts.' }),
+  /** The loss the acknowledgement accepted (from atRisk); withdrawn, with it, when what would be lost grows. */
+  acknowledgedLoss: z
+    .array(MemberLoss)
+    .optional()
+    .meta({ description: 'The loss the acknowledgement accepted, per member (a GTID set each).' }),
+  /**
+   * What each survivor's channel from the dead primary had received, as seen since the receivers were
+   * stopped (it only grows): a relay log that vanishes later (a restart) is a loss, never unseen.
+   */
+  received: z
+    .array(
+      z.object({
+        member: z.string().meta({ description: 'A survivor.' }),
+        channel: z.string().meta({ description: 'Its channel from the dead primary.' }),
+        position: z.string().meta({ description: 'What the channel had received (a GTID set).' }),
+      }),
+    )
+    .optional()
+    .meta({ description: 'What each survivor had received from the dead primary, per channel.' }),
+  /** Survivors unreachable when the candidate was promoted: a possible loss (their sets were unknown). */
+  unreachable: z.array(z.string()).optional().meta({
+    description: 'Survivors unreachable when it was promoted: they may hold transactions it lacks.',
+  }),
   message: z.string().optional().meta({ description: 'What happened, in one line.' }),
   /** When the record counts as stuck if it has not promoted (startedAt + spec.failover.deadlineSeconds). */
   deadline: z

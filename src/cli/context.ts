@@ -1,5 +1,5 @@
 // What the local commands share: the file store, its one topology, a connection pool, the reconciler.
-import { loadInputs, observe, replicationOf, type PassInputs } from '../controller/gather.js';
+import { loadInputs, observeAndVerify, replicationOf, type PassInputs } from '../controller/gather.js';
 import { createReconciler } from '../controller/reconcile.js';
 import type { DecideInput } from '../plan/decide.js';
 import type { ProbeStreak } from '../plan/health.js';
@@ -68,7 +68,7 @@ export async function observeLocal(
     reportProblems(inputs.errors);
     return undefined;
   }
-  const observation = await observe(inputs, ctx.pool);
+  const observation = await observeAndVerify(inputs, ctx.pool);
   const streaks = new Map<string, ProbeStreak>(
     opts.assumeDown
       ? observation.instances

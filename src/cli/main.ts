@@ -123,7 +123,11 @@ function build(): Command {
   program
     .command('demo')
     .description('a guided run on local MariaDB or MySQL servers (started and removed by the demo)')
-    .option('--flavor <flavor>', 'mariadb (the host’s mariadbd) or mysql (MySQL 9.7 root folder)', 'mariadb')
+    .option(
+      '--flavor <flavor>',
+      'mariadb (the host’s mariadbd), mariadb11 (MariaDB 11.8 root folder) or mysql (MySQL 9.7 root folder)',
+      'mariadb',
+    )
     .option('--no-failover', 'skip the failover act')
     .option('--keep', 'leave the servers running at the end until Ctrl-C', false)
     .action(async (o) => (await import('./commands/demo.js')).demoCommand(o));

@@ -1,9 +1,12 @@
 // `tributary operator`: the controller against the Kubernetes API.
 //
-// Wiring: KubeConfig (KUBECONFIG, ~/.kube/config or in-cluster) → KubernetesStore → watch (always on, so a
-// standby is ready and takes over with a warm start) → controller loop (only while leading, when leader
-// election is on) → metrics and health servers. SIGTERM/SIGINT: writes stop at once (mayWrite false), the
-// loop finishes its running passes, then the Lease is released, the watch stopped, the servers closed.
+// Wiring: KubeConfig (KUBECONFIG, ~/.kube/config or in-cluster) → KubernetesStore → watch → controller loop
+// → metrics and health servers. With leader election the loop runs on every replica: a standby's passes
+// observe (probe members, count each primary's downtime) and act on nothing (the loop lets a pass write
+// only if it started while leading); taking the Lease asks for a pass of every topology at once, which
+// re-reads the journal and decides from the downtime already counted. SIGTERM/SIGINT: writes stop at once
+// (mayWrite false), the loop finishes its running passes, then the Lease is released, the watch stopped,
+// the servers closed.
 // Losing the Lease (not renewed within renewDeadline, or another holder) ends the operator at once with
 // an error: `tributary operator` exits non-zero (onLeadershipLost), as controller-runtime does.
 import { KubeConfig } from '@kubernetes/client-node';
@@ -14,6 +17,7 @@ import type { Reconciler } from '../controller/pass.js';
 import { runController, type Controller, type Log, type PassOutcome } from '../controller/loop.js';
 import { LeaderElector, DEFAULT_LEASE_NAME } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
+import { StandbyMetrics } from '../controller/standby.js';
 import { startHealthServer, startMetricsServer, type RunningServer } from '../controller/health.js';
 import { KubernetesStore } from '../store/kubernetes.js';
 import type { TopologyRef } from '../store/store.js';
@@ -121,9 +125,10 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
 
   let elector: LeaderElector | undefined;
   let lost: string | undefined;
-  const mayWrite = () => !root.signal.aborted && (!elector || elector.isLeader());
+  const mayWrite = () => !root.signal.aborted && (!opts.leaderElect || elector?.isLeader() === true);
   const store = new KubernetesStore({ kubeConfig: kc, namespace: opts.namespace, log, mayWrite });
   const metrics = new OperatorMetrics();
+  const standbyMetrics = new StandbyMetrics(metrics.registry);
   metrics.setLeader(false);
   let loop: { ac: AbortController; controller: Controller } | undefined;
 
@@ -138,13 +143,22 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
       signal: ac.signal,
       resyncIntervalMs: opts.resyncIntervalMs,
       onPass: (o) => {
-        metrics.observePass(o);
+        if (o.observeOnly) standbyMetrics.observePass(o);
+        else metrics.observePass(o);
         opts.onPass?.(o);
       },
     });
     loop = { ac, controller };
+    log.info(
+      { namespace: opts.namespace ?? '(all)' },
+      opts.leaderElect ? 'observing as a standby until leading' : 'reconciling',
+    );
+  };
+  /** The Lease is ours: every topology gets a pass now (its first one as leader re-reads the journal). */
+  const startLeading = () => {
     metrics.setLeader(true);
-    log.info({ namespace: opts.namespace ?? '(all)' }, 'reconciling');
+    log.info({}, 'reconciling');
+    void loop?.controller.resync();
   };
   const stopLoop = async () => {
     const l = loop;
@@ -177,6 +191,8 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
           root.signal.aborted ? 'stopping' : 'waiting for the first list of MySQLTopologies',
       }),
     );
+    // Before the election starts: the loop is there when the Lease comes.
+    startLoop();
     if (opts.leaderElect) {
       elector = new LeaderElector({
         kubeConfig: kc,
@@ -185,7 +201,7 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
         identity: opts.identity,
         log,
         ...opts.leaderElection,
-        onStartedLeading: startLoop,
+        onStartedLeading: startLeading,
         onStoppedLeading: ({ lost: wasLost, reason }) => {
           if (!wasLost || root.signal.aborted) return;
           lost = reason;
@@ -199,7 +215,7 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
         'leader election: campaigning',
       );
     } else {
-      startLoop();
+      metrics.setLeader(true);
     }
     opts.onStarted?.({
       metricsPort: servers[0]!.port,

@@ -5,7 +5,8 @@ import type { TopologyStatus } from '../api/status.js';
 import { loadCredentials, validateTopology, type Credentials, type TlsMaterial } from '../api/validate.js';
 import { observeTopology } from '../observe/probe.js';
 import type { Observation } from '../observe/types.js';
-import { fingerprint, newSalt, type CredentialsInput } from '../plan/credentials.js';
+import { verifyReplicationCredentials } from '../observe/credentials-check.js';
+import { accountsToVerify, fingerprint, newSalt, type CredentialsInput } from '../plan/credentials.js';
 import type { DecideInput } from '../plan/decide.js';
 import type { SqlClientPool } from '../sql/client.js';
 import type { Store, StoredTopology } from '../store/store.js';
@@ -56,6 +57,29 @@ export const replicationOf = (inputs: PassInputs): NonNullable<DecideInput['repl
   user: inputs.replication.username,
   ...inputs.credentials,
 });
+
+/**
+ * A pass's observation: the probe of every member, then — while the credentials record of status does not
+ * cover the Secret (first contact, a rotation under way) — the Secret verified on the servers, so that
+ * what already holds it is adopted, not changed (plan/credentials.ts).
+ */
+export async function observeAndVerify(
+  inputs: PassInputs,
+  pool: SqlClientPool,
+  probeTimeoutMs?: number,
+): Promise<Observation> {
+  const observation = await observe(inputs, pool, probeTimeoutMs);
+  const accounts = accountsToVerify(inputs.previous?.credentials, inputs.credentials);
+  if (!accounts) return observation;
+  return verifyReplicationCredentials(inputs.spec, observation, {
+    admin: inputs.admin,
+    replication: inputs.replication,
+    pool,
+    accounts,
+    ...(inputs.tls ? { tls: inputs.tls } : {}),
+    ...(probeTimeoutMs ? { timeoutMs: probeTimeoutMs } : {}),
+  });
+}
 
 /** One parallel, bounded probe of every member. */
 export function observe(

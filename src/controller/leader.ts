@@ -2,6 +2,13 @@
 //
 // - A candidate takes the Lease when it does not exist, is released (no holder), or has not changed for
 //   leaseDuration by the candidate's own clock (remote timestamps are not trusted: clocks skew).
+// - A standby counts that duration from the earliest moment the holder's last renewal can have happened by
+//   its own clock: just after its previous read, which still showed the older record (client-go counts from
+//   the read that first showed the new one, up to a retry period later). It never counts from earlier than
+//   half the margin leaseDuration − renewDeadline before that read, so a holder that renewed just before
+//   the read has stopped acting (its renew deadline) with time to spare when the standby takes over.
+// - A standby waiting on a held Lease tries again exactly when it expires, not only every retryPeriod: with
+//   both, a hot standby takes over within about leaseDuration of the holder's death.
 // - The leader renews every retryPeriod (2 s). Updates carry the resourceVersion read, so two candidates
 //   racing for the Lease get one success and one 409 (that round is lost; it retries next period).
 // - isLeader() turns false the moment the last successful renewal is older than renewDeadline (10 s), before
@@ -58,6 +65,10 @@ export class LeaderElector {
   private cancelWatchdog: () => void = () => {};
   /** The Lease spec last observed, and when (by our clock) it last changed. */
   private observed: { record: string; at: number } | undefined;
+  /** When our last successful read of the Lease was sent (by our clock). */
+  private lastReadAt: number | undefined;
+  /** When the Lease another candidate holds expires for us (by our clock), after a 'held' round. */
+  private heldUntil: number | undefined;
 
   constructor(private readonly options: LeaderElectorOptions) {
     this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
@@ -102,7 +113,7 @@ export class LeaderElector {
           );
         }
       }
-      await sleep(this.clock, this.retryPeriodMs, signal);
+      await sleep(this.clock, this.nextRoundInMs(result), signal);
     }
     if (this.leading) {
       await this.release();
@@ -138,6 +149,12 @@ export class LeaderElector {
     } catch (e) {
       this.log.warn({ err: describeError(e) }, 'leader election: releasing the lease failed');
     }
+  }
+
+  /** The retry period, or less when a held Lease expires sooner: the round that can take it runs then. */
+  nextRoundInMs(result: AttemptResult): number {
+    if (result !== 'held' || this.heldUntil === undefined) return this.retryPeriodMs;
+    return Math.max(0, Math.min(this.retryPeriodMs, this.heldUntil - this.clock.now()));
   }
 
   /** Loses leadership at the renew deadline even when a renewal request hangs. */
@@ -203,11 +220,23 @@ export class LeaderElector {
       String(spec.renewTime ?? ''),
       spec.leaseDurationSeconds,
     ]);
-    if (!this.observed || this.observed.record !== record) this.observed = { record, at: now };
+    const previousRead = this.lastReadAt;
+    this.lastReadAt = now;
+    if (!this.observed || this.observed.record !== record) {
+      // It changed after our previous read was sent (that read showed the older record): count from
+      // then, but never from more than half the safety margin before this read.
+      const margin = (this.leaseDurationMs - this.renewDeadlineMs) / 2;
+      const at = this.observed && previousRead !== undefined ? Math.max(previousRead, now - margin) : now;
+      this.observed = { record, at };
+    }
     const holder = spec.holderIdentity ?? '';
     const mine = holder === this.identity;
     const theirDurationMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
-    if (holder && !mine && this.observed.at + theirDurationMs > now) return 'held';
+    this.heldUntil = undefined;
+    if (holder && !mine && this.observed.at + theirDurationMs > now) {
+      this.heldUntil = this.observed.at + theirDurationMs;
+      return 'held';
+    }
 
     const t = new V1MicroTime(now);
     const next: V1Lease = {

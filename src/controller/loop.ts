@@ -5,31 +5,19 @@
 // - A pass that throws is retried with exponential backoff (200 ms → 30 s by default); success resets it.
 // - Periodic resync lists the store and enqueues every topology (watches can stall silently).
 // - The loop writes what a pass returns: status (when statusChanged) and events, only while mayWrite().
+// - A pass may write only if mayWrite() held when it started: a standby keeps running passes that observe
+//   and count (the detection memory) but act on nothing; a pass that began before this process became
+//   leader never acts on what it read then. The first pass after that re-reads everything.
 // - Abort stops handing out work, clears every timer and waits for the passes that are running.
 import type { TopologyStatus } from '../api/status.js';
 import type { PassResult, Reconciler } from './pass.js';
-import { ConflictError, refKey, type Store, type TopologyRef } from '../store/store.js';
+import { ConflictError, refKey, type LifecycleStore, type Store, type TopologyRef } from '../store/store.js';
+import type { Log } from '../util/log-sink.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { WorkQueue } from './queue.js';
 
-/** The logging surface the controller needs; a pino Logger fits it. */
-export interface Log {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
-
-/**
- * A store that owns a resource lifecycle (Kubernetes finalizers). The loop calls admit() before a pass
- * that may write: false means the topology is gone or being deleted (the store has released it) and no
- * pass runs.
- */
-export interface LifecycleStore {
-  admit(ref: TopologyRef): Promise<boolean>;
-}
+export { silentLog, type Log } from '../util/log-sink.js';
+export type { LifecycleStore } from '../store/store.js';
 
 export function isLifecycleStore(store: Store): store is Store & LifecycleStore {
   return typeof (store as Partial<LifecycleStore>).admit === 'function';
@@ -53,6 +41,8 @@ export interface PassOutcome {
   durationMs: number;
   statusWritten: boolean;
   eventsEmitted: number;
+  /** True for a pass that could not write from its start (a standby's: it observes and counts only). */
+  observeOnly?: boolean;
   /** When the next pass of this topology is due (ms from now), if one is scheduled. */
   nextInMs?: number;
 }
@@ -114,7 +104,7 @@ export function runController(options: ControllerOptions): Controller {
   let resyncCancel: Cancel | undefined;
   let resyncRunning: Promise<void> | undefined;
 
-  const writable = () => !signal.aborted && mayWrite();
+  const passWritable = () => !signal.aborted && mayWrite();
 
   async function resync(): Promise<void> {
     if (signal.aborted) return;
@@ -157,7 +147,16 @@ export function runController(options: ControllerOptions): Controller {
 
   async function processOne(ref: TopologyRef): Promise<void> {
     const started = clock.now();
-    const outcome: PassOutcome = { ref, durationMs: 0, statusWritten: false, eventsEmitted: 0 };
+    // Pinned at the start: a pass that began as a standby stays observe-only to its end.
+    const leading = passWritable();
+    const writable = () => leading && passWritable();
+    const outcome: PassOutcome = {
+      ref,
+      durationMs: 0,
+      statusWritten: false,
+      eventsEmitted: 0,
+      ...(leading ? {} : { observeOnly: true }),
+    };
     const key = refKey(ref);
     try {
       if (isLifecycleStore(store) && writable() && !options.dryRun) {
@@ -320,9 +319,9 @@ function guardStore(
       if (!writable()) throw new WriteForbiddenError('event');
       await store.emitEvent(r, event);
     },
-    async removeAnnotation(r, annotation) {
+    async removeAnnotation(r, annotation, options) {
       if (!writable()) throw new WriteForbiddenError('annotation removal');
-      return store.removeAnnotation(r, annotation);
+      return store.removeAnnotation(r, annotation, options);
     },
   };
   return {

@@ -34,7 +34,7 @@ import {
 } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 import { stableEqual } from '../util/stable.js';
-import { loadInputs, observe, replicationOf, type PassInputs } from './gather.js';
+import { loadInputs, observe, observeAndVerify, replicationOf, type PassInputs } from './gather.js';
 import type { PassOptions, PassResult, Reconciler } from './pass.js';
 
 export { loadInputs, type PassInputs };
@@ -89,7 +89,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     memory.set(refKey(ref), mem);
 
     // gather
-    const observation = await observe(inputs, deps.pool, deps.probeTimeoutMs);
+    const observation = await observeAndVerify(inputs, deps.pool, deps.probeTimeoutMs);
     mem.streaks = nextStreaks(mem.streaks, observation.instances, now().getTime());
     // decide
     const plan = decidePass({
@@ -152,7 +152,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       !stableEqual(status, stored.status) &&
       (!stableEqual(significantPart(status), significantPart(stored.status)) ||
         started.getTime() - mem.lastChange >= VOLATILE_WRITE_INTERVAL_MS);
-    if (statusChanged) mem.lastChange = started.getTime();
+    // Only a pass that may write owns the change (a standby's is never written).
+    if (statusChanged && mayWrite()) mem.lastChange = started.getTime();
     const resourceVersion = acted?.resourceVersion ?? stored.resourceVersion;
     return {
       status,
@@ -160,7 +161,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       events: acted ? [...plan.events, ...executionEvents(execution), ...storeEvents(stored)] : [],
       ...(plan.problems.length ? { problems: plan.problems } : {}),
       actionsExecuted: execution.executed.length,
-      requeueAfterMs: requeueAfter(plan, journal, execution, credentials),
+      // A pass that could not act (a standby) observes at the poll interval, never "at once" in a loop.
+      requeueAfterMs: acted
+        ? requeueAfter(plan, journal, execution, credentials)
+        : plan.requeueAfterMs || inputs.spec.failover.pollIntervalSeconds * 1000,
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
     };
   };
@@ -220,8 +224,20 @@ async function act(
       throw e;
     }
   }
-  for (const key of plan.consume)
-    version = (await store.removeAnnotation(stored.ref, key)).resourceVersion ?? version;
+  // Conditional on the version decided on (or our own journal write's): an annotation set again in
+  // between is left for the next pass, which decides on it.
+  try {
+    for (const key of plan.consume)
+      version =
+        (
+          await store.removeAnnotation(stored.ref, key, {
+            ...(version !== undefined ? { resourceVersion: version } : {}),
+          })
+        ).resourceVersion ?? version;
+  } catch (e) {
+    if (e instanceof ConflictError) return 'conflict';
+    throw e;
+  }
   const execution = await executeActions(plan.actions, exec);
   return { journal: noteRepointed(plan.journal, execution.executed), execution, resourceVersion: version };
 }

@@ -2,8 +2,9 @@
 // depends on it, and the rest of the pass goes on; the next pass starts from what is observed then, so a
 // half-done action is repaired, not resumed.
 //
-// Order: fencing and accounts first, everywhere (stage 0), then everything else with each member's
-// actions in plan order and different members in parallel (stage 1). What depends on a failure:
+// Order: the plan's stages (src/plan/stages.ts), one after the other — the order `tributary plan` prints.
+// Within a stage each member's actions run in plan order, different members in parallel. What depends on
+// a failure:
 // - later actions on the same channel of the same member (a catch-up wait after its channel failed);
 // - later member-wide actions on that member, after any failed statement there (a failed channel reset
 //   or wait before a promotion) — except persisted settings and accounts, which concern nothing else;
@@ -18,6 +19,7 @@ import {
   type Action,
   type Credentials,
 } from '../plan/actions.js';
+import { planStages, STAGES } from '../plan/stages.js';
 import { oneLine } from '../util/errors.js';
 
 export interface ExecuteContext {
@@ -46,11 +48,6 @@ export interface ExecuteResult {
   /** Actions not run because something they depend on failed, with the failure's message. */
   skipped: { action: Action; because: string }[];
 }
-
-const isFencing = (a: Action) =>
-  (a.kind === 'SetReadOnly' && a.readOnly) ||
-  a.kind === 'PersistReadOnly' ||
-  a.kind === 'EnsureReplicationUser';
 
 /** Actions whose failure concerns nothing else on the member: a persisted setting, an account, its password. */
 const independent = (a: Action) =>
@@ -104,7 +101,8 @@ export async function executeActions(
     }
   };
 
-  for (const stage of [actions.filter(isFencing), actions.filter((a) => !isFencing(a))]) {
+  const stages = planStages(actions);
+  for (const stage of STAGES.map((k) => stages[k])) {
     const byMember = new Map<string, Action[]>();
     for (const a of stage) byMember.set(a.member, [...(byMember.get(a.member) ?? []), a]);
     await Promise.all([...byMember.values()].map(runMember));

@@ -1,7 +1,7 @@
 // observe: the only step that reads servers. Parallel probes, each bounded by a deadline.
 import type { Flavor, Member, TopologySpec } from '../api/spec.js';
 import type { TlsMaterial } from '../api/validate.js';
-import type { Credentials } from '../plan/actions.js';
+import type { Credentials } from '../api/validate.js';
 import type { SqlClient, SqlClientPool } from '../sql/client.js';
 import { REFUSAL_KINDS, SqlError } from '../sql/errors.js';
 import { quoteString } from '../sql/escape.js';

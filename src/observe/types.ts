@@ -27,6 +27,18 @@ export interface InstanceObservation {
    * primaries only).
    */
   replicationUserExists?: boolean;
+  /**
+   * Whether the replication account accepts the replication Secret's password, tried by logging in as it
+   * (observe/credentials-check.ts): true, false (access denied), null (could not tell). Absent: not tried
+   * (only while the credentials record of status leaves this member's account open).
+   */
+  replicationLogin?: boolean | null;
+  /**
+   * Per channel name: whether the user and password the channel stores equal the replication Secret's
+   * (MySQL's connection metadata repository, compared on the server: the password never comes back);
+   * null where the server does not let the operator read it (MariaDB keeps it in a file). Absent: not read.
+   */
+  channelCredentials?: Record<string, boolean | null>;
   /** ISO time the probe finished. */
   observedAt: string;
   /** Milliseconds the probe took. */

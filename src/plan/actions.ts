@@ -20,6 +20,11 @@ export type Action =
       channel: string;
       desired: DesiredChannel;
       exists: boolean;
+      /**
+       * Only connection settings differ (user, password, retry, heartbeat, TLS): the channel keeps its
+       * source, position and applier settings, and only what the server requires restarts.
+       */
+      connectionOnly?: boolean;
       reason: string;
     }
   | { kind: 'StartChannel'; member: string; channel: string; threads?: Threads; reason: string }
@@ -42,6 +47,13 @@ export const actionTarget = (a: Action): { member: string; channel?: string } =>
 
 export type { Credentials };
 
+/**
+ * Whether an action changes what a server does now: everything but persisting read-only for the next
+ * start (SET PERSIST_ONLY leaves the running server as it is), which `tributary plan` names but does not
+ * count as pending.
+ */
+export const disruptive = (a: Action): boolean => a.kind !== 'PersistReadOnly';
+
 export const channelLabel = (member: string, channel: string) =>
   `${member}/${channel === '' ? "''" : channel}`;
 
@@ -56,6 +68,8 @@ export function describeAction(a: Action): string {
     case 'SetChannelPassword':
       return `${channelLabel(a.member, a.channel)}: give it the replication password (${a.reason})`;
     case 'ConfigureChannel':
+      if (a.exists && a.connectionOnly)
+        return `${channelLabel(a.member, a.channel)}: change its connection settings, same source ${a.desired.source} (${a.reason})`;
       return `${channelLabel(a.member, a.channel)}: ${a.exists ? 'repoint' : 'create'} from ${a.desired.source} (${a.desired.sourceHost}:${a.desired.sourcePort}) and start (${a.reason})`;
     case 'RemoveChannel':
       return `${channelLabel(a.member, a.channel)}: stop and remove (${a.reason})`;
@@ -105,6 +119,8 @@ export function actionStatements(a: Action, dialect: Dialect, replication: Crede
       return dialect.persistReadOnly();
     case 'ConfigureChannel': {
       const d = a.desired;
+      if (a.exists && a.connectionOnly)
+        return dialect.reconfigureConnection(a.channel, channelSource(d, replication));
       const out: Statement[] = [];
       if (a.exists) out.push(dialect.stop(a.channel));
       if (d.alignReplicaPosition !== undefined)

@@ -1,20 +1,21 @@
-// Who takes over a group whose primary is dead (failover) or leaving (switchover). Pure: spec members and
-// observations in, a decision with reasons out. The rules are DESIGN.md "Failover, in one paragraph".
+// Who takes over a group whose primary is dead (failover) or leaving (switchover), and which survivor may
+// feed it what it lacks (a donor): the one authority for both. Pure: spec members and observations in, a
+// decision with reasons out. The rules are docs/failover.md "Ranking" and "Donors that cannot serve".
 //
 // Failover, in order:
 // 1. Only reachable members with readable variables and GTID text can be compared at all.
 // 2. Hard rules, each a reason to pass a member over: promotionRule must_not; errant transactions;
 //    applier of channel '' stopped on an error; log_bin off; log_replica_updates off; a newer
 //    major.minor than another reachable member runs (replicating from a newer source is unsupported).
-// 3. Among the rest, the first of: the most advanced GTID set it holds once its relay log is applied,
-//    executed ∪ received (GtidOps.progress, which agrees with containment; between incomparable sets, the
-//    one with more: MySQL the transaction count, MariaDB the seq sum) — a member that received the most
-//    but applied less (a blocked applier) wins, because the others' repointing would discard its relay log; promotionRule (prefer > neutral > prefer_not), applier lag of '' (lower
-//    first, unknown last), version (lowest first, unknown last), spec order.
-// 4. Donor: the furthest member holding transactions the candidate lacks that can serve them (not
-//    errant, binlog with replicated transactions, not a newer release than the candidate); rules such
-//    as must_not do not matter for that. The candidate replicates from it before promotion.
-// 5. Stranded: members still holding transactions neither the candidate nor the donor has.
+// 3. Among the rest, the first of: the most advanced GTID set it holds once its relay log is applied
+//    (`holds`: executed ∪ received; GtidOps.progress, which agrees with containment; between incomparable
+//    sets, the one with more: MySQL the transaction count, MariaDB the seq sum) — a member that received
+//    the most but applied less (a blocked applier) wins, because the others' repointing would discard its
+//    relay log; promotionRule (prefer > neutral > prefer_not), applier lag of '' (lower first, unknown
+//    last), version (lowest first, unknown last), spec order.
+// 4. Donors (`donorBlockers`): a survivor may feed the candidate unless it has errant transactions, no
+//    binary log of replicated transactions, or runs a newer release than the candidate; rules such as
+//    must_not do not matter for that. catch-up.ts adds what only the servers can tell (purged logs, 1236).
 //
 // Errant transactions are those nothing shows to come from the old primary: not in its last known
 // executed set (or its live one, when it is leaving but reachable), not received by any member over ''
@@ -57,14 +58,8 @@ export interface Stranded {
 
 export interface CandidateChoice {
   candidate?: string;
-  /** A member holding transactions the candidate lacks: the candidate replicates from it first. */
-  donor?: string;
-  /** What the candidate lacks and the donor has (MariaDB: the position to wait for). */
-  fromDonor?: string;
   /** Every member not chosen, in spec order, the old primary included. */
   passedOver: PassedOver[];
-  /** Transactions that will not reach the new primary, per member holding them. */
-  stranded: Stranded[];
   /** Errant transactions per readable member ('' when none): such a member is neither candidate nor donor. */
   errant: Record<string, string>;
   reason: string;
@@ -141,29 +136,46 @@ export function chooseCandidate(input: CandidateInput): CandidateChoice {
       member: a.member.name,
       reason: passOverReason(a, input.primary, judged, candidate, ops),
     }));
-  if (!candidate)
-    return {
-      passedOver,
-      stranded: [],
-      errant,
-      reason: noCandidateReason(passedOver, judged, input.primary),
-    };
-
-  const donor = chooseDonor(candidate, judged, ops);
-  const fromDonor = donor ? ops.missing(candidate.holds, donor.holds) : undefined;
-  const reached = ops.union(candidate.holds, donor?.holds ?? '');
-  const stranded = judged
-    .filter((j) => j !== candidate)
-    .map((j) => ({ member: j.member.name, missing: ops.missing(ops.union(reached, j.errant), j.holds) }))
-    .filter((s) => s.missing !== '');
+  if (!candidate) return { passedOver, errant, reason: noCandidateReason(passedOver, judged, input.primary) };
   return {
     candidate: candidate.member.name,
-    ...(donor && fromDonor ? { donor: donor.member.name, fromDonor } : {}),
     passedOver,
-    stranded,
     errant,
-    reason: choiceReason(candidate, ranked[1], donor, fromDonor, stranded, ops),
+    reason: choiceReason(candidate, ranked[1], ops),
   };
+}
+
+/**
+ * What a member holds once its relay log from the primary is applied: executed ∪ received over ''. MariaDB
+ * discards the relay log of a channel whose two threads are both stopped as soon as either is started
+ * again: what such a channel received but did not apply cannot be counted on.
+ */
+export function holds(flavor: Flavor, obs: InstanceObservation): string {
+  const ops = gtidOps(flavor);
+  const executed = ops.normalize(obs.vars?.gtidExecuted ?? '');
+  const channel = obs.channels.find((c) => c.name === '');
+  const relayLost = flavor === 'mariadb' && channel?.ioRunning === 'No' && channel.sqlRunning !== 'Yes';
+  return relayLost ? executed : ops.union(executed, ops.normalize(channel?.retrievedGtidSet ?? ''));
+}
+
+/**
+ * Why a survivor may not feed the candidate, by the rules (empty when it may): errant transactions would
+ * come along; without a binary log of replicated transactions it has nothing to send; a candidate may not
+ * replicate from a newer release.
+ */
+export function donorBlockers(
+  donor: InstanceObservation,
+  candidate: InstanceObservation,
+  errant: string,
+): string[] {
+  const out: string[] = [];
+  if (errant) out.push(`it holds errant transactions ${errant}`);
+  if (!donor.vars?.logBin) out.push('log_bin off');
+  else if (!donor.vars.logReplicaUpdates) out.push('log_replica_updates off');
+  const [d, c] = [parseVersion(donor.vars?.version ?? ''), parseVersion(candidate.vars?.version ?? '')];
+  if (d && c && newerParts(d.parts, c.parts))
+    out.push(`it runs ${d.text}, newer than ${c.text} on ${candidate.member}`);
+  return out;
 }
 
 /**
@@ -209,13 +221,10 @@ function assess(
   const channel = obs.channels.find((c) => c.name === '');
   try {
     const executed = ops.normalize(obs.vars.gtidExecuted);
-    // MariaDB discards the relay log of a channel whose two threads are both stopped as soon as either is
-    // started again: what such a channel received but did not apply cannot be counted on.
-    // What it received still came from the old primary (errant checks count it as legitimate); it is only
-    // not something this member can be promoted with.
-    const relayLost = flavor === 'mariadb' && channel?.ioRunning === 'No' && channel.sqlRunning !== 'Yes';
+    // What it received still came from the old primary (errant checks count it as legitimate), even
+    // where it is not something this member can be promoted with (`holds`).
     const received = ops.normalize(channel?.retrievedGtidSet ?? '');
-    const holds = relayLost ? executed : ops.union(executed, received);
+    const held = holds(flavor, obs);
     const lag = channel?.secondsBehindSource ?? null;
     const version = parseVersion(obs.vars.version);
     return {
@@ -227,8 +236,8 @@ function assess(
         channel,
         executed,
         received,
-        holds,
-        progress: ops.progress(holds),
+        holds: held,
+        progress: ops.progress(held),
         lag,
         version,
       },
@@ -273,9 +282,11 @@ function peersOf(u: Usable, usable: readonly Usable[]): Usable[] {
 /** True when a runs a newer major.minor than b (patch levels only break ties). Unknown versions never do. */
 function newerRelease(a: Usable, b: Usable): boolean {
   const [x, y] = [a.version?.parts, b.version?.parts];
-  if (!x || !y) return false;
-  return x[0] > y[0] || (x[0] === y[0] && x[1] > y[1]);
+  return x !== undefined && y !== undefined && newerParts(x, y);
 }
+
+const newerParts = (x: Version['parts'], y: Version['parts']) =>
+  x[0] > y[0] || (x[0] === y[0] && x[1] > y[1]);
 
 interface Criterion {
   name: string;
@@ -343,22 +354,7 @@ function passOverReason(
   return decisive(ops, candidate!, j).why(j, candidate!);
 }
 
-function chooseDonor(candidate: Judged, judged: readonly Judged[], ops: GtidOps): Judged | undefined {
-  return judged
-    .filter((j) => j !== candidate && j.errant === '' && j.vars.logBin && j.vars.logReplicaUpdates)
-    .filter((j) => !newerRelease(j, candidate))
-    .filter((j) => ops.missing(candidate.holds, j.holds) !== '')
-    .sort(compareRank(ops))[0];
-}
-
-function choiceReason(
-  candidate: Judged,
-  runnerUp: Judged | undefined,
-  donor: Judged | undefined,
-  fromDonor: string | undefined,
-  stranded: readonly Stranded[],
-  ops: GtidOps,
-): string {
+function choiceReason(candidate: Judged, runnerUp: Judged | undefined, ops: GtidOps): string {
   const name = candidate.member.name;
   const by = runnerUp && decisive(ops, candidate, runnerUp).name;
   const parts = [
@@ -368,14 +364,6 @@ function choiceReason(
         ? `${name} holds the most advanced GTID set (executed and received) of the members that may be promoted`
         : `${name} ties with ${runnerUp.member.name} on GTID progress and wins on ${by}`,
   ];
-  if (donor) {
-    const why = donor.blockers.length > 0 ? ` but may not be promoted (${donor.blockers.join('; ')})` : '';
-    parts.push(
-      `${donor.member.name} holds transactions ${name} lacks${why}: ${name} first takes ${fromDonor} from it`,
-    );
-  }
-  for (const s of stranded)
-    parts.push(`transactions only ${s.member} holds will not reach ${name}: ${s.missing}`);
   return parts.join('; ');
 }
 

@@ -1,5 +1,5 @@
 // Convergence planning: findings → ordered, idempotent, channel-scoped actions. Pure.
-import type { Finding } from '../analyze/findings.js';
+import type { DesiredChannel, Finding } from '../analyze/findings.js';
 import type { Action } from './actions.js';
 
 /** Fencing first (never two writable members), then accounts, removals, default channels, named channels. */
@@ -27,7 +27,7 @@ function rank(a: Action): number {
 }
 
 /** The action that repairs a finding; undefined for what only a human can decide (reported only). */
-function repair(f: Finding): Action | undefined {
+function repair(f: Finding, opts: Pick<ConvergeOptions, 'connectionOnly'>): Action | undefined {
   switch (f.kind) {
     case 'ReplicaWritable':
       return { kind: 'SetReadOnly', member: f.member, readOnly: true, reason: 'a replica must be read-only' };
@@ -85,6 +85,7 @@ function repair(f: Finding): Action | undefined {
         channel: f.channel,
         desired: f.desired,
         exists: true,
+        ...(opts.connectionOnly?.(f) ? { connectionOnly: true } : {}),
         reason: f.differences.join('; '),
       };
     case 'ChannelStopped':
@@ -112,6 +113,8 @@ export interface ConvergeOptions {
    */
   busyGroups?: Set<string>;
   memberGroup: (member: string) => string | undefined;
+  /** Whether a drifted channel differs in connection settings only (connection-drift.ts). */
+  connectionOnly?: (f: { member: string; channel: string; desired: DesiredChannel }) => boolean;
 }
 
 /** The group a finding's channel receives from, when it names one. */
@@ -124,7 +127,7 @@ export function planConvergence(findings: Finding[], opts: ConvergeOptions): Act
     opts.busyGroups !== undefined &&
     (opts.busyGroups.has(opts.memberGroup(a.member) ?? '') || opts.busyGroups.has(fromGroupOf(f) ?? ''));
   const actions = findings.flatMap((f) => {
-    const a = repair(f);
+    const a = repair(f, opts);
     // Fencing is always safe, even in a group a failover is changing; nothing else is.
     const fencing = (a?.kind === 'SetReadOnly' && a.readOnly) || a?.kind === 'PersistReadOnly';
     return a && (!busy(f, a) || fencing) ? [a] : [];

@@ -2,8 +2,12 @@
 //
 // The operator cannot read a password back from a server, so it remembers a fingerprint of the credentials
 // it applied: scrypt of the account and password with a random per-topology salt (not reversible; slow to
-// guess from; computed once per change thanks to a small memo). A Secret whose fingerprint differs from
-// the record's — or a topology without a record, whose servers' passwords are unknown — starts a rotation:
+// guess from; computed once per change thanks to a small memo). What the servers already hold is verified,
+// not assumed (observe/credentials-check.ts): a login as the replication account with the Secret's
+// password, and on MySQL the channels' stored credentials compared on the server. A topology met for the
+// first time (no record) is **adopted**: accounts that accept the password and channels that hold it (or
+// whose password cannot be read, reported as unverified) are recorded as done, so a healthy topology gets
+// no statement at all. A Secret whose fingerprint differs from the record's starts a rotation:
 //   1. the record is reset and written before anything runs (a restarted operator resumes it);
 //   2. ALTER USER on every group's primary (written on primaries only: it replicates to their replicas);
 //   3. once a source's account has it, every managed channel from that source gets it (receiver restarted);
@@ -47,37 +51,133 @@ export interface CredentialsInput {
   fingerprint: string;
 }
 
-/** The record a pass works from, and whether it is a new rotation (written before anything runs). */
+/** The stored record when it is the one of this Secret (same salt and fingerprint). */
+const currentRecord = (stored: CredentialsStatus | undefined, input: CredentialsInput) =>
+  stored?.salt === input.salt && stored.replication?.fingerprint === input.fingerprint
+    ? stored.replication
+    : undefined;
+
+/**
+ * Whose replication account gather must try the Secret on: every member the record does not cover yet;
+ * undefined (nothing to verify, no extra login) once the record of this Secret is complete.
+ */
+export function accountsToVerify(
+  stored: CredentialsStatus | undefined,
+  input: CredentialsInput,
+): ((member: string) => boolean) | undefined {
+  const r = currentRecord(stored, input);
+  if (r?.complete) return undefined;
+  return (member) => !(r?.accounts.includes(member) ?? false);
+}
+
+/**
+ * The record a pass works from; `started`: a new record with work left (journaled before anything runs);
+ * `adopted`: this pass met the topology for the first time (no record before). A new record starts from
+ * what was verified on the servers; one with nothing left to do is complete at once (nothing to journal).
+ */
 export function startRotation(
   stored: CredentialsStatus | undefined,
   input: CredentialsInput,
   nowIso: string,
-): { credentials: CredentialsStatus; started: boolean } {
-  if (stored?.salt === input.salt && stored.replication?.fingerprint === input.fingerprint)
-    return { credentials: stored, started: false };
+  view?: TopologyView,
+): { credentials: CredentialsStatus; started: boolean; adopted: boolean } {
+  const current = currentRecord(stored, input);
+  if (current && stored) return { credentials: stored, started: false, adopted: false };
+  const adopted = !stored?.replication;
+  const found = view ? alreadyThere(view, adopted) : { accounts: [], channels: [], complete: false };
   const replication: CredentialsRecord = {
     fingerprint: input.fingerprint,
     since: nowIso,
-    accounts: [],
-    channels: [],
-    complete: false,
+    accounts: found.accounts,
+    channels: found.complete ? [] : found.channels,
+    complete: found.complete,
+    ...(found.complete ? { completedAt: nowIso } : {}),
   };
-  return { credentials: { salt: input.salt, replication }, started: true };
+  return { credentials: { salt: input.salt, replication }, started: !found.complete, adopted };
+}
+
+/** A managed channel of the view: the member holding it, its name, the member it should receive from. */
+export interface ManagedChannelRef {
+  member: string;
+  channel: string;
+  source: string;
+}
+
+/**
+ * Every managed channel the view expects, with its current name: each replica's '' from its group's
+ * primary, and each declared channel into a group's primary from its source group's primary.
+ */
+export function expectedChannels(view: TopologyView): ManagedChannelRef[] {
+  const out: ManagedChannelRef[] = [];
+  for (const g of view.groups) {
+    if (!g.primary) continue;
+    const primary = view.members.get(g.primary);
+    for (const m of g.members)
+      if (m.spec.name !== g.primary) out.push({ member: m.spec.name, channel: '', source: g.primary });
+    for (const c of g.spec.channels) {
+      const from = view.groups.find((x) => x.spec.name === c.from);
+      if (!from?.primary) continue;
+      const name = primary?.obs?.channels.find((x) => x.name.toLowerCase() === c.name.toLowerCase())?.name;
+      out.push({ member: g.primary, channel: name ?? c.name, source: from.primary });
+    }
+  }
+  return out;
+}
+
+const obsOf = (view: TopologyView, member: string) => view.members.get(member)?.obs;
+
+/**
+ * What already holds the Secret, by verification: accounts that accept its password; channels whose stored
+ * credentials equal it, and — when adopting — channels from such an account whose password cannot be read
+ * (adopted as they are, reported unverified: restarting a healthy channel on a guess is what adoption must
+ * not do). In a rotation an unreadable channel is taken to hold the old password. Complete when nothing is
+ * left: every feeding primary's account accepts it, every member was seen, every channel is covered.
+ */
+function alreadyThere(
+  view: TopologyView,
+  adopting: boolean,
+): { accounts: string[]; channels: string[]; complete: boolean } {
+  const accounts = [...view.members.keys()].filter((m) => obsOf(view, m)?.replicationLogin === true).sort();
+  const channels: string[] = [];
+  let covered = true;
+  for (const c of expectedChannels(view)) {
+    const stored = obsOf(view, c.member)?.channelCredentials?.[c.channel];
+    const exists = obsOf(view, c.member)?.channels.some((x) => x.name === c.channel) ?? false;
+    const holds =
+      exists && (stored === true || (adopting && stored !== false && accounts.includes(c.source)));
+    if (holds) channels.push(channelLabel(c.member, c.channel));
+    else if (exists) covered = false;
+  }
+  const primariesHaveIt = view.groups.every(
+    (g) => !feedsReplicas(view, g) || (g.primary !== undefined && accounts.includes(g.primary)),
+  );
+  const allSeen = [...view.members.values()].every((m) => m.reachable);
+  return { accounts, channels: channels.sort(), complete: primariesHaveIt && allSeen && covered };
 }
 
 /**
  * Where the password still has to go, for the analysis: a primary's account until the operator set it
- * under this fingerprint (so a primary promoted later gets it too); a managed channel while the rotation
- * runs, once its source's account has it (before that, the channel still logs in with the old one).
+ * under this fingerprint or found it accepting the password (so a primary promoted later gets it too); a
+ * managed channel while the rotation runs, once its source's account has it (before that, the channel
+ * still logs in with the old one), unless its stored credentials were found equal. An account whose check
+ * could not tell (null) is left alone and reported, never changed on a guess.
  */
-export function passwordTargets(record: CredentialsRecord | undefined): PasswordTargets | undefined {
+export function passwordTargets(
+  record: CredentialsRecord | undefined,
+  view?: Pick<TopologyView, 'members'>,
+): PasswordTargets | undefined {
   if (!record) return undefined;
+  const obs = (m: string) => view?.members.get(m)?.obs;
   return {
-    accountStale: (member) => !record.accounts.includes(member),
+    accountStale: (member) => {
+      const login = obs(member)?.replicationLogin;
+      return !record.accounts.includes(member) && login !== true && login !== null;
+    },
     channelStale: (member, channel, source) =>
       !record.complete &&
       record.accounts.includes(source) &&
-      !record.channels.includes(channelLabel(member, channel)),
+      !record.channels.includes(channelLabel(member, channel)) &&
+      obs(member)?.channelCredentials?.[channel] !== true,
   };
 }
 
@@ -103,6 +203,8 @@ export function afterExecution(
     a.kind === 'SetChannelPassword' ||
     a.kind === 'ConfigureChannel';
   const accounts = new Set(r.accounts.filter((m) => members.has(m)));
+  // Accounts found accepting the password count as set (their channels then follow, as in a rotation).
+  for (const [name, m] of view.members) if (m.obs?.replicationLogin === true) accounts.add(name);
   const channels = new Set(r.channels);
   for (const a of executed) {
     if (a.kind === 'EnsureReplicationUser' || a.kind === 'SetReplicationPassword') accounts.add(a.member);
@@ -132,7 +234,9 @@ export function afterExecution(
 export function rotationMessage(record: CredentialsRecord, view: TopologyView): string {
   const waiting = view.groups
     .filter((g) => feedsReplicas(view, g) && g.primary !== undefined && !record.accounts.includes(g.primary))
-    .map((g) => g.primary!);
+    .map((g) => g.primary!)
+    // An account whose check could not tell is not set on a guess (CredentialsUnverified says so).
+    .filter((m) => view.members.get(m)?.obs?.replicationLogin !== null);
   const unseen = [...view.members.values()].filter((m) => !m.reachable).map((m) => m.spec.name);
   const parts = [
     `replication password being applied since ${record.since}`,

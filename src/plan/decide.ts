@@ -8,12 +8,15 @@ import { analyze, type Finding } from '../analyze/findings.js';
 import { buildView, type TopologyView } from '../analyze/view.js';
 import type { Observation } from '../observe/types.js';
 import { gtidOps } from '../sql/gtid/index.js';
-import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER, type TopologyEvent } from '../store/store.js';
+import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER, type TopologyEvent } from '../api/annotations.js';
 import { channelLabel, type Action } from './actions.js';
 import { planConvergence } from './converge.js';
 import { activeFailover, decideFailovers, decideSwitchover, parseSwitchoverAnnotation } from './failover.js';
-import { isOpen, moveTo, stepFailover, type StepCondition } from './failover-step.js';
+import { isOpen, moveTo, showLoss, stepFailover, type StepCondition } from './failover-step.js';
 import { assessPrimaries, nextProbeInMs, type PrimaryHealth, type ProbeStreak } from './health.js';
+import { inRunOrder } from './stages.js';
+import { adoptionReport, unverifiedCondition, type AdoptionLine } from './adoption.js';
+import { connectionOnlyDrift } from './connection-drift.js';
 import { passwordTargets, rotationMessage, startRotation, type CredentialsInput } from './credentials.js';
 
 /** Closed records kept in the journal (open ones are always kept). */
@@ -50,7 +53,9 @@ export interface PassPlan {
   /** The credentials record this pass works from; a new rotation (started) is journaled before acting. */
   credentials?: CredentialsStatus;
   credentialsStarted: boolean;
-  /** Every statement the pass may send, as actions, in order (failover steps, then convergence). */
+  /** First contact (no credentials record before): what adoption does, one line per member and channel. */
+  adoption?: AdoptionLine[];
+  /** Every statement the pass may send, as actions, in run order (stages.ts: fencing, accounts, the rest). */
   actions: Action[];
   conditions: ConditionDraft[];
   events: TopologyEvent[];
@@ -127,7 +132,7 @@ export function assess(
 ): { view: TopologyView; remembered: ManagedChannel[]; findings: Finding[] } {
   const view = buildView(spec, observation, withJournal(previous, journal));
   const remembered = rememberChannels(spec, previous, observation);
-  const targets = passwordTargets(replication?.credentials?.replication);
+  const targets = passwordTargets(replication?.credentials?.replication, view);
   const findings = analyze({
     view,
     gtid: gtidOps,
@@ -151,31 +156,33 @@ export function decidePass(input: DecideInput): PassPlan {
   const before = input.previous?.failovers ?? [];
   let journal = [...before];
 
-  // An acknowledgement: an open record held for a human goes on; a finished one stops the cooldown.
+  // An acknowledgement: an open record goes on with exactly the loss it showed; a finished one stops the
+  // cooldown.
   const ack = input.annotations[ANNOTATION_ACK_FAILOVER]?.trim();
   if (ack !== undefined && writing) {
     consume.push(ANNOTATION_ACK_FAILOVER);
-    // An open record is acknowledged only while it waits for a human (held, or past its deadline): an
-    // acknowledgement is never a blank cheque for a loss nobody has been shown yet.
     const open = activeFailover(journal, ack);
-    const waits = (r: FailoverRecord) =>
-      r.waitingFor !== undefined || (r.deadline !== undefined && nowMs >= Date.parse(r.deadline));
-    const target =
-      open && waits(open)
+    const target = open
+      ? acknowledgeable(open, nowMs)
         ? open
-        : open
-          ? undefined
-          : [...journal].reverse().find((r) => r.group === ack && r.reason === 'DeadPrimary');
-    if (target && !target.acknowledged) journal = upsert(journal, { ...target, acknowledged: true });
+        : undefined
+      : [...journal].reverse().find((r) => r.group === ack && r.reason === 'DeadPrimary');
+    const loss = target && isOpen(target) ? (target.atRisk ?? []) : [];
+    if (target && !target.acknowledged)
+      journal = upsert(journal, {
+        ...target,
+        acknowledged: true,
+        ...(isOpen(target) ? { acknowledgedLoss: loss } : {}),
+      });
     events.push({
       type: 'Normal',
       reason: 'FailoverAcknowledged',
       message: target
         ? isOpen(target)
-          ? `failover ${target.id} of ${ack} acknowledged: it goes on with what ${target.to} holds (${target.waitingFor ?? 'past its deadline'})`
+          ? `failover ${target.id} of ${ack} acknowledged: it goes on with what ${target.to} holds, losing ${loss.length ? showLoss(loss) : 'nothing shown'} (${target.waitingFor ?? 'past its deadline'})`
           : `failover cooldown of ${ack} lifted`
         : open
-          ? `failover ${open.id} of ${ack} waits for nobody: nothing to acknowledge`
+          ? `failover ${open.id} of ${ack} shows no loss to accept and is not past its deadline: nothing to acknowledge`
           : `nothing to acknowledge for group ${ack}`,
     });
   }
@@ -233,7 +240,13 @@ export function decidePass(input: DecideInput): PassPlan {
   const stepActions: Action[] = [];
   if (writing) {
     for (const r of journal.filter((x) => isOpen(x) && x.phase !== 'Repointing')) {
-      const step = stepFailover(r, { spec, view: view0, previous: input.previous, nowMs });
+      const step = stepFailover(r, {
+        spec,
+        view: view0,
+        previous: input.previous,
+        nowMs,
+        remembered: rememberChannels(spec, input.previous, observation),
+      });
       journal = upsert(journal, step.record);
       stepActions.push(...step.actions);
       for (const c of step.conditions) condition(c.type, c.reason, c.message);
@@ -244,8 +257,8 @@ export function decidePass(input: DecideInput): PassPlan {
   // The replication Secret: a fingerprint other than the record's starts a rotation (journaled first).
   const rotation =
     input.replication && writing
-      ? startRotation(input.previous?.credentials, input.replication, now.toISOString())
-      : { credentials: input.previous?.credentials, started: false };
+      ? startRotation(input.previous?.credentials, input.replication, now.toISOString(), view0)
+      : { credentials: input.previous?.credentials, started: false, adopted: false };
   if (
     input.replication &&
     !writing &&
@@ -283,7 +296,22 @@ export function decidePass(input: DecideInput): PassPlan {
     paused: spec.paused,
     busyGroups: busy,
     memberGroup: (m) => view.members.get(m)?.group,
+    connectionOnly: (f) => {
+      const current = view.members.get(f.member)?.obs?.channels.find((c) => c.name === f.channel);
+      return current !== undefined && connectionOnlyDrift(current, f.desired);
+    },
   });
+  // In run order: the executor runs these stages as they are, and `tributary plan` prints them so.
+  const actions = writing ? inRunOrder([...stepActions, ...convergence]) : [];
+  if (input.replication && writing) {
+    const unverified = unverifiedCondition(
+      view,
+      actions,
+      rotation.adopted,
+      (m) => !(record?.accounts.includes(m) ?? false),
+    );
+    if (unverified) conditions.push(unverified);
+  }
   const pollMs = spec.failover.pollIntervalSeconds * 1000;
   // At once while a failover moves on (it acted or changed phase); a record held for a human waits
   // at the poll interval like everything else.
@@ -301,7 +329,8 @@ export function decidePass(input: DecideInput): PassPlan {
     journalChanged,
     ...(rotation.credentials ? { credentials: rotation.credentials } : {}),
     credentialsStarted: rotation.started,
-    actions: writing ? [...stepActions, ...convergence] : [],
+    ...(rotation.adopted ? { adoption: adoptionReport(view, actions) } : {}),
+    actions,
     conditions,
     events,
     problems,
@@ -309,6 +338,14 @@ export function decidePass(input: DecideInput): PassPlan {
     channelProblems: channelProblems(findings),
     requeueAfterMs,
   };
+}
+
+/**
+ * An open record takes an acknowledgement only while it shows a loss to accept (atRisk), or past its
+ * deadline: never a blank cheque for a loss nobody has been shown.
+ */
+function acknowledgeable(r: FailoverRecord, nowMs: number): boolean {
+  return r.atRisk !== undefined || (r.deadline !== undefined && nowMs >= Date.parse(r.deadline));
 }
 
 /** Events for what changed in a record this pass. */
@@ -345,6 +382,19 @@ function progressEvents(
         message: `${after.group}: ${after.from} → ${after.to}: ${after.phase}`,
       });
   }
+  if (before.acknowledged && !after.acknowledged && isOpen(after))
+    out.push({
+      type: 'Warning',
+      reason: 'FailoverAcknowledgementWithdrawn',
+      message: `${after.group}: the acknowledgement of ${before.acknowledgedLoss?.length ? showLoss(before.acknowledgedLoss) : 'no loss'} no longer holds (${after.to !== before.to ? `the candidate is now ${after.to}` : 'the loss differs'}); acknowledge again what is shown`,
+    });
+  const away = after.unreachable ?? [];
+  if (after.phase === 'Promoting' && before.phase !== 'Promoting' && away.length > 0)
+    out.push({
+      type: 'Warning',
+      reason: 'FailoverPossibleLoss',
+      message: `${after.group}: ${after.to} is promoted while ${away.join(', ')} cannot be read: what only they hold may be lost`,
+    });
   for (const c of held) out.push({ type: 'Warning', reason: c.type, message: c.message });
   return out;
 }

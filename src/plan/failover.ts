@@ -1,9 +1,11 @@
 // Failover decisions, pure: may a group with a dead primary fail over now, and is a switchover possible.
-// Both open a journal record; failover-step.ts carries it through its phases.
+// Both open a journal record; failover-step.ts carries it through its phases. The choice itself is
+// candidate.ts's.
 import type { TopologySpec } from '../api/spec.js';
 import type { FailoverRecord, TopologyStatus } from '../api/status.js';
 import type { TopologyView } from '../analyze/view.js';
 import { checkSwitchoverTarget, chooseCandidate } from './candidate.js';
+import { groupCandidateInput } from './failover-common.js';
 import { isOpen } from './failover-step.js';
 import type { PrimaryHealth } from './health.js';
 
@@ -102,14 +104,7 @@ export function decideFailovers(
       blocked(`primary ${h.primary} of ${h.group} is dead; no member is reachable`, 'NoCandidate');
       continue;
     }
-    const lastKnown = previous?.instances.find((i) => i.name === h.primary)?.gtidExecuted;
-    const choice = chooseCandidate({
-      flavor,
-      members: g.spec.members,
-      primary: h.primary,
-      observations: g.members.flatMap((m) => (m.obs ? [m.obs] : [])),
-      ...(lastKnown ? { lastPrimaryExecuted: lastKnown } : {}),
-    });
+    const choice = chooseCandidate(groupCandidateInput(view, previous, h.group, h.primary, flavor));
     if (!choice.candidate) {
       blocked(
         `primary ${h.primary} of ${h.group} is dead; no member can be promoted: ${choice.reason}`,

@@ -2,6 +2,7 @@
 // the previous pass's statements would leave them (simulate.ts): how `tributary plan` shows a whole
 // failover, statement by statement, although a failover runs one phase per pass. Pure.
 import { emptyStatus } from '../api/status.js';
+import { isOpen } from './failover-step.js';
 import { afterExecution } from './credentials.js';
 import { decidePass, type DecideInput, type PassPlan } from './decide.js';
 import { simulate } from './simulate.js';
@@ -40,8 +41,15 @@ export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
         ...(credentials ? { credentials } : {}),
       },
       annotations,
-      nowMs: next.nowMs + 1,
+      // A failover that waits for an unreachable survivor goes on once its bound has passed: the next
+      // pass shown is decided at that time, so the preview reaches the promotion the real passes would.
+      nowMs: next.nowMs + (waitsForTime(plan) ? next.spec.failover.catchUpTimeoutSeconds * 1000 : 1),
     };
   }
   return passes;
 }
+
+/** A record in CatchingUp that waits for unreachable survivors (catch-up.ts step 3): only time moves it. */
+const waitsForTime = (plan: PassPlan): boolean =>
+  plan.actions.length === 0 &&
+  plan.journal.some((r) => isOpen(r) && r.phase === 'CatchingUp' && (r.unreachable?.length ?? 0) > 0);

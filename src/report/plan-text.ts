@@ -31,6 +31,11 @@ export function formatPlan(name: string, passes: PassPlan[], replication: Creden
         `# ${h.primary} (primary of ${h.group}) unreachable: a failover runs once it stays so for spec.failover.downAfterSeconds and its replicas agree; shown below as it would run`,
       );
   }
+  // First contact: what adoption does, one line per member and managed channel.
+  if (first?.adoption) {
+    out.push(`${name}: first contact, adopting what matches the spec`);
+    for (const l of first.adoption) out.push(`  ${l.target}: ${l.text}`);
+  }
   const total = passes.reduce((n, p) => n + p.actions.length, 0);
   if (total === 0 && !passes.some((p) => p.journalChanged)) {
     out.push(`${name}: nothing to do`);

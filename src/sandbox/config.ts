@@ -1,14 +1,23 @@
 // The per-instance option file, for each flavor: small memory, binlog + GTIDs on, loopback only, and
 // read-only from the first start (the operator makes the chosen primary writable at run time, so a server
-// that restarts never comes back writable). MariaDB: facts/mariadb-10.11.md §1; MySQL: facts/mysql-9.7.md.
+// that restarts never comes back writable). MariaDB: facts/mariadb-10.11.md §1 (11.8 takes the same file,
+// with its root folder's own files; docs/mysql.md §8); MySQL: facts/mysql-9.7.md.
 import { join } from 'node:path';
 import { operatorGrants, replicationGrants } from '../sql/grants.js';
 
 export type CnfValue = string | number | boolean | null;
 
-/** The server flavors a sandbox can run. */
-export type SandboxFlavor = 'mariadb' | 'mysql';
-export const SANDBOX_FLAVORS: readonly SandboxFlavor[] = ['mariadb', 'mysql'];
+/**
+ * The servers a sandbox can run: mariadb (10.11, the host's package), mariadb11 (11.8, Debian sid's in its
+ * own root folder), mysql (9.7, likewise).
+ */
+export type SandboxFlavor = 'mariadb' | 'mariadb11' | 'mysql';
+export const SANDBOX_FLAVORS: readonly SandboxFlavor[] = ['mariadb', 'mariadb11', 'mysql'];
+
+/** The SQL a server speaks (src/sql's flavor): both MariaDB versions speak MariaDB's. */
+export type SandboxFamily = 'mariadb' | 'mysql';
+export const sandboxFamily = (flavor: SandboxFlavor): SandboxFamily =>
+  flavor === 'mysql' ? 'mysql' : 'mariadb';
 
 /** MariaDB memory and thread settings that keep an idle instance near 53 MB RSS. */
 const MARIADB_SMALL: Readonly<Record<string, CnfValue>> = {
@@ -83,7 +92,10 @@ export interface FlavorFiles {
   flavor: SandboxFlavor;
   /** MariaDB: whether this mariadbd knows innodb_buffer_pool_size_max (caps VSZ at ~0.9 GB instead of 8.6 TB). */
   bufferPoolSizeMax: boolean;
-  /** MySQL: the root folder its binaries, plugins, messages and character sets come from; null for MariaDB. */
+  /**
+   * MySQL and MariaDB 11.8: the root folder its binaries, plugins, messages and character sets come from;
+   * null for the host's MariaDB.
+   */
   root: string | null;
 }
 
@@ -119,6 +131,16 @@ function render(flavor: SandboxFlavor, settings: Record<string, CnfValue>): stri
   return lines.join('\n') + '\n';
 }
 
+/** MariaDB 11.8's own files inside its root folder (built for /usr; the host's 10.11 files would not do). */
+function mariadbRootFiles(root: string): Record<string, CnfValue> {
+  return {
+    basedir: join(root, 'usr'),
+    plugin_dir: join(root, 'usr/lib/mysql/plugin'),
+    lc_messages_dir: join(root, 'usr/share/mariadb'),
+    character_sets_dir: join(root, 'usr/share/mariadb/charsets'),
+  };
+}
+
 /** MySQL's own files inside its root folder (the binaries were built for /usr). */
 function mysqlFiles(root: string): Record<string, CnfValue> {
   return {
@@ -135,12 +157,13 @@ function baseSettings(paths: InstancePaths, files: FlavorFiles): Record<string, 
   const s: Record<string, CnfValue> = {};
   if (process.getuid?.() === 0) s.user = 'root';
   if (files.flavor === 'mysql') Object.assign(s, mysqlFiles(files.root ?? '/'));
+  if (files.flavor === 'mariadb11') Object.assign(s, mariadbRootFiles(files.root ?? '/'));
   s.datadir = paths.dataDir;
   s.socket = paths.socket;
   s['pid-file'] = paths.pidFile;
   s['log-error'] = paths.errorLog;
   Object.assign(s, files.flavor === 'mysql' ? MYSQL_SMALL : MARIADB_SMALL);
-  if (files.flavor === 'mariadb' && files.bufferPoolSizeMax) s.innodb_buffer_pool_size_max = '8M';
+  if (files.flavor !== 'mysql' && files.bufferPoolSizeMax) s.innodb_buffer_pool_size_max = '8M';
   return s;
 }
 
@@ -212,7 +235,7 @@ export function renderUsersSql(
   const lit = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   const to = (u: string) => `${lit(u)}@'%'`;
   return [
-    ...(flavor === 'mariadb' ? ['FLUSH PRIVILEGES;'] : []),
+    ...(flavor !== 'mysql' ? ['FLUSH PRIVILEGES;'] : []),
     `CREATE USER ${to(repl.user)} IDENTIFIED BY ${lit(repl.password)};`,
     ...replicationGrants(to(repl.user)).map((g) => `${g.sql};`),
     `CREATE USER ${to(admin.user)} IDENTIFIED BY ${lit(admin.password)};`,
@@ -220,7 +243,7 @@ export function renderUsersSql(
     ...(operator
       ? [
           `CREATE USER ${to(operator.user)} IDENTIFIED BY ${lit(operator.password)};`,
-          ...operatorGrants(flavor, to(operator.user)).map((g) => `${g.sql};`),
+          ...operatorGrants(sandboxFamily(flavor), to(operator.user)).map((g) => `${g.sql};`),
         ]
       : []),
     '',
@@ -235,6 +258,15 @@ export function tlsSettings(tls: SandboxTls): Record<string, CnfValue> {
     ssl_key: tls.key,
     require_secure_transport: tls.requireSecureTransport === false ? null : 'ON',
   };
+}
+
+/**
+ * Option-file settings of a server that cannot do TLS at all. Without certificate files MariaDB 10.11 offers
+ * none, but MariaDB 11.8 (since 11.4) and MySQL make a self-signed certificate at start and offer TLS.
+ */
+export function noTlsSettings(flavor: SandboxFlavor): Record<string, CnfValue> {
+  if (flavor === 'mysql') return { tls_version: '' };
+  return flavor === 'mariadb11' ? { 'skip-ssl': true } : {};
 }
 
 /** Certificate files (PEM paths) a TLS sandbox server uses; the CA also verifies its sources. */

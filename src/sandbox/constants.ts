@@ -34,8 +34,14 @@ export const MYSQL_ROOT_ENV = 'TRIBUTARY_MYSQL_ROOT';
 /** Where scripts/ensure-mysql-root.mjs builds the MySQL root folder by default. */
 export const DEFAULT_MYSQL_ROOT = '/var/cache/tributary/mysql-sid';
 
-/** The file a finished root build writes last (scripts/ensure-mysql-root.mjs): its absence means incomplete. */
-export const MYSQL_ROOT_MARKER = '.tributary-root.json';
+/** When set, the MariaDB 11.8 root folder (Debian sid with mariadb-server-core) to run mariadbd from. */
+export const MARIADB_ROOT_ENV = 'TRIBUTARY_MARIADB_ROOT';
+
+/** Where scripts/ensure-mariadb-root.mjs builds the MariaDB 11.8 root folder by default. */
+export const DEFAULT_MARIADB_ROOT = '/var/cache/tributary/mariadb-sid';
+
+/** The file a finished root build writes last (scripts/debian-root.mjs): its absence means incomplete. */
+export const ROOT_MARKER = '.tributary-root.json';
 
 /**
  * Default replica-side `slave_net_timeout` / `replica_net_timeout` (seconds): a dead source is noticed in

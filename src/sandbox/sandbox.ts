@@ -1,17 +1,27 @@
-// A set of local MariaDB or MySQL servers in one temporary directory: for `tributary demo`, the integration
-// tests and the benchmarks.
+// A set of local MariaDB (10.11 or 11.8) or MySQL servers in one temporary directory: for `tributary demo`,
+// the integration tests and the benchmarks.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_SLAVE_NET_TIMEOUT, SANDBOX_DIR_PREFIX, SANDBOX_ROOT_ENV } from './constants.js';
 import { trackDir, untrackDir, writeRegistry, type Registry } from './cleanup.js';
-import { tlsSettings, type CnfValue, type SandboxFlavor, type SandboxTls } from './config.js';
+import {
+  noTlsSettings,
+  sandboxFamily,
+  tlsSettings,
+  type CnfValue,
+  type SandboxFlavor,
+  type SandboxTls,
+} from './config.js';
 import { SandboxServer } from './server.js';
 import { ensureTemplate, type TemplateInfo } from './template.js';
 
 export interface SandboxOptions {
-  /** mariadb (the host's mariadbd) or mysql (MySQL 9.7 from its root folder). Default mariadb. */
+  /**
+   * mariadb (10.11, the host's mariadbd), mariadb11 (MariaDB 11.8 from its root folder) or mysql (MySQL 9.7
+   * from its root folder). Default mariadb.
+   */
   flavor?: SandboxFlavor;
   /** Parent directory; the sandbox makes its own fresh directory in it. Default $TRIBUTARY_SANDBOX_ROOT or os.tmpdir(). */
   baseDir?: string;
@@ -52,7 +62,7 @@ export interface AddOptions {
   start?: boolean;
   /** Port to try first; when the server finds it taken, the first start moves to a free random port. */
   port?: number;
-  /** TLS of this server instead of the sandbox's; null: none (a server that cannot do TLS). */
+  /** TLS of this server instead of the sandbox's; null: none (a server that cannot do TLS, noTlsSettings). */
   tls?: SandboxTls | null;
 }
 
@@ -143,10 +153,14 @@ class SandboxImpl implements Sandbox {
       name,
       dir: join(this.dir, name),
       serverId: id,
-      gtidDomainId: this.template.flavor === 'mariadb' ? id : null,
+      gtidDomainId: sandboxFamily(this.template.flavor) === 'mariadb' ? id : null,
       template: this.template,
       slaveNetTimeout: this.opts.slaveNetTimeout ?? DEFAULT_SLAVE_NET_TIMEOUT,
-      config: { ...(tls ? tlsSettings(tls) : {}), ...this.opts.config, ...opts.config },
+      config: {
+        ...(tls ? tlsSettings(tls) : opts.tls === null ? noTlsSettings(this.template.flavor) : {}),
+        ...this.opts.config,
+        ...opts.config,
+      },
       ...(tls ? { tls } : {}),
       startTimeoutMs: this.opts.startTimeoutMs ?? 30_000,
       stopTimeoutMs: this.opts.stopTimeoutMs ?? 60_000,

@@ -1,4 +1,4 @@
-// One sandbox server (MariaDB or MySQL): its directory, its process, and logins to it.
+// One sandbox server (MariaDB 10.11 or 11.8, or MySQL): its directory, its process, and logins to it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -9,8 +9,10 @@ import { ADMIN_PASSWORD, ADMIN_USER, SANDBOX_HOST } from './constants.js';
 import {
   instancePaths,
   renderServerCnf,
+  sandboxFamily,
   type CnfValue,
   type InstancePaths,
+  type SandboxFamily,
   type SandboxFlavor,
   type SandboxTls,
 } from './config.js';
@@ -68,6 +70,8 @@ export class SandboxServer {
   readonly name: string;
   readonly host = SANDBOX_HOST;
   readonly flavor: SandboxFlavor;
+  /** The SQL it speaks: mariadb for both MariaDB versions. */
+  readonly family: SandboxFamily;
   /** server_id; a rebuild() gives the server a new one. */
   serverId: number;
   /** MariaDB's gtid_domain_id (the server id); null for MySQL, which has no domains. */
@@ -94,6 +98,7 @@ export class SandboxServer {
     this.#init = init;
     this.name = init.name;
     this.flavor = init.template.flavor;
+    this.family = sandboxFamily(this.flavor);
     this.serverId = init.serverId;
     this.gtidDomainId = init.gtidDomainId;
     this.dir = init.dir;

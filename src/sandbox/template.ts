@@ -1,13 +1,14 @@
 // The template datadir, built once per flavor and server version (accounts included) and never started.
 // Instances are made by copying it (`cp -a`), which takes tens of milliseconds instead of seconds.
-//   MariaDB: mariadb-install-db --extra-file=users.sql.
+//   MariaDB: mariadb-install-db --extra-file=users.sql (11.8: its root folder's own installer, see
+//            mariadbRootBuilder).
 //   MySQL:   mysqld --initialize-insecure --init-file=users.sql (the accounts are created by the same
 //            bootstrap, with no binlog: the template holds no GTID). Its auto.cnf (server_uuid) is removed
 //            here and from every copy, or copies would share a UUID and could not replicate from each other.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
@@ -22,9 +23,12 @@ import {
 import {
   findInstallDb,
   findMariadbd,
+  findMariadbRoot,
   findMysqlRoot,
   mariadbdOptions,
   mysqldCommand,
+  rootCommand,
+  rootMariadbdCommand,
   serverVersion,
   type ServerCommand,
 } from './binaries.js';
@@ -168,6 +172,62 @@ async function mariadbBuilder(): Promise<Builder> {
   };
 }
 
+/**
+ * A stand-in basedir for a root's shell scripts: the programs they run (bin/…, sbin/…) are wrappers that
+ * run the root's own through its loader (the host's loader cannot run them), and share/ and lib/ are the
+ * root's.
+ */
+async function rootShim(root: string, dir: string, programs: string[]): Promise<string> {
+  const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  for (const program of programs) {
+    const { file, args } = rootCommand(root, join('usr', program));
+    const wrapper = join(dir, program);
+    await mkdir(dirname(wrapper), { recursive: true });
+    await writeFile(wrapper, `#!/bin/sh\nexec ${[file, ...args].map(q).join(' ')} "$@"\n`);
+    await chmod(wrapper, 0o755);
+  }
+  await symlink(join(root, 'usr/share'), join(dir, 'share'));
+  await symlink(join(root, 'usr/lib'), join(dir, 'lib'));
+  return dir;
+}
+
+/**
+ * MariaDB 11.8 from its root folder: the root's mariadb-install-db (a shell script) runs with a shim basedir
+ * (rootShim), and with --force: it would check the host name with resolveip, which nothing here needs
+ * (skip-name-resolve; no account names a host).
+ */
+async function mariadbRootBuilder(): Promise<Builder> {
+  const root = findMariadbRoot();
+  const command = rootMariadbdCommand(root);
+  return {
+    command,
+    program: 'mariadbd',
+    root,
+    version: await serverVersion(command),
+    leftovers: /^(binlog|relay|master|multi-master)|\.pid$/,
+    initialize: async (paths, usersFile) => {
+      const shim = join(paths.dir, 'basedir');
+      try {
+        await rootShim(root, shim, ['bin/my_print_defaults', 'bin/resolveip', 'sbin/mariadbd']);
+        await run(
+          { file: '/bin/sh', args: [join(root, 'usr/bin/mariadb-install-db')] },
+          [
+            `--defaults-file=${paths.cnf}`,
+            `--basedir=${shim}`,
+            '--force',
+            '--auth-root-authentication-method=normal',
+            '--skip-test-db',
+            `--extra-file=${usersFile}`,
+          ],
+          180_000,
+        );
+      } finally {
+        await rm(shim, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 async function mysqlBuilder(): Promise<Builder> {
   const root = findMysqlRoot();
   const command = mysqldCommand(root);
@@ -196,7 +256,12 @@ async function buildOrReuse(
   cacheDir: string,
   log: (msg: string) => void,
 ): Promise<TemplateInfo> {
-  const b = flavor === 'mysql' ? await mysqlBuilder() : await mariadbBuilder();
+  const b =
+    flavor === 'mysql'
+      ? await mysqlBuilder()
+      : flavor === 'mariadb11'
+        ? await mariadbRootBuilder()
+        : await mariadbBuilder();
   const usersSql = renderUsersSql(
     flavor,
     { user: ADMIN_USER, password: ADMIN_PASSWORD },
@@ -231,7 +296,7 @@ async function buildOrReuse(
   const work = await mkdtemp(join(dirname(finalDir), `${basename(finalDir)}.build-`));
   try {
     const bufferPoolSizeMax =
-      flavor === 'mariadb' && (await mariadbdOptions(b.command.file)).has('innodb-buffer-pool-size-max');
+      flavor !== 'mysql' && (await mariadbdOptions(b.command)).has('innodb-buffer-pool-size-max');
     const paths = instancePaths(work);
     await writeFile(paths.cnf, renderTemplateCnf(paths, { flavor, bufferPoolSizeMax, root: b.root }));
     const usersFile = join(work, 'users.sql');

@@ -111,6 +111,20 @@ export interface Dialect {
    * while the applier runs (1198, checked on 10.11), so the whole connection stops for the change.
    */
   setSourcePassword(channel: string, source: ChannelSource): Statement[];
+  /**
+   * Gives an existing channel new connection settings (user, password, connect retry, retry count,
+   * heartbeat, TLS) with as little stopped as the server allows; where, from which position and what it
+   * applies stay as they are. MySQL: the receiver alone (CHANGE … with the applier running accepts every
+   * connection option, not SOURCE_DELAY (3085) nor SOURCE_AUTO_POSITION (3081), checked on 9.7.4);
+   * MariaDB 10.11 refuses CHANGE MASTER unless both threads are stopped (1198, checked): the whole channel.
+   */
+  reconfigureConnection(channel: string, source: ChannelSource): Statement[];
+  /**
+   * One query comparing, per channel, the user and password the server stores for it with these (on the
+   * server: the password is sent, never read back); rows `name`, `same` (1/0). Null where the server keeps
+   * them out of SQL's reach (MariaDB: master-<name>.info files).
+   */
+  compareChannelCredentials(user: string, password: string): Statement | null;
   start(channel: string, threads?: Threads): Statement;
   stop(channel: string, threads?: Threads): Statement;
   /** Forgets the channel entirely (RESET … ALL of that channel only). */

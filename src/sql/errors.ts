@@ -16,7 +16,7 @@ export const ER = {
   PROC_ACCESS_DENIED: 1370,
   /** MySQL: SET PERSIST_ONLY needs SYSTEM_VARIABLES_ADMIN and PERSIST_RO_VARIABLES_ADMIN. */
   MYSQL_PERSIST_ONLY_ACCESS_DENIED: 3630,
-  /** MySQL: a plaintext login while require_secure_transport=ON (MariaDB answers 1045 instead). */
+  /** A plaintext login while require_secure_transport=ON: MySQL and MariaDB 11.8 (10.11 answers 1045). */
   MYSQL_SECURE_TRANSPORT_REQUIRED: 3159,
   TOO_MANY_CONNECTIONS: 1040,
   UNKNOWN_SYSTEM_VARIABLE: 1193,

@@ -11,8 +11,8 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND } from '../api/spec.js';
-import type { Cancel, Clock } from '../controller/clock.js';
-import type { Log } from '../controller/loop.js';
+import type { Cancel, Clock } from '../util/clock.js';
+import type { Log } from '../util/log-sink.js';
 import { describeError, statusCodeOf } from './kube-errors.js';
 import { refKey, type TopologyEvent, type TopologyRef } from './store.js';
 

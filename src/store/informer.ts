@@ -10,8 +10,8 @@
 // The cache also takes the objects this process's own writes return (offer), so a read right after a
 // write sees it; a copy older than the cached one (by resourceVersion) never replaces it.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
-import { backoffDelay, sleep, type Clock } from '../controller/clock.js';
-import type { Log } from '../controller/loop.js';
+import { backoffDelay, sleep, type Clock } from '../util/clock.js';
+import type { Log } from '../util/log-sink.js';
 import { describeError, statusCodeOf } from './kube-errors.js';
 
 /** The parts of a Kubernetes object the store reads. */

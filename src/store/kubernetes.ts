@@ -23,8 +23,8 @@ import {
 import { hostname } from 'node:os';
 import { API_GROUP, API_VERSION } from '../api/spec.js';
 import { parseStoredStatus, type TopologyStatus } from '../api/status.js';
-import { systemClock, type Clock } from '../controller/clock.js';
-import { silentLog, type LifecycleStore, type Log } from '../controller/loop.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { silentLog, type Log } from '../util/log-sink.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey, type InformerCounters, type KubeList, type KubeObject } from './informer.js';
 import { describeError, statusCodeOf } from './kube-errors.js';
@@ -33,6 +33,7 @@ import { SecretWatches, decodeSecret, secretKey, secretNamesOf } from './secret-
 import {
   ConflictError,
   refKey,
+  type LifecycleStore,
   type StatusWriteOptions,
   type Store,
   type StoredTopology,
@@ -239,13 +240,23 @@ export class KubernetesStore implements Store, LifecycleStore {
     await this.events.emit(ref, event, uid);
   }
 
-  async removeAnnotation(ref: TopologyRef, key: string): Promise<{ resourceVersion?: string }> {
+  async removeAnnotation(
+    ref: TopologyRef,
+    key: string,
+    options: { resourceVersion?: string } = {},
+  ): Promise<{ resourceVersion?: string }> {
+    // With the version the decision read, the removal is conditional (the API server answers 409 when the
+    // object changed): an annotation set again in between is never removed unseen.
+    const precondition = options.resourceVersion ? { resourceVersion: options.resourceVersion } : {};
     try {
-      const updated = await this.patchTopology(ref, { metadata: { annotations: { [key]: null } } });
+      const updated = await this.patchTopology(ref, {
+        metadata: { annotations: { [key]: null }, ...precondition },
+      });
       this.remember(updated);
       return updated.metadata?.resourceVersion ? { resourceVersion: updated.metadata.resourceVersion } : {};
     } catch (e) {
       if (statusCodeOf(e) === 404) return {};
+      if (statusCodeOf(e) === 409) throw new ConflictError(`removing annotation ${key} from ${refKey(ref)}`);
       throw new Error(`removing annotation ${key} from ${refKey(ref)}: ${describeError(e)}`);
     }
   }

@@ -6,8 +6,8 @@
 // exactly that field selector. An informer starts when a topology first names the Secret and stops when
 // none does any more.
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import type { Clock } from '../controller/clock.js';
-import type { Log } from '../controller/loop.js';
+import type { Clock } from '../util/clock.js';
+import type { Log } from '../util/log-sink.js';
 import { describeError } from './kube-errors.js';
 import { Informer, type InformerCounters, type KubeObject } from './informer.js';
 

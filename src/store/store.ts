@@ -44,11 +44,8 @@ export class ConflictError extends Error {
   }
 }
 
-export interface TopologyEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
+import type { TopologyEvent } from '../api/annotations.js';
+export type { TopologyEvent };
 
 export interface Store {
   list(): Promise<TopologyRef[]>;
@@ -66,9 +63,24 @@ export interface Store {
     options?: StatusWriteOptions,
   ): Promise<{ resourceVersion?: string }>;
   emitEvent(ref: TopologyRef, event: TopologyEvent): Promise<void>;
-  /** Removes an annotation once acted on (switchover, ack-failover); resolves to the new version. */
-  removeAnnotation(ref: TopologyRef, key: string): Promise<{ resourceVersion?: string }>;
+  /**
+   * Removes an annotation once acted on (switchover, ack-failover); resolves to the new version. With
+   * options.resourceVersion the removal is conditional: ConflictError when the object changed since.
+   */
+  removeAnnotation(
+    ref: TopologyRef,
+    key: string,
+    options?: { resourceVersion?: string },
+  ): Promise<{ resourceVersion?: string }>;
 }
 
-export const ANNOTATION_SWITCHOVER = 'tributary.dev/switchover';
-export const ANNOTATION_ACK_FAILOVER = 'tributary.dev/ack-failover';
+export { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER } from '../api/annotations.js';
+
+/**
+ * A store that owns a resource lifecycle (Kubernetes finalizers). The loop calls admit() before a pass
+ * that may write: false means the topology is gone or being deleted (the store has released it) and no
+ * pass runs.
+ */
+export interface LifecycleStore {
+  admit(ref: TopologyRef): Promise<boolean>;
+}

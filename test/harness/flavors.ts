@@ -2,13 +2,20 @@
 // raw SQL words a test uses to look at or break a server by hand (the code under test uses src/sql), and
 // the behaviour that genuinely differs. One suite per file, parameterized:
 //   describe.each(FLAVORS)('… on $label', (f) => { const sb = useSandbox({ flavor: f.flavor, … }); … });
-// TRIBUTARY_TEST_FLAVORS=mariadb (or mysql) narrows a local run to one flavor; the default is both.
-import type { SandboxFlavor, SandboxServer } from '../../src/sandbox/index.js';
+// TRIBUTARY_TEST_FLAVORS=mariadb, mariadb11 or mysql (or a comma-separated list of them) narrows a local run;
+// the default is all three servers: MariaDB 10.11, MariaDB 11.8 and MySQL 9.7.
+import type { SandboxFamily, SandboxFlavor, SandboxServer } from '../../src/sandbox/index.js';
 import { REPL_PASSWORD, REPL_USER, SANDBOX_FLAVORS } from '../../src/sandbox/index.js';
 
 export interface FlavorFacts {
+  /** The server the sandbox runs (useSandbox({ flavor: f.flavor })). */
   flavor: SandboxFlavor;
-  /** For test names: `MariaDB 10.11` / `MySQL 9.7`. */
+  /**
+   * The SQL it speaks, as the operator names it (spec.flavor, status, src/sql's dialectFor and gtidOps):
+   * mariadb for both MariaDB versions.
+   */
+  family: SandboxFamily;
+  /** For test names: `MariaDB 10.11` / `MariaDB 11.8` / `MySQL 9.7`. */
   label: string;
   /** The server program, as the sandbox's messages name it. */
   program: 'mariadbd' | 'mysqld';
@@ -39,6 +46,8 @@ export interface FlavorFacts {
     host: string;
     user: string;
     connectRetry: string;
+    sslAllowed: string;
+    sslVerify: string;
   };
   /** The server's own executed GTIDs (what a replica waits for). */
   executedQuery: string;
@@ -54,10 +63,30 @@ export interface FlavorFacts {
   readOnlyStopsAdmin: boolean;
   /** GTID domains per source (MariaDB); MySQL tells sources apart by server_uuid. */
   gtidDomains: boolean;
+  /** errno of a plaintext login that require_secure_transport=ON refuses (MariaDB 10.11: access denied). */
+  plaintextRefusedErrno: number;
+  /** Server defaults that differ between the versions (docs/mysql.md §8; server-defaults.test.ts). */
+  defaults: ServerDefaults;
+}
+
+export interface ServerDefaults {
+  /** Offers TLS with no certificate configured: a self-signed one made at start (MariaDB 11.4+, MySQL). */
+  tlsWithoutCertificates: boolean;
+  /** A channel made with no TLS option connects over TLS ... */
+  channelTls: boolean;
+  /** ... and verifies the source's certificate (MariaDB 11.4+: MASTER_SSL_VERIFY_SERVER_CERT=1). */
+  channelVerifiesServerCert: boolean;
+  characterSetServer: string;
+  collationServer: string;
+  /** innodb_snapshot_isolation (11.6+ ON: a repeatable-read write conflict fails with 1020); null: none. */
+  snapshotIsolation: boolean | null;
+  /** Columns of the statement that lists every channel (showAll), one row per channel. */
+  showAllColumns: number;
 }
 
 const MARIADB: FlavorFacts = {
   flavor: 'mariadb',
+  family: 'mariadb',
   label: 'MariaDB 10.11',
   program: 'mariadbd',
   version: /^10\.11\.\d+-MariaDB/,
@@ -77,6 +106,8 @@ const MARIADB: FlavorFacts = {
     host: 'Master_Host',
     user: 'Master_User',
     connectRetry: 'Connect_Retry',
+    sslAllowed: 'Master_SSL_Allowed',
+    sslVerify: 'Master_SSL_Verify_Server_Cert',
   },
   executedQuery: 'SELECT @@gtid_binlog_pos',
   waitQuery: (gtid, s) => `SELECT MASTER_GTID_WAIT('${gtid}', ${s})`,
@@ -84,10 +115,44 @@ const MARIADB: FlavorFacts = {
   refusesDuplicateSource: true,
   readOnlyStopsAdmin: false,
   gtidDomains: true,
+  plaintextRefusedErrno: 1045,
+  defaults: {
+    tlsWithoutCertificates: false,
+    channelTls: false,
+    channelVerifiesServerCert: false,
+    characterSetServer: 'latin1',
+    collationServer: 'latin1_swedish_ci',
+    snapshotIsolation: false,
+    showAllColumns: 62,
+  },
+};
+
+/**
+ * MariaDB 11.8 (the current LTS, Debian 13's): the same SQL, status columns and behaviour as 10.11 for
+ * everything a test does by hand; what differs (TLS defaults, new status columns, other defaults) is in
+ * docs/mysql.md's table.
+ */
+const MARIADB_11_8: FlavorFacts = {
+  ...MARIADB,
+  flavor: 'mariadb11',
+  label: 'MariaDB 11.8',
+  version: /^11\.8\.\d+-MariaDB/,
+  plaintextRefusedErrno: 3159,
+  defaults: {
+    tlsWithoutCertificates: true,
+    channelTls: true,
+    channelVerifiesServerCert: true,
+    characterSetServer: 'utf8mb4',
+    collationServer: 'utf8mb4_uca1400_ai_ci',
+    snapshotIsolation: true,
+    // + Master_last_event_time, Slave_last_event_time, Master_Slave_time_diff
+    showAllColumns: 65,
+  },
 };
 
 const MYSQL: FlavorFacts = {
   flavor: 'mysql',
+  family: 'mysql',
   label: 'MySQL 9.7',
   program: 'mysqld',
   version: /^9\.7\.\d+/,
@@ -108,6 +173,8 @@ const MYSQL: FlavorFacts = {
     host: 'Source_Host',
     user: 'Source_User',
     connectRetry: 'Connect_Retry',
+    sslAllowed: 'Source_SSL_Allowed',
+    sslVerify: 'Source_SSL_Verify_Server_Cert',
   },
   executedQuery: 'SELECT @@gtid_executed',
   waitQuery: (gtid, s) => `SELECT WAIT_FOR_EXECUTED_GTID_SET('${gtid}', ${s})`,
@@ -115,9 +182,19 @@ const MYSQL: FlavorFacts = {
   refusesDuplicateSource: false,
   readOnlyStopsAdmin: true,
   gtidDomains: false,
+  plaintextRefusedErrno: 3159,
+  defaults: {
+    tlsWithoutCertificates: true,
+    channelTls: true,
+    channelVerifiesServerCert: false,
+    characterSetServer: 'utf8mb4',
+    collationServer: 'utf8mb4_0900_ai_ci',
+    snapshotIsolation: null,
+    showAllColumns: 60,
+  },
 };
 
-const ALL: Record<SandboxFlavor, FlavorFacts> = { mariadb: MARIADB, mysql: MYSQL };
+const ALL: Record<SandboxFlavor, FlavorFacts> = { mariadb: MARIADB, mariadb11: MARIADB_11_8, mysql: MYSQL };
 
 function chosen(): SandboxFlavor[] {
   const raw = process.env.TRIBUTARY_TEST_FLAVORS?.trim();
@@ -128,7 +205,7 @@ function chosen(): SandboxFlavor[] {
   return list as SandboxFlavor[];
 }
 
-/** The flavors this run covers (both unless TRIBUTARY_TEST_FLAVORS narrows it). */
+/** The flavors this run covers (all three unless TRIBUTARY_TEST_FLAVORS narrows it). */
 export const FLAVORS: FlavorFacts[] = chosen().map((f) => ALL[f]);
 
 export const facts = (flavor: SandboxFlavor): FlavorFacts => ALL[flavor];

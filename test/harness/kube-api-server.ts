@@ -1,34 +1,36 @@
-// An in-process HTTP server speaking enough of the Kubernetes REST protocol for the operator, strict where
-// client code most often goes wrong:
-// - custom resources accept PATCH only as merge patch or JSON patch (415 otherwise: strategic merge is
-//   refused for them, and so is a bare application/json);
-// - with the status subresource, writes to the main resource ignore status and writes to /status ignore
-//   everything but status;
-// - metadata.generation moves only when spec changes (and when deletion starts);
-// - updates with a stale resourceVersion, and patches whose metadata.resourceVersion is stale, get 409;
-//   an update of a custom resource without resourceVersion gets 422;
-// - objects with finalizers are only marked for deletion; they go away when the last finalizer is removed;
-// - watches replay history from a resourceVersion, send BOOKMARKs when asked, end after timeoutSeconds,
-//   and answer a resourceVersion older than the compaction point with an ERROR event carrying 410 Gone
-//   (or with HTTP 410, see goneMode);
-// - Leases, Secrets and Events behave as ordinary namespaced objects (conflicts included).
-// - JSON merge patches follow the server's library (evanphx/json-patch): a null deletes its key, and nulls
-//   inside the values a patch brings (new keys, replaced arrays, objects in arrays) are pruned, so a stored
-//   object never holds a null-valued key;
-// - once a CustomResourceDefinition is stored (create(CRDS, …) or applyYaml), custom resources are pruned
-//   and validated against its schema with the real server's 422 messages (kube-schema.ts);
-// - applyYaml reads manifests with YAML 1.1 rules, as kubectl does (`Yes`/`No`/`on`/`y` are booleans);
-// - list and watch honour fieldSelector on metadata.name and metadata.namespace, and limit;
-// - Secrets' stringData is folded into data, as the real server does;
-// - every request is recorded with its verb and resource (counts()).
-// Test helpers change objects directly (as another client would), compact history, cut watches, inject
-// failures, and record every request.
+// The API server the tests run: real Kubernetes API code where this machine can have it, an in-process
+// core where it cannot.
+// - CustomResourceDefinitions and custom resources (`/apis/apiextensions.k8s.io`, `/apis/tributary.dev`,
+//   any group the core does not serve) and OpenAPI are passed through to a real apiextensions-apiserver
+//   with etcd (kube-backend.ts), as kube-apiserver's aggregator passes them to its delegates: the CRD's
+//   structural schema, CEL rules and their cost budget, validation, pruning, defaulting, merge patch, the
+//   status subresource, 409s and watches are the real code's.
+// - The core resources stay in process, since no Debian package holds a kube-apiserver: Secrets, Leases,
+//   Events, namespaces, services, EndpointSlices, RBAC objects, Deployments, ServiceAccounts, ConfigMaps,
+//   and what the apiextensions-apiserver asks of its core (TokenReview, SubjectAccessReview, namespace and
+//   service lists and watches). docs/operator.md lists how each of these behaviours was checked against a
+//   real server. The core follows the real server where client code most often goes wrong:
+//   - updates with a stale resourceVersion, and patches whose metadata.resourceVersion is stale, get 409;
+//   - objects with finalizers are only marked for deletion; they go away when the last finalizer is removed;
+//   - watches replay history from a resourceVersion, send BOOKMARKs when asked, end after timeoutSeconds,
+//     and answer a resourceVersion older than the compaction point with an ERROR event carrying 410 Gone
+//     (or with HTTP 410, see goneMode);
+//   - JSON merge patches follow the server's library (evanphx/json-patch): a null deletes its key, and nulls
+//     inside the values a patch brings are pruned, so a stored object never holds a null-valued key;
+//   - applyYaml reads manifests with YAML 1.1 rules, as kubectl does (`Yes`/`No`/`on`/`y` are booleans);
+//   - list and watch honour fieldSelector on metadata.name and metadata.namespace, and limit;
+//   - Secrets' stringData is folded into data; every namespace exists (Active) once named.
+// - Every request, passed through or not, is recorded with its verb and resource (counts()).
+// Test helpers change objects as another client would (writes are async: custom resources live in etcd;
+// reads are synchronous, from the core or from a mirror of the backend kept by list+watch), compact
+// history, cut watches, inject failures, and record every request.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { invalidMessage, prune, validate, type Schema } from './kube-schema.js';
+import { BackendLink } from './kube-backend-link.js';
+import { startKubeBackend } from './kube-backend.js';
 
 export type KObject = {
   apiVersion?: string;
@@ -59,6 +61,8 @@ export interface ResourceType {
   statusSubresource: boolean;
   /** Not namespaced (CustomResourceDefinitions, Namespaces). */
   clusterScoped?: boolean;
+  /** Served by the real apiextensions-apiserver behind the core. */
+  backend?: boolean;
 }
 
 export const TOPOLOGIES: ResourceType = {
@@ -68,6 +72,7 @@ export const TOPOLOGIES: ResourceType = {
   kind: 'MySQLTopology',
   custom: true,
   statusSubresource: true,
+  backend: true,
 };
 export const SECRETS: ResourceType = {
   group: '',
@@ -99,8 +104,9 @@ export const CRDS: ResourceType = {
   plural: 'customresourcedefinitions',
   kind: 'CustomResourceDefinition',
   custom: false,
-  statusSubresource: false,
+  statusSubresource: true,
   clusterScoped: true,
+  backend: true,
 };
 export const NAMESPACES: ResourceType = {
   group: '',
@@ -111,7 +117,53 @@ export const NAMESPACES: ResourceType = {
   statusSubresource: false,
   clusterScoped: true,
 };
-const TYPES = [TOPOLOGIES, SECRETS, EVENTS, LEASES, CRDS, NAMESPACES];
+const core = (group: string, version: string, plural: string, kind: string, clusterScoped = false) => ({
+  group,
+  version,
+  plural,
+  kind,
+  custom: false,
+  statusSubresource: false,
+  clusterScoped,
+});
+export const SERVICES: ResourceType = core('', 'v1', 'services', 'Service');
+export const ENDPOINT_SLICES: ResourceType = core(
+  'discovery.k8s.io',
+  'v1',
+  'endpointslices',
+  'EndpointSlice',
+);
+/** The core's resources, served in process. */
+const CORE_TYPES: ResourceType[] = [
+  SECRETS,
+  EVENTS,
+  LEASES,
+  NAMESPACES,
+  SERVICES,
+  ENDPOINT_SLICES,
+  core('', 'v1', 'configmaps', 'ConfigMap'),
+  core('', 'v1', 'serviceaccounts', 'ServiceAccount'),
+  core('apps', 'v1', 'deployments', 'Deployment'),
+  core('rbac.authorization.k8s.io', 'v1', 'roles', 'Role'),
+  core('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding'),
+  core('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', true),
+  core('rbac.authorization.k8s.io', 'v1', 'clusterrolebindings', 'ClusterRoleBinding', true),
+  core('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget'),
+  core('monitoring.coreos.com', 'v1', 'servicemonitors', 'ServiceMonitor'),
+  core('monitoring.coreos.com', 'v1', 'prometheusrules', 'PrometheusRule'),
+];
+const BACKEND_TYPES = [TOPOLOGIES, CRDS];
+const TYPES = [...CORE_TYPES, ...BACKEND_TYPES];
+/** The groups the core serves; every other group under /apis goes to the backend. */
+const CORE_GROUPS = new Set(CORE_TYPES.map((t) => t.group).filter((g) => g !== ''));
+const collectionPath = (rt: ResourceType) =>
+  `/${rt.group ? `apis/${rt.group}` : 'api'}/${rt.version}/${rt.plural}`;
+/** The path of an object (or, without a name, of its namespace's collection). */
+const objectPath = (rt: ResourceType, namespace: string, name?: string) =>
+  `/${rt.group ? `apis/${rt.group}` : 'api'}/${rt.version}` +
+  (rt.clusterScoped ? '' : `/namespaces/${encodeURIComponent(namespace)}`) +
+  `/${rt.plural}` +
+  (name === undefined ? '' : `/${encodeURIComponent(name)}`);
 
 export interface RecordedRequest {
   method: string;
@@ -139,6 +191,8 @@ interface ActiveWatch {
   selected: (o: KObject) => boolean;
   res: ServerResponse;
   bookmarks: boolean;
+  /** The backend's own (its informers of namespaces and services): not counted as clients' watches. */
+  internal?: boolean;
   close: () => void;
 }
 
@@ -252,14 +306,17 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
   return doc;
 }
 
-export interface FakeKubeApiServerOptions {
-  /** How often active watches that asked for bookmarks receive one (default 1000 ms). */
+export interface KubeApiServerOptions {
+  /** How often the core's watches that asked for bookmarks receive one (default 1000 ms). */
   bookmarkIntervalMs?: number;
   /** How a watch from a compacted resourceVersion fails: an ERROR event with code 410 (the real server's way), or HTTP 410. */
   goneMode?: 'event' | 'http';
 }
 
-export class FakeKubeApiServer {
+/** The user the backend's requests authenticate as (TokenReview): a cluster administrator. */
+const ADMIN = { username: 'tributary-test-admin', groups: ['system:masters', 'system:authenticated'] };
+
+export class KubeApiServer {
   readonly requests: RecordedRequest[] = [];
   goneMode: 'event' | 'http';
   private readonly server: Server;
@@ -269,22 +326,36 @@ export class FakeKubeApiServer {
   private readonly failures: InjectedFailure[] = [];
   private rv = 1;
   private compactedBelow = 0;
+  /** Watches of backend resources from a resourceVersion below this get 410 (see compact()). */
+  private backendCompactedBelow = 0;
   private readonly bookmarkIntervalMs: number;
   private port = 0;
+  private readonly token = randomBytes(16).toString('hex');
+  private link!: BackendLink;
+  private watchGate: { held: Promise<void>; open: () => void } | undefined;
 
-  private constructor(options: FakeKubeApiServerOptions) {
+  private constructor(options: KubeApiServerOptions) {
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
     this.goneMode = options.goneMode ?? 'event';
-    for (const rt of TYPES) this.objects.set(typeKey(rt), new Map());
+    for (const rt of CORE_TYPES) this.objects.set(typeKey(rt), new Map());
+    for (const name of ['default', 'kube-system', 'kube-public']) this.namespace(name);
     this.server = createServer((req, res) => {
       void this.handle(req, res);
     });
   }
 
-  static async start(options: FakeKubeApiServerOptions = {}): Promise<FakeKubeApiServer> {
-    const s = new FakeKubeApiServer(options);
+  /** Starts the core, then etcd and the apiextensions-apiserver behind it (a second or two). */
+  static async start(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
+    const s = new KubeApiServer(options);
     await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
     s.port = (s.server.address() as AddressInfo).port;
+    try {
+      s.link = new BackendLink(await startKubeBackend({ coreUrl: s.url, token: s.token }));
+      await Promise.all(BACKEND_TYPES.map((rt) => s.link.follow(collectionPath(rt))));
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
     return s;
   }
 
@@ -296,53 +367,85 @@ export class FakeKubeApiServer {
   kubeConfig(namespace = 'default'): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'fake', token: 'fake-token' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake', namespace }],
-      currentContext: 'fake',
+      clusters: [{ name: 'test', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'test', token: 'test-token' }],
+      contexts: [{ name: 'test', cluster: 'test', user: 'test', namespace }],
+      currentContext: 'test',
     });
     return kc;
   }
 
+  /** The same as a kubeconfig file's text (for kubectl and for processes). */
+  kubeConfigYaml(namespace = 'default'): string {
+    return this.kubeConfig(namespace).exportConfig();
+  }
+
   async close(): Promise<void> {
     this.closeWatches();
+    this.link?.stop();
+    await this.link?.backend.stop();
     this.server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   // ---- test helpers -------------------------------------------------------------------------------
 
+  /** The core's resourceVersion (the backend counts its own, in etcd). */
   get resourceVersion(): string {
     return String(this.rv);
   }
 
+  /** Clients' watch streams open now. */
   get activeWatches(): number {
-    return this.watches.size;
+    return [...this.watches].filter((w) => !w.internal).length;
   }
 
-  /** Number of watch streams open on a resource type. */
+  /** Number of clients' watch streams open on a resource type. */
   watchesOf(rt: ResourceType): number {
-    return [...this.watches].filter((w) => w.rt === rt).length;
+    return [...this.watches].filter((w) => w.rt === rt && !w.internal).length;
   }
 
-  /** Creates an object as a client would (POST semantics, no HTTP). */
-  create(rt: ResourceType, obj: KObject): KObject {
-    return clone(this.doCreate(rt, obj.metadata.namespace ?? 'default', clone(obj)));
+  /** Creates an object as a client would (POST). */
+  async create(rt: ResourceType, obj: KObject): Promise<KObject> {
+    const namespace = obj.metadata.namespace ?? 'default';
+    if (rt.backend) return (await this.link.must('POST', objectPath(rt, namespace), obj)) as KObject;
+    return clone(this.doCreate(rt, namespace, clone(obj)));
   }
 
   get(rt: ResourceType, namespace: string, name: string): KObject | undefined {
+    if (rt.backend) {
+      const ns = rt.clusterScoped ? undefined : namespace;
+      return this.list(rt).find((o) => o.metadata.name === name && o.metadata.namespace === ns);
+    }
     const o = this.objects.get(typeKey(rt))!.get(`${namespace}/${name}`);
     return o ? clone(o) : undefined;
   }
 
   list(rt: ResourceType, namespace?: string): KObject[] {
-    return [...this.objects.get(typeKey(rt))!.values()]
-      .filter((o) => !namespace || o.metadata.namespace === namespace)
-      .map(clone);
+    const all = rt.backend
+      ? (this.link.mirrored(collectionPath(rt)) as KObject[])
+      : [...this.objects.get(typeKey(rt))!.values()].map(clone);
+    return all.filter((o) => !namespace || o.metadata.namespace === namespace);
   }
 
   /** Edits an object as a user would through the main resource (status changes are dropped). */
-  edit(rt: ResourceType, namespace: string, name: string, mutate: (o: KObject) => void): KObject {
+  async edit(
+    rt: ResourceType,
+    namespace: string,
+    name: string,
+    mutate: (o: KObject) => void,
+  ): Promise<KObject> {
+    if (rt.backend) {
+      // Read, change, write with the resourceVersion read; a conflict reads again, as kubectl edit would.
+      for (;;) {
+        const current = (await this.link.must('GET', objectPath(rt, namespace, name))) as KObject;
+        mutate(current);
+        const r = await this.link.call('PUT', objectPath(rt, namespace, name), current);
+        if (r.status === 409) continue;
+        if (r.status >= 300) throw new Error(`edit ${name}: HTTP ${r.status}: ${String(r.body['message'])}`);
+        return r.body as KObject;
+      }
+    }
     const current = this.mustGet(rt, namespace, name);
     const next = clone(current);
     mutate(next);
@@ -351,14 +454,72 @@ export class FakeKubeApiServer {
   }
 
   /** Deletes as a user would: objects with finalizers are only marked. */
-  delete(rt: ResourceType, namespace: string, name: string): void {
+  async delete(rt: ResourceType, namespace: string, name: string): Promise<void> {
+    if (rt.backend) {
+      await this.link.must('DELETE', objectPath(rt, namespace, name));
+      return;
+    }
     this.doDelete(rt, this.mustGet(rt, namespace, name));
   }
 
-  /** Forgets history: watches from any resourceVersion before now get 410 Gone. */
-  compact(): void {
+  /**
+   * Forgets history: watches from any resourceVersion before now get 410 Gone. The backend's etcd is
+   * compacted too; its watch cache would still serve a recent resourceVersion, so the core answers those
+   * watches with the 410 the real server gives once its cache has moved past one (same message).
+   */
+  async compact(): Promise<void> {
     this.compactedBelow = this.rv;
     this.history.length = 0;
+    const any = (await this.link.must('GET', collectionPath(CRDS))) as {
+      metadata: { resourceVersion: string };
+    };
+    const revision = Number(any.metadata.resourceVersion);
+    this.backendCompactedBelow = revision;
+    const r = await fetch(`${this.link.backend.etcdUrl}/v3/kv/compaction`, {
+      method: 'POST',
+      body: JSON.stringify({ revision: String(revision) }),
+    });
+    if (!r.ok) throw new Error(`etcd compaction: HTTP ${r.status}: ${await r.text()}`);
+  }
+
+  /**
+   * Between the tests of one file (the backend takes a second or two to start, so a file starts it once):
+   * ends every watch, deletes every custom resource (finalizers cleared first) and every core object but
+   * namespaces, forgets recorded requests and injected failures. CRDs stay.
+   */
+  async reset(): Promise<void> {
+    this.closeWatches();
+    this.failures.length = 0;
+    for (const rt of BACKEND_TYPES.filter((t) => t !== CRDS)) {
+      for (const o of this.list(rt)) {
+        const path = objectPath(rt, o.metadata.namespace ?? '', o.metadata.name);
+        await this.link.call(
+          'PATCH',
+          path,
+          { metadata: { finalizers: null } },
+          'application/merge-patch+json',
+        );
+        await this.link.call('DELETE', path);
+      }
+      const deadline = Date.now() + 10_000;
+      while (this.list(rt).length > 0) {
+        if (Date.now() > deadline) throw new Error(`reset: ${rt.plural} still listed after 10 s`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    for (const rt of CORE_TYPES) if (rt !== NAMESPACES) this.objects.get(typeKey(rt))!.clear();
+    this.requests.length = 0;
+  }
+
+  /** Holds new watch requests (they wait, as on a slow server) until resumeWatches(). */
+  pauseWatches(): void {
+    let open = () => {};
+    this.watchGate = { held: new Promise<void>((r) => (open = r)), open: () => open() };
+  }
+
+  resumeWatches(): void {
+    this.watchGate?.open();
+    this.watchGate = undefined;
   }
 
   /** Ends every watch stream, as a server timeout or restart would. */
@@ -393,26 +554,78 @@ export class FakeKubeApiServer {
 
   /**
    * Creates or replaces the objects of a manifest as `kubectl apply` would, reading it with YAML 1.1 rules
-   * as kubectl does (so unquoted Yes/No/on/off/y/n are booleans). Replacing keeps status and server fields.
+   * as kubectl does (so unquoted Yes/No/on/off/y/n are booleans). Replacing keeps status and server
+   * fields. A CustomResourceDefinition is waited for until Established, as `kubectl wait` would.
    */
-  applyYaml(text: string, defaultNamespace = 'default'): KObject[] {
-    return parseAllDocuments(text, { version: '1.1' })
-      .map((d) => d.toJS() as KObject | null)
-      .filter((o): o is KObject => isObject(o))
-      .map((o) => {
-        const rt = TYPES.find((t) => apiVersionOf(t) === o.apiVersion && t.kind === o.kind);
-        if (!rt) throw new Error(`applyYaml: ${String(o.apiVersion)} ${String(o.kind)} is not served here`);
-        const namespace = rt.clusterScoped ? '' : (o.metadata.namespace ?? defaultNamespace);
+  async applyYaml(text: string, defaultNamespace = 'default'): Promise<KObject[]> {
+    const out: KObject[] = [];
+    for (const doc of parseAllDocuments(text, { version: '1.1' })) {
+      const o = doc.toJS() as KObject | null;
+      if (!isObject(o)) continue;
+      const rt = TYPES.find((t) => apiVersionOf(t) === o.apiVersion && t.kind === o.kind);
+      if (!rt) throw new Error(`applyYaml: ${String(o.apiVersion)} ${String(o.kind)} is not served here`);
+      const namespace = rt.clusterScoped ? '' : (o.metadata.namespace ?? defaultNamespace);
+      if (rt.backend) out.push(await this.applyToBackend(rt, namespace, o));
+      else {
         const current = this.objects.get(typeKey(rt))!.get(`${namespace}/${o.metadata.name}`);
-        if (!current) return clone(this.doCreate(rt, namespace, clone(o)));
-        const next = clone(o);
-        next.metadata = {
-          ...clone(current.metadata),
-          ...next.metadata,
-          resourceVersion: current.metadata.resourceVersion,
-        };
-        return clone(this.doUpdate(rt, current, next, false));
-      });
+        if (!current) out.push(clone(this.doCreate(rt, namespace, clone(o))));
+        else {
+          const next = clone(o);
+          next.metadata = {
+            ...clone(current.metadata),
+            ...next.metadata,
+            resourceVersion: current.metadata.resourceVersion,
+          };
+          out.push(clone(this.doUpdate(rt, current, next, false)));
+        }
+      }
+    }
+    return out;
+  }
+
+  private async applyToBackend(rt: ResourceType, namespace: string, o: KObject): Promise<KObject> {
+    const current = await this.link.call('GET', objectPath(rt, namespace, o.metadata.name));
+    let stored: KObject;
+    if (current.status === 404)
+      stored = (await this.link.must('POST', objectPath(rt, namespace), o)) as KObject;
+    else {
+      const next = clone(o);
+      const meta = (current.body as KObject).metadata;
+      next.metadata = { ...meta, ...next.metadata, resourceVersion: meta.resourceVersion };
+      stored = (await this.link.must('PUT', objectPath(rt, namespace, o.metadata.name), next)) as KObject;
+    }
+    if (rt === CRDS) stored = await this.established(stored.metadata.name);
+    return stored;
+  }
+
+  /** Waits until a CRD is Established and its resources are listed (as `kubectl wait` would). */
+  private async established(name: string): Promise<KObject> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const crd = (await this.link.must('GET', objectPath(CRDS, '', name))) as KObject;
+      const conditions =
+        (crd['status'] as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+      const spec = crd['spec'] as { group: string; names: { plural: string }; versions: { name: string }[] };
+      const ready = conditions.some((c) => c.type === 'Established' && c.status === 'True');
+      if (ready) {
+        const collection = `/apis/${spec.group}/${spec.versions[0]!.name}/${spec.names.plural}`;
+        if ((await this.link.call('GET', collection)).status === 200) return crd;
+      }
+      if (Date.now() > deadline) throw new Error(`CRD ${name} was not Established within 30 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** A namespace object, made Active the first time it is named (every namespace exists here). */
+  private namespace(name: string): KObject {
+    const store = this.objects.get(typeKey(NAMESPACES))!;
+    const existing = store.get(`/${name}`);
+    if (existing) return clone(existing);
+    return this.doCreate(NAMESPACES, '', {
+      metadata: { name },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
   }
 
   // ---- HTTP ----------------------------------------------------------------------------------------
@@ -420,44 +633,34 @@ export class FakeKubeApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const query = Object.fromEntries(url.searchParams);
-    const raw = await readBody(req);
+    const rawBytes = await readBody(req);
+    if ((query.watch === 'true' || query.watch === '1') && this.watchGate) await this.watchGate.held;
+    const raw = rawBytes.toString('utf8');
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
+    const isWatch = query.watch === 'true' || query.watch === '1';
+    const route = parsePath(url.pathname);
     const record: RecordedRequest = {
       method: req.method ?? 'GET',
-      verb: '',
-      resource: '',
+      verb: verbOf(req.method ?? 'GET', route?.name !== undefined, isWatch),
+      resource: route ? route.plural + (route.subresource ? `/${route.subresource}` : '') : '',
       path: url.pathname,
       query,
       contentType,
       body: undefined,
       status: 0,
     };
-    this.requests.push(record);
+    // The backend's own calls (its informers, reviews) are the server's internals, not clients' requests.
+    // (client-go sends no bearer token over plain HTTP: its user agent tells them apart.)
+    const internal = req.headers['user-agent']?.startsWith('apiextensions-apiserver/') ?? false;
+    if (!internal) this.requests.push(record);
     try {
-      if (raw.length > 0) {
+      if (raw.length > 0 && contentType !== 'application/vnd.kubernetes.protobuf') {
         try {
           record.body = JSON.parse(raw);
         } catch {
-          throw new HttpError(400, 'BadRequest', 'the request body is not JSON');
+          if (!route?.rt?.backend) throw new HttpError(400, 'BadRequest', 'the request body is not JSON');
         }
       }
-      const route = parsePath(url.pathname);
-      if (!route)
-        throw new HttpError(
-          404,
-          'NotFound',
-          `the server could not find the requested resource (${url.pathname})`,
-        );
-      const isWatch = query.watch === 'true' || query.watch === '1';
-      record.resource = route.rt.plural + (route.subresource ? `/${route.subresource}` : '');
-      record.verb =
-        {
-          GET: route.name ? 'get' : isWatch ? 'watch' : 'list',
-          POST: 'create',
-          PUT: 'update',
-          PATCH: 'patch',
-          DELETE: 'delete',
-        }[record.method] ?? record.method.toLowerCase();
       const failure = this.failures.find(
         (f) =>
           f.times > 0 &&
@@ -469,7 +672,41 @@ export class FakeKubeApiServer {
         failure.times--;
         throw new HttpError(failure.status, 'InjectedFailure', `injected failure ${failure.status}`);
       }
-      const { rt, namespace, name, subresource } = route;
+      const answered = this.answerCoreApi(record, url.pathname);
+      if (answered !== undefined) {
+        record.status = 200;
+        return this.send(res, 200, await answered);
+      }
+      if (route?.backend || url.pathname.startsWith('/openapi/')) {
+        if (isWatch && route?.rt && this.backendWatchGone(query, res)) {
+          record.status = this.goneMode === 'http' ? 410 : 200;
+          return;
+        }
+        record.status = await this.link.pass(req, res, rawBytes, req.url ?? '/', (close, done) => {
+          const watch: ActiveWatch = {
+            rt: route?.rt ?? TOPOLOGIES,
+            namespace: route?.namespace,
+            selected: () => true,
+            res,
+            bookmarks: false,
+            close,
+          };
+          this.watches.add(watch);
+          void done.then(() => this.watches.delete(watch));
+        });
+        return;
+      }
+      if (!route?.rt)
+        throw new HttpError(
+          404,
+          'NotFound',
+          `the server could not find the requested resource (${url.pathname})`,
+        );
+      if (route.rt === NAMESPACES && route.name && record.method === 'GET') this.namespace(route.name);
+      else if (route.namespace && !route.rt.clusterScoped && record.method !== 'GET')
+        this.namespace(route.namespace);
+      const { namespace, name, subresource } = route;
+      const rt = route.rt;
       if (subresource && (subresource !== 'status' || !rt.statusSubresource)) {
         throw new HttpError(
           404,
@@ -485,7 +722,7 @@ export class FakeKubeApiServer {
           }
           if (isWatch) {
             record.status = 200;
-            return this.startWatch(rt, namespace, query, res);
+            return this.startWatch(rt, namespace, query, res, internal);
           }
           record.status = 200;
           return this.send(res, 200, this.listObject(rt, namespace, query));
@@ -584,6 +821,89 @@ export class FakeKubeApiServer {
     }
   }
 
+  /**
+   * The core's own answers outside its resources: the reviews the backend delegates (TokenReview: the
+   * backend's token is a cluster administrator, nothing else authenticates; SubjectAccessReview: denied,
+   * since administrators never reach it) and discovery, merged with the backend's groups as kube-apiserver's
+   * aggregator merges them (legacy format; kubectl falls back to it).
+   */
+  private answerCoreApi(record: RecordedRequest, path: string): Promise<unknown> | undefined {
+    const p = path.replace(/\/$/, '');
+    const body = (record.body ?? {}) as { spec?: { token?: string } };
+    if (record.method === 'POST' && p === '/apis/authentication.k8s.io/v1/tokenreviews') {
+      const ok = body.spec?.token === this.token;
+      return Promise.resolve({
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        status: ok ? { authenticated: true, user: ADMIN } : { authenticated: false },
+      });
+    }
+    if (record.method === 'POST' && p === '/apis/authorization.k8s.io/v1/subjectaccessreviews')
+      return Promise.resolve({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        status: { allowed: false, reason: 'only the test administrator is authorized' },
+      });
+    if (record.method !== 'GET') return undefined;
+    const groups = new Map<string, ResourceType[]>();
+    for (const t of CORE_TYPES) {
+      const gv = t.group ? `${t.group}/${t.version}` : t.version;
+      groups.set(gv, [...(groups.get(gv) ?? []), t]);
+    }
+    if (p === '/api')
+      return Promise.resolve({
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }],
+      });
+    if (p === '/api/v1') return Promise.resolve(resourceList('v1', groups.get('v1')!));
+    const named = /^\/apis\/([^/]+)(?:\/([^/]+))?$/.exec(p);
+    if (named && CORE_GROUPS.has(named[1]!)) {
+      const gv = `${named[1]}/${named[2] ?? 'v1'}`;
+      if (named[2]) return groups.has(gv) ? Promise.resolve(resourceList(gv, groups.get(gv)!)) : undefined;
+      return Promise.resolve(groupOf(named[1]!, ['v1']));
+    }
+    if (p !== '/apis') return undefined;
+    return (async () => {
+      const coreGroups = [...CORE_GROUPS].map((g) => groupOf(g, ['v1']));
+      // The backend lists custom resources' groups in the aggregated format only.
+      const r = await this.link.call(
+        'GET',
+        '/apis',
+        undefined,
+        undefined,
+        'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList',
+      );
+      const items = (r.body['items'] ?? []) as {
+        metadata: { name: string };
+        versions: { version: string }[];
+      }[];
+      const backend = items.map((g) =>
+        groupOf(
+          g.metadata.name,
+          g.versions.map((v) => v.version),
+        ),
+      );
+      return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...coreGroups, ...backend] };
+    })();
+  }
+
+  /** A watch of a backend resource from a resourceVersion compact() put out of reach: 410, as the server says it. */
+  private backendWatchGone(query: Record<string, string>, res: ServerResponse): boolean {
+    const from = Number(query.resourceVersion ?? '');
+    if (!query.resourceVersion || query.resourceVersion === '0' || from >= this.backendCompactedBelow)
+      return false;
+    const gone = status(410, 'Expired', `too old resource version: ${from} (${this.backendCompactedBelow})`);
+    if (this.goneMode === 'http') {
+      this.send(res, 410, gone);
+      return true;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    writeEvent(res, 'ERROR', gone);
+    res.end();
+    return true;
+  }
+
   private send(res: ServerResponse, code: number, body: unknown): void {
     const text = JSON.stringify(body);
     res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -655,7 +975,7 @@ export class FakeKubeApiServer {
     delete obj.metadata.deletionTimestamp;
     if (rt.custom) obj.metadata.generation = 1;
     if (rt.statusSubresource) delete obj.status;
-    this.admit(rt, obj, 'spec');
+    this.admit(rt, obj);
     obj.metadata.resourceVersion = this.nextRv();
     store.set(key, obj);
     this.record('ADDED', rt, obj);
@@ -711,7 +1031,7 @@ export class FakeKubeApiServer {
           next.metadata.generation = (current.metadata.generation ?? 0) + 1;
       }
     }
-    this.admit(rt, next, rt.statusSubresource && toStatus ? 'status' : 'spec');
+    this.admit(rt, next);
     if (
       JSON.stringify({ ...next, metadata: { ...next.metadata, resourceVersion: '' } }) ===
       JSON.stringify({ ...current, metadata: { ...current.metadata, resourceVersion: '' } })
@@ -732,11 +1052,8 @@ export class FakeKubeApiServer {
     return clone(next);
   }
 
-  /**
-   * What the server does to an object before storing it: Secrets' stringData is folded into data; custom
-   * resources are pruned and validated against their CRD's schema when one is stored (422 otherwise).
-   */
-  private admit(rt: ResourceType, obj: KObject, part: 'spec' | 'status'): void {
+  /** What the core does to an object before storing it: Secrets' stringData is folded into data. */
+  private admit(rt: ResourceType, obj: KObject): void {
     if (rt === SECRETS && isObject(obj.stringData)) {
       const data = isObject(obj.data) ? obj.data : {};
       for (const [k, v] of Object.entries(obj.stringData))
@@ -744,33 +1061,6 @@ export class FakeKubeApiServer {
       obj.data = data;
       delete obj.stringData;
     }
-    const schema = rt.custom ? this.schemaOf(rt) : undefined;
-    if (!schema) return;
-    const props = (schema['properties'] as Record<string, Schema> | undefined) ?? {};
-    for (const k of ['spec', 'status']) if (obj[k] !== undefined) obj[k] = prune(obj[k], props[k]);
-    const errors: string[] = [];
-    if (obj[part] === undefined) {
-      if (((schema['required'] as string[] | undefined) ?? []).includes(part))
-        errors.push(`${part}: Required value`);
-    } else if (props[part]) errors.push(...validate(obj[part], props[part], part));
-    if (errors.length)
-      throw new HttpError(422, 'Invalid', invalidMessage(rt.kind, rt.group, obj.metadata.name, errors));
-  }
-
-  /** The stored CRD's schema of a custom resource type, if a CRD for it is stored. */
-  private schemaOf(rt: ResourceType): Schema | undefined {
-    for (const crd of this.objects.get(typeKey(CRDS))!.values()) {
-      const spec = crd['spec'] as
-        | {
-            group?: string;
-            names?: { plural?: string };
-            versions?: { name: string; schema?: { openAPIV3Schema?: Schema } }[];
-          }
-        | undefined;
-      if (spec?.group !== rt.group || spec.names?.plural !== rt.plural) continue;
-      return spec.versions?.find((v) => v.name === rt.version)?.schema?.openAPIV3Schema;
-    }
-    return undefined;
   }
 
   private doDelete(rt: ResourceType, current: KObject): unknown {
@@ -813,6 +1103,7 @@ export class FakeKubeApiServer {
     namespace: string | undefined,
     query: Record<string, string>,
     res: ServerResponse,
+    internal = false,
   ): void {
     const from = query.resourceVersion ?? '';
     const fromRv = Number(from);
@@ -852,6 +1143,7 @@ export class FakeKubeApiServer {
       selected,
       res,
       bookmarks,
+      internal,
       close: () => {
         for (const t of timers) clearTimeout(t);
         this.watches.delete(watch);
@@ -926,9 +1218,20 @@ function unsupportedMediaType(got: string | undefined, accepted: string[]): Http
   );
 }
 
-function parsePath(
-  path: string,
-): { rt: ResourceType; namespace?: string; name?: string; subresource?: string } | undefined {
+interface Route {
+  /** The type when this server knows it (core types, and the backend types the helpers name). */
+  rt?: ResourceType;
+  group: string;
+  version: string;
+  plural: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+  /** Served by the backend (every group under /apis the core does not serve). */
+  backend: boolean;
+}
+
+function parsePath(path: string): Route | undefined {
   const parts = path.split('/').filter(Boolean);
   let group: string;
   let version: string;
@@ -942,24 +1245,63 @@ function parsePath(
     version = parts[2] ?? '';
     rest = parts.slice(3);
   } else return undefined;
+  const backend = group !== '' && !CORE_GROUPS.has(group) && !REVIEW_GROUPS.has(group);
   let namespace: string | undefined;
   if (rest[0] === 'namespaces' && rest.length >= 3) {
     namespace = decodeURIComponent(rest[1]!);
     rest = rest.slice(2);
   }
+  if (!rest[0] || rest.length > 3) return backend ? { group, version, plural: '', backend } : undefined;
   const rt = TYPES.find((t) => t.group === group && t.version === version && t.plural === rest[0]);
-  if (!rt || rest.length > 3) return undefined;
+  if (!rt && !backend) return undefined;
   const name = rest[1] !== undefined ? decodeURIComponent(rest[1]) : undefined;
-  if (rt.clusterScoped) namespace = '';
-  if (name !== undefined && namespace === undefined) return undefined;
-  return { rt, namespace, name, subresource: rest[2] };
+  if (rt?.clusterScoped) namespace = '';
+  if (!backend && name !== undefined && namespace === undefined) return undefined;
+  return { rt, group, version, plural: rest[0], namespace, name, subresource: rest[2], backend };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** The API server's verb for a request. */
+function verbOf(method: string, named: boolean, watch: boolean): string {
+  return (
+    {
+      GET: named ? 'get' : watch ? 'watch' : 'list',
+      POST: 'create',
+      PUT: 'update',
+      PATCH: 'patch',
+      DELETE: 'delete',
+    }[method] ?? method.toLowerCase()
+  );
+}
+
+/** Groups whose only resources are reviews the core answers (the backend's authentication, authorization). */
+const REVIEW_GROUPS = new Set(['authentication.k8s.io', 'authorization.k8s.io']);
+
+function groupOf(name: string, versions: string[]): Record<string, unknown> {
+  const vs = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+  return { kind: 'APIGroup', apiVersion: 'v1', name, versions: vs, preferredVersion: vs[0] };
+}
+
+/** Legacy discovery documents of the core's own resources. */
+function resourceList(groupVersion: string, types: ResourceType[]): Record<string, unknown> {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion,
+    resources: types.map((t) => ({
+      name: t.plural,
+      singularName: t.kind.toLowerCase(),
+      namespaced: !t.clusterScoped,
+      kind: t.kind,
+      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+    })),
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

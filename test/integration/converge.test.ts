@@ -46,7 +46,7 @@ describe.each(FLAVORS)('convergence of the warehouse topology on $label', (f) =>
       ['shard_b', 'b-0', 'Running', true],
     ]);
     expect(s.instances.find((i) => i.name === 'dw-1')).toMatchObject({ role: 'replica', readOnly: true });
-    expect(s.instances.find((i) => i.name === 'dw-1')?.flavor).toBe(f.flavor);
+    expect(s.instances.find((i) => i.name === 'dw-1')?.flavor).toBe(f.family);
     // The sandbox starts every server read-only; the operator made exactly the three primaries writable.
     const writable = s.instances.filter((i) => i.readOnly === false).map((i) => i.name);
     expect(writable.sort()).toEqual(['a-0', 'b-0', 'dw-0']);

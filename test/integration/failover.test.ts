@@ -160,7 +160,7 @@ describe.each(FLAVORS)(
       // A kill -9 under load can land after a-0 wrote a transaction to its binlog and before any replica
       // received it (seen on MySQL 9.7). Such an old primary holds GTIDs no survivor has: it must stay
       // fenced with them listed, until an administrator re-clones it (here: rebuild from the template).
-      const ops = gtidOps(f.flavor);
+      const ops = gtidOps(f.family);
       const held = ops.missing(await executed(f, sb().server('a-1')), await executed(f, sb().server('a-0')));
       if (held !== '') {
         const fenced = await d.until((x) =>

@@ -1,5 +1,6 @@
-// runOperator end to end against the in-process API server: two replicas with leader election, a stub pass.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// runOperator end to end against the test API server (the CRD and topologies in a real
+// apiextensions-apiserver): two replicas with leader election, a stub pass.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderCrdYaml } from '../../src/api/crd.js';
 import { emptyChannelStatus, type TopologyStatus } from '../../src/api/status.js';
 import { LeadershipLostError, runOperator } from '../../src/cli/operator.js';
@@ -7,7 +8,7 @@ import { silentLog } from '../../src/controller/loop.js';
 import type { Reconciler } from '../../src/controller/pass.js';
 import { FINALIZER, mergePatchDiff } from '../../src/store/kubernetes.js';
 import {
-  FakeKubeApiServer,
+  KubeApiServer,
   LEASES,
   SECRETS,
   TOPOLOGIES,
@@ -15,13 +16,16 @@ import {
   topologyManifest,
 } from '../harness/kube-api-server.js';
 
-let api: FakeKubeApiServer;
-beforeEach(async () => {
-  api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 200 });
+let api: KubeApiServer;
+beforeAll(async () => {
+  api = await KubeApiServer.start({ bookmarkIntervalMs: 200 });
   // The CRD as `tributary crd | kubectl apply -f -` installs it: statuses are validated against it.
-  api.applyYaml(renderCrdYaml());
+  await api.applyYaml(renderCrdYaml());
 });
 afterEach(async () => {
+  await api.reset();
+});
+afterAll(async () => {
   await api.close();
 });
 
@@ -50,12 +54,13 @@ const channelStatus = {
 
 /** A stub pass: a fixed status naming the process that computed it, written when it differs. */
 function stub(who: string, passes: string[]): Reconciler {
-  return async (store, ref) => {
+  return async (store, ref, options) => {
     const t = await store.get(ref);
     if (!t) return undefined;
     // What a real pass reads besides the topology.
     await store.readSecret(ref.namespace, 'tributary-admin');
-    passes.push(who);
+    // A standby's passes observe only (they may not write): recorded apart from the leader's.
+    passes.push(options?.mayWrite?.() === false ? `${who} (standby)` : who);
     const status: TopologyStatus = {
       observedGeneration: t.generation,
       phase: 'Ready',
@@ -104,8 +109,8 @@ function elected(who: string, passes: string[], over: Partial<Parameters<typeof 
 
 describe('runOperator', () => {
   it('two replicas: one leads and writes, both are ready, the standby takes over when the leader stops', async () => {
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const started: Record<string, { metricsPort: number; healthPort: number }> = {};
     const passes: string[] = [];
     const acs = { a: new AbortController(), b: new AbortController() };
@@ -142,8 +147,8 @@ describe('runOperator', () => {
     const o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
     expect(o.metadata.finalizers).toEqual([FINALIZER]);
     expect(o.status).toMatchObject({ phase: 'Ready', observedGeneration: 1 });
-    // The standby runs no pass.
-    await new Promise((r) => setTimeout(r, 400));
+    // The standby runs observe-only passes, never one that may write.
+    await waitFor(() => passes.includes('b (standby)'));
     expect(passes).not.toContain('b');
 
     const metricsA = (await get(started.a!.metricsPort, '/metrics')).text;
@@ -163,12 +168,15 @@ describe('runOperator', () => {
     );
     expect((await get(started.b!.metricsPort, '/metrics')).text).toMatch(/^tributary_leader 0$/m);
 
-    // The leader stops: it releases the Lease and the standby leads well before the lease duration.
-    const stoppedAt = Date.now();
+    // The leader stops: it releases the Lease and the standby leads without waiting for it to expire.
     acs.a.abort();
     await a;
+    // Stopping released the Lease (a no longer holds it), so the standby need not wait for it to expire.
+    expect(
+      (api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { holderIdentity?: string })
+        .holderIdentity,
+    ).not.toBe('a');
     await waitFor(() => passes.at(-1) === 'b');
-    expect(Date.now() - stoppedAt).toBeLessThan(1500);
     expect(
       (api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { holderIdentity: string })
         .holderIdentity,
@@ -184,8 +192,8 @@ describe('runOperator', () => {
   });
 
   it('without leader election it reconciles at once, and stops cleanly', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
-    api.create(TOPOLOGIES, topologyManifest('other', 'ignored'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(TOPOLOGIES, topologyManifest('other', 'ignored'));
     const passes: string[] = [];
     const ac = new AbortController();
     let ports: { healthPort: number } | undefined;
@@ -207,8 +215,9 @@ describe('runOperator', () => {
         (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready',
     );
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports!.healthPort}/readyz`)).status === 200);
-    // Passes of other namespaces would have happened by now (passes run every 100 ms).
-    await new Promise((r) => setTimeout(r, 300));
+    // Three more passes of db's topology: one of another namespace's would have come among them.
+    const seen = passes.length;
+    await waitFor(() => passes.length >= seen + 3);
     expect(api.get(TOPOLOGIES, 'other', 'ignored')!.status).toBeUndefined();
     expect(api.requests.filter((r) => r.path.includes('/namespaces/other/'))).toEqual([]);
     expect(api.list(LEASES)).toEqual([]);
@@ -218,9 +227,9 @@ describe('runOperator', () => {
   });
 
   it('at rest sends nothing but Lease renewals: the passes read from the informer caches', async () => {
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
-    api.create(SECRETS, secretManifest('db', 'tributary-repl', { username: 'r', password: 'q' }));
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await api.create(SECRETS, secretManifest('db', 'tributary-repl', { username: 'r', password: 'q' }));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const passes: string[] = [];
     const ac = new AbortController();
     const done = elected('a', passes, { signal: ac.signal });
@@ -229,11 +238,12 @@ describe('runOperator', () => {
         (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready',
     );
     await waitFor(() => api.watchesOf(SECRETS) === 2);
-    await new Promise((r) => setTimeout(r, 300));
+    // Settled: a few passes after the caches filled; then five passes measured.
+    const settled = passes.length;
+    await waitFor(() => passes.length >= settled + 3);
     const from = api.requests.length;
     const passesBefore = passes.length;
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(passes.length - passesBefore).toBeGreaterThanOrEqual(5);
+    await waitFor(() => passes.length >= passesBefore + 5);
     const counts = api.counts(from);
     expect(Object.keys(counts).filter((k) => !k.endsWith(' leases'))).toEqual([]);
     ac.abort();
@@ -241,7 +251,7 @@ describe('runOperator', () => {
   });
 
   it('losing the Lease to another holder ends the operator at once with LeadershipLostError', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const passes: string[] = [];
     const done = elected('a', passes, {
       leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
@@ -252,16 +262,16 @@ describe('runOperator', () => {
     );
     await waitFor(() => passes.includes('a'));
     // Someone else holds the Lease now (an operator that saw it expire, a human).
-    api.edit(LEASES, 'tributary-system', 'tributary-operator', (o) => {
+    await api.edit(LEASES, 'tributary-system', 'tributary-operator', (o) => {
       (o.spec as { holderIdentity: string }).holderIdentity = 'b';
       (o.spec as { renewTime: string }).renewTime = new Date().toISOString();
     });
     const e = await outcome;
     expect(e).toBeInstanceOf(LeadershipLostError);
     expect((e as Error).message).toMatch(/another candidate holds the lease/);
+    // The operator has shut down (its streams are closed), and no pass ran after the loss.
     const n = passes.length;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(passes.length).toBe(n);
     await waitFor(() => api.activeWatches === 0);
+    expect(passes.length).toBe(n);
   });
 });

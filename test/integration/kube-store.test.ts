@@ -1,7 +1,8 @@
-// KubernetesStore and the controller loop against the in-process API server (test/harness/kube-api-server.ts).
+// KubernetesStore and the controller loop against the test API server (test/harness/kube-api-server.ts):
+// the topologies live in a real apiextensions-apiserver with etcd, Secrets and Events in the core.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { renderCrdYaml } from '../../src/api/crd.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { renderCrdYaml, topologyCrd } from '../../src/api/crd.js';
 import { emptyChannelStatus, type TopologyStatus } from '../../src/api/status.js';
 import { FakeClock } from '../../src/controller/clock.js';
 import { runController, silentLog, type PassOutcome } from '../../src/controller/loop.js';
@@ -10,21 +11,25 @@ import { FINALIZER, KubernetesStore, mergePatchDiff } from '../../src/store/kube
 import { ConflictError, refKey, type TopologyRef } from '../../src/store/store.js';
 import {
   EVENTS,
-  FakeKubeApiServer,
+  KubeApiServer,
   SECRETS,
   TOPOLOGIES,
   secretManifest,
   topologyManifest,
 } from '../harness/kube-api-server.js';
 
-let api: FakeKubeApiServer;
+let api: KubeApiServer;
 const stops: AbortController[] = [];
 
-beforeEach(async () => {
-  api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 200 });
+beforeAll(async () => {
+  api = await KubeApiServer.start({ bookmarkIntervalMs: 200 });
+  await api.applyYaml(renderCrdYaml());
 });
 afterEach(async () => {
   for (const ac of stops.splice(0)) ac.abort();
+  await api.reset();
+});
+afterAll(async () => {
   await api.close();
 });
 
@@ -55,8 +60,8 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000
 
 describe('KubernetesStore: reads', () => {
   it('lists topologies in all namespaces, or in one', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
-    api.create(TOPOLOGIES, topologyManifest('other', 'x'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(TOPOLOGIES, topologyManifest('other', 'x'));
     const all = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     expect((await all.list()).map(refKey).sort()).toEqual(['db/warehouse', 'other/x']);
     const one = new KubernetesStore({ kubeConfig: api.kubeConfig(), namespace: 'db' });
@@ -64,8 +69,8 @@ describe('KubernetesStore: reads', () => {
   });
 
   it('gets a topology with generation, annotations, raw spec, parsed status and deletion mark', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
-    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
       o.metadata.annotations = { 'tributary.dev/switchover': 'g=m-1' };
       (o.spec as { paused?: boolean }).paused = true;
     });
@@ -85,7 +90,7 @@ describe('KubernetesStore: reads', () => {
   });
 
   it('reads a Secret, decoding base64 data; a missing Secret is undefined', async () => {
-    api.create(
+    await api.create(
       SECRETS,
       secretManifest('db', 'tributary-admin', { username: 'tributary', password: 'p@ss wörd' }),
     );
@@ -99,9 +104,24 @@ describe('KubernetesStore: reads', () => {
 });
 
 describe('KubernetesStore: a stored status that partly does not parse', () => {
+  // Another CRD than this operator's, whose status takes anything: an older or newer operator, or a human,
+  // may have stored what this one cannot read.
+  beforeEach(async () => {
+    const crd = topologyCrd() as {
+      spec: { versions: { schema: { openAPIV3Schema: Record<string, any> } }[] };
+    };
+    crd.spec.versions[0]!.schema.openAPIV3Schema.properties.status = {
+      type: 'object',
+      'x-kubernetes-preserve-unknown-fields': true,
+    };
+    await api.applyYaml(JSON.stringify(crd));
+  });
+  afterEach(async () => {
+    await api.applyYaml(renderCrdYaml());
+  });
+
   it('keeps the journal and what else it can read, and names the parts left out', async () => {
-    // No CRD here: an older or newer operator, or a human, may have stored what this one cannot read.
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const record = {
       id: 'g-1',
       group: 'g',
@@ -141,8 +161,8 @@ describe('KubernetesStore: a stored status that partly does not parse', () => {
 
 describe('KubernetesStore: writes', () => {
   const ref = { namespace: 'db', name: 'warehouse' };
-  beforeEach(() => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+  beforeEach(async () => {
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
   });
 
   it('writes status through the status subresource as a merge patch, with observedGeneration, only on change', async () => {
@@ -178,7 +198,7 @@ describe('KubernetesStore: writes', () => {
   it('does not touch spec or generation when writing status, even when the stored object changed meanwhile', async () => {
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     await store.get(ref);
-    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => ((o.spec as { paused?: boolean }).paused = true));
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => ((o.spec as { paused?: boolean }).paused = true));
     await store.writeStatus(ref, status({ phase: 'Paused' }), 2);
     const stored = api.get(TOPOLOGIES, 'db', 'warehouse')!;
     expect(stored.metadata.generation).toBe(2);
@@ -232,7 +252,7 @@ describe('KubernetesStore: writes', () => {
   });
 
   it('removes an annotation with a merge patch setting it to null, keeping the others', async () => {
-    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
       o.metadata.annotations = { 'tributary.dev/switchover': 'g=m-1', keep: 'me' };
     });
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
@@ -251,7 +271,7 @@ describe('KubernetesStore: writes', () => {
     const patches = api.requestsMatching('PATCH', '/mysqltopologies/warehouse').length;
     expect(await store.admit(ref)).toBe(true);
     expect(api.requestsMatching('PATCH', '/mysqltopologies/warehouse')).toHaveLength(patches);
-    api.delete(TOPOLOGIES, 'db', 'warehouse');
+    await api.delete(TOPOLOGIES, 'db', 'warehouse');
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')?.metadata.deletionTimestamp).toBeTruthy();
     expect((await store.get(ref))?.deleting).toBe(true);
     expect(await store.admit(ref)).toBe(false);
@@ -260,7 +280,7 @@ describe('KubernetesStore: writes', () => {
   });
 
   it('keeps other finalizers and retries on a conflicting concurrent change', async () => {
-    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => (o.metadata.finalizers = ['example.com/other']));
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => (o.metadata.finalizers = ['example.com/other']));
     api.injectFailure({ method: 'PATCH', pathIncludes: '/mysqltopologies/warehouse', status: 409 });
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     expect(await store.admit(ref)).toBe(true);
@@ -268,7 +288,7 @@ describe('KubernetesStore: writes', () => {
       'example.com/other',
       FINALIZER,
     ]);
-    api.delete(TOPOLOGIES, 'db', 'warehouse');
+    await api.delete(TOPOLOGIES, 'db', 'warehouse');
     expect(await store.admit(ref)).toBe(false);
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.finalizers).toEqual(['example.com/other']);
   });
@@ -276,9 +296,9 @@ describe('KubernetesStore: writes', () => {
 
 describe('KubernetesStore: status round trip and concurrency, with the CRD installed', () => {
   const ref = { namespace: 'db', name: 'warehouse' };
-  beforeEach(() => {
-    api.applyYaml(renderCrdYaml());
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+  beforeEach(async () => {
+    await api.applyYaml(renderCrdYaml());
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
   });
   const withChannel = (): TopologyStatus =>
     status({
@@ -317,7 +337,7 @@ describe('KubernetesStore: status round trip and concurrency, with the CRD insta
     });
     expect(resourceVersion).toBe(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.resourceVersion);
     // Another writer (a second operator, a human) changes the object.
-    api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => (o.metadata.labels = { touched: 'yes' }));
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => (o.metadata.labels = { touched: 'yes' }));
     await expect(
       store.writeStatus(ref, status({ phase: 'Ready' }), 1, { resourceVersion }),
     ).rejects.toBeInstanceOf(ConflictError);
@@ -330,8 +350,8 @@ describe('KubernetesStore: status round trip and concurrency, with the CRD insta
 });
 
 describe('the in-process API server enforces what clients get wrong', () => {
-  beforeEach(() => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+  beforeEach(async () => {
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
   });
   const base = '/apis/tributary.dev/v1alpha1/namespaces/db/mysqltopologies/warehouse';
 
@@ -380,7 +400,8 @@ describe('the in-process API server enforces what clients get wrong', () => {
       status: { phase: 'Paused' },
     });
     let o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
-    expect((o.spec as { paused?: boolean }).paused).toBeUndefined();
+    // The server defaults paused (false); the /status write did not set it.
+    expect((o.spec as { paused?: boolean }).paused).toBe(false);
     expect(o.metadata.generation).toBe(1);
     await raw('PATCH', base, 'application/merge-patch+json', { metadata: { labels: { a: 'b' } } });
     expect(api.get(TOPOLOGIES, 'db', 'warehouse')!.metadata.generation).toBe(1);
@@ -392,7 +413,7 @@ describe('the in-process API server enforces what clients get wrong', () => {
 
   it('answers 409 to an update with a stale resourceVersion and 422 to one without', async () => {
     const o = api.get(TOPOLOGIES, 'db', 'warehouse')!;
-    api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => (x.metadata.labels = { moved: 'on' }));
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => (x.metadata.labels = { moved: 'on' }));
     expect((await raw('PUT', base, 'application/json', o)).status).toBe(409);
     expect(
       (
@@ -428,16 +449,16 @@ describe('KubernetesStore.watch', () => {
   }
 
   it('enqueues on list and on relevant changes, not on status-only changes (our own writes)', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'a'));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const w = startWatch(store);
     await w.handle.whenSynced;
     expect(w.enqueued).toEqual(['db/a']);
     await waitFor(() => api.watchesOf(TOPOLOGIES) === 1 && api.watchesOf(SECRETS) === 2);
-    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'b'));
     await waitFor(() => w.enqueued.includes('db/b'));
     await store.writeStatus({ namespace: 'db', name: 'a' }, status(), 1);
-    api.edit(
+    await api.edit(
       TOPOLOGIES,
       'db',
       'b',
@@ -445,17 +466,17 @@ describe('KubernetesStore.watch', () => {
     );
     await waitFor(() => w.enqueued.filter((k) => k === 'db/b').length === 2);
     expect(w.enqueued.filter((k) => k === 'db/a')).toHaveLength(1);
-    api.edit(TOPOLOGIES, 'db', 'a', (o) => ((o.spec as { paused?: boolean }).paused = true));
+    await api.edit(TOPOLOGIES, 'db', 'a', (o) => ((o.spec as { paused?: boolean }).paused = true));
     await waitFor(() => w.enqueued.filter((k) => k === 'db/a').length === 2);
-    api.delete(TOPOLOGIES, 'db', 'a');
+    await api.delete(TOPOLOGIES, 'db', 'a');
     await waitFor(() => w.deleted.includes('db/a'));
   });
 
   it('watches exactly the Secrets the topologies name, each by name; a change enqueues the topologies naming it', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
-    api.create(TOPOLOGIES, topologyManifest('db', 'b', { adminSecretRef: { name: 'other-admin' } }));
-    api.create(TOPOLOGIES, topologyManifest('elsewhere', 'c'));
-    api.create(SECRETS, secretManifest('db', 'unrelated', { token: 'not for tributary' }));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'b', { adminSecretRef: { name: 'other-admin' } }));
+    await api.create(TOPOLOGIES, topologyManifest('elsewhere', 'c'));
+    await api.create(SECRETS, secretManifest('db', 'unrelated', { token: 'not for tributary' }));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const w = startWatch(store);
     await w.handle.whenSynced;
@@ -471,12 +492,12 @@ describe('KubernetesStore.watch', () => {
       );
     }
     w.enqueued.length = 0;
-    api.create(SECRETS, secretManifest('db', 'unrelated-2', { token: 'x' }));
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await api.create(SECRETS, secretManifest('db', 'unrelated-2', { token: 'x' }));
+    await api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
     await waitFor(() => w.enqueued.length > 0);
     await new Promise((r) => setTimeout(r, 100));
     expect(w.enqueued).toEqual(['db/a']);
-    api.create(SECRETS, secretManifest('db', 'other-admin', { username: 'u', password: 'p' }));
+    await api.create(SECRETS, secretManifest('db', 'other-admin', { username: 'u', password: 'p' }));
     await waitFor(() => w.enqueued.includes('db/b'));
     expect(w.enqueued).not.toContain('elsewhere/c');
     // Served from the watch: no request for it.
@@ -485,7 +506,7 @@ describe('KubernetesStore.watch', () => {
     expect(await store.readSecret('db', 'tributary-repl')).toBeUndefined();
     expect(api.requests.length).toBe(before);
     // A topology that stops naming a Secret: its watch stops.
-    api.edit(
+    await api.edit(
       TOPOLOGIES,
       'db',
       'b',
@@ -495,9 +516,9 @@ describe('KubernetesStore.watch', () => {
   });
 
   it('serves get(), list() and readSecret() from its caches: no request at rest', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
-    api.create(SECRETS, secretManifest('db', 'tributary-repl', { username: 'r', password: 'q' }));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    await api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await api.create(SECRETS, secretManifest('db', 'tributary-repl', { username: 'r', password: 'q' }));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const w = startWatch(store);
     await w.handle.whenSynced;
@@ -519,15 +540,17 @@ describe('KubernetesStore.watch', () => {
     'relists after 410 Gone (%s) and catches up on what changed',
     async (mode) => {
       api.goneMode = mode;
-      api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+      await api.create(TOPOLOGIES, topologyManifest('db', 'a'));
       const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
       const w = startWatch(store);
       await w.handle.whenSynced;
       await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
-      // Changes the watch will not see, then history is compacted and the streams are cut.
+      // Changes the watch will not see (its streams are cut, new ones held), then history is compacted.
+      api.pauseWatches();
       api.closeWatches();
-      api.create(TOPOLOGIES, topologyManifest('db', 'b'));
-      api.compact();
+      await api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+      await api.compact();
+      api.resumeWatches();
       await waitFor(() => w.enqueued.includes('db/b'));
       expect(w.handle.stats().relistsOnGone).toBeGreaterThanOrEqual(1);
       expect(w.handle.stats().lists).toBeGreaterThanOrEqual(3);
@@ -537,14 +560,14 @@ describe('KubernetesStore.watch', () => {
   );
 
   it('re-watches from the last resourceVersion when the server ends the stream, without relisting', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'a'));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const w = startWatch(store);
     await w.handle.whenSynced;
     await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
     const lists = w.handle.stats().lists;
     api.closeWatches();
-    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'b'));
     await waitFor(() => w.enqueued.includes('db/b'));
     expect(w.handle.stats().lists).toBe(lists);
     const watches = api.requestsMatching('GET', '/mysqltopologies').filter((r) => r.query.watch);
@@ -553,7 +576,7 @@ describe('KubernetesStore.watch', () => {
   });
 
   it('restarts with backoff after a watch error, and after a list error', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'a'));
     api.injectFailure({ method: 'GET', pathIncludes: '/mysqltopologies', watch: false, status: 500 });
     api.injectFailure({
       method: 'GET',
@@ -567,13 +590,14 @@ describe('KubernetesStore.watch', () => {
     await w.handle.whenSynced;
     await waitFor(() => api.watchesOf(TOPOLOGIES) === 1);
     expect(w.handle.stats().errors).toBe(3);
-    api.create(TOPOLOGIES, topologyManifest('db', 'b'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'b'));
     await waitFor(() => w.enqueued.includes('db/b'));
   });
 
   it('restarts a stream that went silent (no events, no bookmarks)', async () => {
-    const quiet = await FakeKubeApiServer.start({ bookmarkIntervalMs: 60_000 });
+    const quiet = await KubeApiServer.start({ bookmarkIntervalMs: 60_000 });
     try {
+      await quiet.applyYaml(renderCrdYaml());
       const store = new KubernetesStore({ kubeConfig: quiet.kubeConfig() });
       const w = startWatch(store, { stallTimeoutMs: 150 });
       await w.handle.whenSynced;
@@ -592,7 +616,7 @@ describe('KubernetesStore.watch', () => {
     const w = startWatch(store);
     await w.handle.whenSynced;
     await waitFor(() => api.activeWatches === 1);
-    api.create(TOPOLOGIES, topologyManifest('db', 'a'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'a'));
     await waitFor(() => api.activeWatches === 3);
     w.ac.abort();
     await w.handle.done;
@@ -627,8 +651,8 @@ describe('controller loop with the Kubernetes store', () => {
   }
 
   it('adds the finalizer, writes the status once, emits one event, and lets deletion go through', async () => {
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const ac = abortable();
     const calls: string[] = [];
@@ -657,14 +681,14 @@ describe('controller loop with the Kubernetes store', () => {
     await waitFor(() => ctl.stats().running === 0);
     expect(gets() - g0).toBeLessThanOrEqual(calls.length - c0 + 1);
     // A spec change: generation 2 reaches observedGeneration.
-    api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => ((x.spec as { paused?: boolean }).paused = true));
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (x) => ((x.spec as { paused?: boolean }).paused = true));
     await waitFor(
       () =>
         (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { observedGeneration?: number } | undefined)
           ?.observedGeneration === 2,
     );
     // Deletion: the finalizer goes, the object goes, no more passes.
-    api.delete(TOPOLOGIES, 'db', 'warehouse');
+    await api.delete(TOPOLOGIES, 'db', 'warehouse');
     await waitFor(() => api.get(TOPOLOGIES, 'db', 'warehouse') === undefined);
     await waitFor(() => ctl.stats().timers === 0 && ctl.stats().running === 0);
     const n = calls.length;
@@ -676,7 +700,7 @@ describe('controller loop with the Kubernetes store', () => {
   });
 
   it('reports Invalid when the admin Secret is missing and recovers when it appears (Secret watch)', async () => {
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const ac = abortable();
     const calls: string[] = [];
@@ -695,7 +719,7 @@ describe('controller loop with the Kubernetes store', () => {
         'Invalid',
     );
     await waitFor(() => api.watchesOf(SECRETS) === 2);
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
     await waitFor(
       () =>
         (api.get(TOPOLOGIES, 'db', 'warehouse')!.status as { phase?: string } | undefined)?.phase === 'Ready',
@@ -705,8 +729,8 @@ describe('controller loop with the Kubernetes store', () => {
   });
 
   it('writes nothing while mayWrite() is false', async () => {
-    api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
-    api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.create(SECRETS, secretManifest('db', 'tributary-admin', { username: 'u', password: 'p' }));
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
     const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
     const ac = abortable();
     const calls: string[] = [];
@@ -722,6 +746,35 @@ describe('controller loop with the Kubernetes store', () => {
     expect(writes).toEqual([]);
     ac.abort();
     await ctl.done;
+  });
+
+  it('removes an annotation only as of the version decided on: one set again in between stays (409)', async () => {
+    const ack = 'tributary.dev/ack-failover';
+    await api.create(TOPOLOGIES, topologyManifest('db', 'warehouse'));
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
+      o.metadata.annotations = { [ack]: 'shard-a' };
+    });
+    const store = new KubernetesStore({ kubeConfig: api.kubeConfig() });
+    const ref = { namespace: 'db', name: 'warehouse' };
+    const decided = (await store.get(ref))!;
+    expect(decided.annotations[ack]).toBe('shard-a');
+    // Someone acknowledges again (another value) after the decision read the object.
+    await api.edit(TOPOLOGIES, 'db', 'warehouse', (o) => {
+      o.metadata.annotations = { [ack]: 'shard-b' };
+    });
+    await expect(
+      store.removeAnnotation(ref, ack, { resourceVersion: decided.resourceVersion! }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect((await api.get(TOPOLOGIES, 'db', 'warehouse'))!.metadata.annotations?.[ack]).toBe('shard-b');
+    const patch = (await api.requestsMatching('PATCH', '/mysqltopologies/warehouse')).at(-1)!;
+    expect(patch.body).toEqual({
+      metadata: { annotations: { [ack]: null }, resourceVersion: decided.resourceVersion },
+    });
+    // The next pass decides on the new value and removes it as of that version.
+    const next = (await store.get(ref))!;
+    expect(next.annotations[ack]).toBe('shard-b');
+    await store.removeAnnotation(ref, ack, { resourceVersion: next.resourceVersion! });
+    expect((await api.get(TOPOLOGIES, 'db', 'warehouse'))!.metadata.annotations?.[ack]).toBeUndefined();
   });
 });
 

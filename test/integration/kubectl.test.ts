@@ -6,13 +6,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderCrdYaml } from '../../src/api/crd.js';
 import { FailoverSpec } from '../../src/api/spec.js';
 import { renderTree } from '../../src/report/tree.js';
 import { ADMIN_PASSWORD, ADMIN_USER, REPL_PASSWORD, REPL_USER } from '../../src/sandbox/index.js';
 import { KubernetesStore } from '../../src/store/kubernetes.js';
 import { ANNOTATION_SWITCHOVER } from '../../src/store/store.js';
 import {
-  FakeKubeApiServer,
+  KubeApiServer,
   SECRETS,
   TOPOLOGIES,
   secretManifest,
@@ -28,7 +29,7 @@ const run = promisify(execFile);
 
 describe('kubectl tributary with a running operator and real members', () => {
   const sb = useSandbox({ names: ['a-0', 'a-1'] });
-  let api: FakeKubeApiServer;
+  let api: KubeApiServer;
   let op: ChildProcess | undefined;
   let kubeconfig = '';
   let uiPort = 0;
@@ -53,12 +54,13 @@ describe('kubectl tributary with a running operator and real members', () => {
   };
 
   beforeAll(async () => {
-    api = await FakeKubeApiServer.start({ bookmarkIntervalMs: 500 });
-    api.create(
+    api = await KubeApiServer.start({ bookmarkIntervalMs: 500 });
+    await api.applyYaml(renderCrdYaml());
+    await api.create(
       SECRETS,
       secretManifest(NS, 'tributary-admin', { username: ADMIN_USER, password: ADMIN_PASSWORD }),
     );
-    api.create(
+    await api.create(
       SECRETS,
       secretManifest(NS, 'tributary-repl', { username: REPL_USER, password: REPL_PASSWORD }),
     );
@@ -72,7 +74,7 @@ describe('kubectl tributary with a running operator and real members', () => {
       'downAfterSeconds' in FailoverSpec.shape
         ? { downAfterSeconds: 1, failureThreshold: 3 }
         : { failureThreshold: 10 };
-    api.create(
+    await api.create(
       TOPOLOGIES,
       topologyManifest(NS, 'pair', {
         failover: { enabled: true, pollIntervalSeconds: 1, cooldownSeconds: 300, ...detection },

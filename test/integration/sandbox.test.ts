@@ -48,7 +48,7 @@ async function waitFor(
 }
 
 /** What every sandbox server of a flavor must report (read with one SELECT). */
-const SETTINGS: Record<FlavorFacts['flavor'], { query: string; want: (s: SandboxServer) => object }> = {
+const SETTINGS: Record<FlavorFacts['family'], { query: string; want: (s: SandboxServer) => object }> = {
   mariadb: {
     query: `SELECT @@server_id AS sid, @@gtid_domain_id AS dom, @@port AS port, @@gtid_binlog_pos AS executed,
               @@gtid_slave_pos AS slave_pos, @@log_bin AS log_bin, @@log_slave_updates AS lsu,
@@ -99,7 +99,7 @@ describe.each(FLAVORS)('sandbox of three $label servers', (f) => {
     for (const s of servers) {
       expect(s.host).toBe('127.0.0.1');
       expect(s.flavor).toBe(f.flavor);
-      const [row] = await s.sql(SETTINGS[f.flavor].query);
+      const [row] = await s.sql(SETTINGS[f.family].query);
       expect(row).toMatchObject({
         port: s.port,
         executed: '',
@@ -109,7 +109,7 @@ describe.each(FLAVORS)('sandbox of three $label servers', (f) => {
         snr: 1,
         pfs: 0,
         ro: 1,
-        ...SETTINGS[f.flavor].want(s),
+        ...SETTINGS[f.family].want(s),
       });
       uuids.add(row!.uuid);
       expect(String(await s.scalar('SELECT VERSION()'))).toMatch(f.version);

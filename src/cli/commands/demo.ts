@@ -98,7 +98,11 @@ async function pass(ctx: LocalContext): Promise<PassResult> {
   return r;
 }
 
-const FLAVOR_NAMES: Record<SandboxFlavor, string> = { mariadb: 'MariaDB', mysql: 'MySQL' };
+const FLAVOR_NAMES: Record<SandboxFlavor, string> = {
+  mariadb: 'MariaDB',
+  mariadb11: 'MariaDB 11.8',
+  mysql: 'MySQL',
+};
 
 function demoFlavor(value: string | undefined): SandboxFlavor {
   const v = value ?? 'mariadb';

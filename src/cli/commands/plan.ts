@@ -1,4 +1,5 @@
 // `tributary plan -f FILE`: observe and print what the passes would do, with their SQL; changes nothing.
+import { disruptive } from '../../plan/actions.js';
 import { previewPasses } from '../../plan/preview.js';
 import { formatPlan } from '../../report/plan-text.js';
 import { observeLocal, openLocal } from '../context.js';
@@ -10,7 +11,9 @@ export async function planCommand(o: { filename: string[]; statusOut?: string })
     if (!observed) return;
     const passes = previewPasses(observed.decideInput);
     process.stdout.write(`${formatPlan(ctx.ref.name, passes, observed.inputs.replication)}\n`);
-    const pending = passes.some((p) => p.actions.length > 0 || p.journalChanged);
+    // Exit 2 only for something disruptive: a one-time fence that restarts nothing (PersistReadOnly) is
+    // printed, but a healthy topology met for the first time still exits 0.
+    const pending = passes.some((p) => p.actions.some(disruptive) || p.journalChanged);
     process.exitCode = pending ? 2 : 0;
   } finally {
     await ctx.close();

@@ -14,6 +14,7 @@ import {
   lit,
   opt,
   passwordFragment,
+  secret,
   sourceFragments,
   sql,
   validateChannelName,
@@ -216,6 +217,35 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
         this.start(channel, 'receiver'),
       ];
     },
+
+    // Connection options only: with the applier running the server refuses SOURCE_DELAY (3085) and
+    // SOURCE_AUTO_POSITION (3081) and accepts these (checked on 9.7.4); host and port are not restated.
+    reconfigureConnection(channel: string, source: ChannelSource): Statement[] {
+      const f = sourceFragments(source, { maxUser: 32, maxPassword: 32 });
+      const options = [
+        opt(p('USER'), f.user),
+        opt(p('PASSWORD'), f.password),
+        opt(p('CONNECT_RETRY'), f.connectRetry),
+        opt(p('RETRY_COUNT'), f.retryCount),
+        opt(p('HEARTBEAT_PERIOD'), f.heartbeatPeriod),
+        opt(p('SSL'), f.ssl),
+        opt(p('SSL_CA'), f.sslCa),
+        opt(p('SSL_CAPATH'), EMPTY),
+        opt(p('SSL_VERIFY_SERVER_CERT'), f.sslVerifyServerCert),
+        ...(w.publicKey ? [opt(`GET_${w.option}_PUBLIC_KEY`, source.tls?.enabled ? ZERO : ONE)] : []),
+      ];
+      return [
+        this.stop(channel, 'receiver'),
+        sql`${kw(w.change)} ${join(options)} FOR CHANNEL ${forChannel(channel)}`,
+        this.start(channel, 'receiver'),
+      ];
+    },
+
+    // The connection metadata repository (a table since 8.0; empty on a 5.7 with FILE repositories, so
+    // those channels read as unknown). Filled with performance_schema OFF too (checked on 9.7.4). Needs
+    // SELECT on it (docs/security.md: optional); the comparison runs on the server.
+    compareChannelCredentials: (user: string, password: string) =>
+      sql`SELECT Channel_name AS name, (User_name = ${lit(user, 'user')} AND User_password = ${secret(password)}) AS same FROM mysql.slave_master_info`,
 
     start: (channel: string, threads: Threads = 'both') =>
       sql`START ${kw(w.replica + THREAD_WORDS[threads])} FOR CHANNEL ${forChannel(channel)}`,

@@ -1,16 +1,19 @@
 // Leader election against the in-process API server, with fake time (each elector has its own clock).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../src/controller/clock.js';
 import { LeaderElector } from '../../../src/controller/leader.js';
-import { FakeKubeApiServer, LEASES } from '../../harness/kube-api-server.js';
+import { KubeApiServer, LEASES } from '../../harness/kube-api-server.js';
 
-let api: FakeKubeApiServer;
+let api: KubeApiServer;
 const stops: AbortController[] = [];
-beforeEach(async () => {
-  api = await FakeKubeApiServer.start();
+beforeAll(async () => {
+  api = await KubeApiServer.start();
 });
 afterEach(async () => {
   for (const ac of stops.splice(0)) ac.abort();
+  await api.reset();
+});
+afterAll(async () => {
   await api.close();
 });
 
@@ -58,9 +61,11 @@ function candidate(identity: string) {
   };
 }
 
-const holder = () =>
-  (api.get(LEASES, 'tributary-system', 'tributary-operator')?.spec as { holderIdentity?: string } | undefined)
-    ?.holderIdentity;
+const holder = async () =>
+  (
+    (await api.get(LEASES, 'tributary-system', 'tributary-operator'))?.spec as
+      { holderIdentity?: string } | undefined
+  )?.holderIdentity;
 
 describe('LeaderElector', () => {
   it('creates the Lease and leads; a second candidate does not', async () => {
@@ -69,8 +74,8 @@ describe('LeaderElector', () => {
     void a.start();
     await waitFor(() => a.elector.isLeader());
     expect(a.log).toEqual(['started']);
-    expect(holder()).toBe('a');
-    const lease = api.get(LEASES, 'tributary-system', 'tributary-operator')!;
+    expect(await holder()).toBe('a');
+    const lease = (await api.get(LEASES, 'tributary-system', 'tributary-operator'))!;
     expect(lease.spec).toMatchObject({ leaseDurationSeconds: 15, leaseTransitions: 0 });
     // MicroTime: six fractional digits.
     expect((lease.spec as { renewTime: string }).renewTime).toMatch(/\.\d{6}Z$/);
@@ -102,13 +107,16 @@ describe('LeaderElector', () => {
     await a.stop();
     expect(a.log).toEqual(['started', 'stopped']);
     expect(a.elector.isLeader()).toBe(false);
-    expect(holder()).toBe('');
+    expect(await holder()).toBe('');
     await b.tick(2000);
     expect(b.elector.isLeader()).toBe(true);
-    expect(holder()).toBe('b');
+    expect(await holder()).toBe('b');
     expect(
-      (api.get(LEASES, 'tributary-system', 'tributary-operator')!.spec as { leaseTransitions: number })
-        .leaseTransitions,
+      (
+        (await api.get(LEASES, 'tributary-system', 'tributary-operator'))!.spec as {
+          leaseTransitions: number;
+        }
+      ).leaseTransitions,
     ).toBe(1);
   });
 
@@ -124,11 +132,47 @@ describe('LeaderElector', () => {
     expect(b.elector.isLeader()).toBe(false);
     await b.tick(2000);
     expect(b.elector.isLeader()).toBe(true);
-    expect(holder()).toBe('b');
+    expect(await holder()).toBe('b');
     // a wakes up: its next round finds b holding the Lease and loses leadership at once.
     await a.tick(2000);
     expect(a.elector.isLeader()).toBe(false);
     expect(a.log).toEqual(['started', 'lost']);
+  });
+
+  it('a standby counts the lease duration from its read before the last renewal, and tries again at the expiry', async () => {
+    const a = candidate('a');
+    const b = candidate('b');
+    void a.start();
+    await waitFor(() => a.elector.isLeader());
+    void b.start(); // b's first read at 0 s of its clock
+    await waitFor(() => b.elector.rounds > 0);
+    await b.tick(2000); // 2 s: unchanged
+    await a.tick(2000); // a renews, then a freezes (dies)
+    await b.tick(2000); // 4 s: b sees the renewal, which happened after its read at 2 s
+    // client-go would count from 4 s (take over at 19 s); b counts from 2 s: the Lease expires at 17 s.
+    for (let i = 0; i < 6; i++) await b.tick(2000);
+    expect(b.elector.isLeader()).toBe(false); // 16 s
+    expect(b.elector.nextRoundInMs('held')).toBe(1000); // the next round lands on the expiry
+    await b.tick(1000);
+    expect(b.elector.isLeader()).toBe(true);
+    expect(await holder()).toBe('b');
+  });
+
+  it('never counts from more than half of leaseDuration − renewDeadline before the read that saw the change', async () => {
+    const a = candidate('a');
+    const b = candidate('b'); // not running: its rounds are called by hand
+    void a.start();
+    await waitFor(() => a.elector.isLeader());
+    expect(await b.elector.tryAcquireOrRenew()).toBe('held'); // b reads at 0 s
+    await a.tick(2000); // a renews, then freezes
+    // b's next read comes 10 s later: the renewal may have happened just before it.
+    await b.clock.advance(10_000);
+    expect(await b.elector.tryAcquireOrRenew()).toBe('held');
+    // Counted from 10 − (15 − 10) / 2 = 7.5 s, not from 0 s: held until 22.5 s.
+    await b.clock.advance(12_499);
+    expect(await b.elector.tryAcquireOrRenew()).toBe('held');
+    await b.clock.advance(1);
+    expect(await b.elector.tryAcquireOrRenew()).toBe('acquired');
   });
 
   it('stops leading when renewals fail past the renew deadline, before the Lease can expire for others', async () => {
@@ -145,7 +189,7 @@ describe('LeaderElector', () => {
   });
 
   it('only one of two candidates racing for a free Lease wins (the other gets a conflict)', async () => {
-    api.create(LEASES, {
+    await api.create(LEASES, {
       metadata: { name: 'tributary-operator', namespace: 'tributary-system' },
       spec: { holderIdentity: '' },
     });
@@ -155,11 +199,11 @@ describe('LeaderElector', () => {
     expect(results.filter((r) => r === 'acquired')).toHaveLength(1);
     // The loser either read the Lease after the winner wrote it, or raced and got a 409.
     expect(results.filter((r) => r === 'conflict' || r === 'held')).toHaveLength(1);
-    expect(['a', 'b']).toContain(holder());
+    expect(['a', 'b']).toContain(await holder());
   });
 
   it('a 409 on update loses the round only: the next round acquires', async () => {
-    api.create(LEASES, {
+    await api.create(LEASES, {
       metadata: { name: 'tributary-operator', namespace: 'tributary-system' },
       spec: { holderIdentity: '' },
     });
@@ -170,6 +214,6 @@ describe('LeaderElector', () => {
     expect(a.elector.isLeader()).toBe(false);
     await a.tick(2000);
     expect(a.elector.isLeader()).toBe(true);
-    expect(holder()).toBe('a');
+    expect(await holder()).toBe('a');
   });
 });

@@ -273,6 +273,46 @@ describe('runController', () => {
     expect(store.removedAnnotations).toHaveLength(0);
   });
 
+  it('a pass that started as a standby stays observe-only when leadership arrives mid-pass; the next pass writes', async () => {
+    const store = new MemoryStore();
+    const ref = store.put('db', 'a');
+    let leader = false;
+    const gate = deferred();
+    const seen: boolean[] = [];
+    let n = 0;
+    const h = start(
+      async (s, r, options) => {
+        if (n++ === 0) {
+          await gate.promise;
+          // Leading now, but this pass decided on what it read as a standby: it may not write.
+          seen.push(options?.mayWrite?.() ?? true);
+          await expect(s.removeAnnotation(r, 'tributary.dev/switchover')).rejects.toBeInstanceOf(
+            WriteForbiddenError,
+          );
+        } else seen.push(options?.mayWrite?.() ?? true);
+        return result({
+          statusChanged: true,
+          events: [{ type: 'Normal', reason: 'Observed', message: 'x' }],
+          requeueAfterMs: 60_000,
+        });
+      },
+      { store, mayWrite: () => leader },
+    );
+    await flushMicrotasks();
+    expect(h.calls).toHaveLength(1);
+    leader = true;
+    h.ctl.enqueue(ref); // what taking the Lease does: a pass at once, after the running one
+    gate.resolve();
+    await flushMicrotasks(6);
+    expect(h.outcomes[0]).toMatchObject({ observeOnly: true, statusWritten: false, eventsEmitted: 0 });
+    expect(h.outcomes[1]!.observeOnly).toBeUndefined();
+    expect(h.outcomes[1]).toMatchObject({ statusWritten: true, eventsEmitted: 1 });
+    expect(seen).toEqual([false, true]);
+    expect(store.removedAnnotations).toHaveLength(0);
+    expect(store.statusWrites).toHaveLength(1);
+    expect(store.events).toHaveLength(1);
+  });
+
   it('forgets a topology whose pass returns undefined (gone): no timer left', async () => {
     const store = new MemoryStore();
     store.put('db', 'a');

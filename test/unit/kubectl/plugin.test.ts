@@ -3,18 +3,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { renderCrdYaml } from '../../../src/api/crd.js';
 import type { TopologyStatus } from '../../../src/api/status.js';
 import { ackCommand, statusCommand, switchoverCommand, type Io } from '../../../src/kubectl/commands.js';
 import { renderTree } from '../../../src/report/tree.js';
 import { KubernetesStore } from '../../../src/store/kubernetes.js';
 import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER } from '../../../src/store/store.js';
-import { FakeKubeApiServer, TOPOLOGIES, topologyManifest } from '../../harness/kube-api-server.js';
+import { KubeApiServer, TOPOLOGIES, topologyManifest } from '../../harness/kube-api-server.js';
 import { diamond, record } from '../ui/statuses.js';
 
 const NS = 'db';
 const ref = { namespace: NS, name: 'diamond' };
-let api: FakeKubeApiServer;
+let api: KubeApiServer;
 let dir: string;
 let kubeconfig: string;
 let store: KubernetesStore;
@@ -37,18 +38,24 @@ const spec = {
   ],
 };
 
+beforeAll(async () => {
+  api = await KubeApiServer.start();
+  await api.applyYaml(renderCrdYaml());
+});
+afterAll(async () => {
+  await api.close();
+});
 beforeEach(async () => {
-  api = await FakeKubeApiServer.start();
   dir = mkdtempSync(join(tmpdir(), 'kubectl-tributary-'));
   kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
-  api.create(TOPOLOGIES, topologyManifest(NS, 'diamond', spec));
+  await api.create(TOPOLOGIES, topologyManifest(NS, 'diamond', spec));
   store = new KubernetesStore({ kubeConfig: api.kubeConfig(NS) });
 });
 afterEach(async () => {
   stopOperator?.();
   stopOperator = undefined;
-  await api.close();
+  await api.reset();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -226,7 +233,7 @@ describe('kubectl tributary switchover', () => {
 
   it('refuses to replace another pending request, and does nothing when the member already leads', async () => {
     await writeStatus(diamond());
-    api.edit(
+    await api.edit(
       TOPOLOGIES,
       NS,
       'diamond',

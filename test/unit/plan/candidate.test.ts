@@ -5,6 +5,8 @@ import type { InstanceObservation } from '../../../src/observe/types.js';
 import {
   checkSwitchoverTarget,
   chooseCandidate,
+  donorBlockers,
+  holds,
   type CandidateChoice,
   type CandidateInput,
 } from '../../../src/plan/candidate.js';
@@ -139,8 +141,6 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-2');
-    expect(c.donor).toBeUndefined();
-    expect(c.stranded).toEqual([]);
     expect(reasons(c)).toEqual({
       'a-0': 'the primary being replaced',
       'a-1': `behind a-2: lacks ${P}:91-100`,
@@ -163,11 +163,10 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-1');
-    expect(c.donor).toBeUndefined();
     expect(reasons(c)['a-2']).toBe(`behind a-1: lacks ${P}:96-100`);
   });
 
-  it('received sets that are incomparable: the one that holds more wins, the other donates the rest', () => {
+  it('received sets that are incomparable: the one that holds more wins', () => {
     const c = chooseCandidate(
       scenario(
         [
@@ -178,8 +177,6 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-1');
-    expect(c.donor).toBe('a-2');
-    expect(c.fromDonor).toBe(`${P2}:1-3`);
   });
 
   it('all members unreachable: no candidate', () => {
@@ -190,7 +187,6 @@ describe('chooseCandidate (MySQL)', () => {
       ]),
     );
     expect(c.candidate).toBeUndefined();
-    expect(c.donor).toBeUndefined();
     expect(reasons(c)).toEqual({
       'a-0': 'the primary being replaced',
       'a-1': 'unreachable (connect ECONNREFUSED)',
@@ -210,7 +206,6 @@ describe('chooseCandidate (MySQL)', () => {
     });
     expect(c).toEqual({
       passedOver: [{ member: 'a-0', reason: 'the primary being replaced' }],
-      stranded: [],
       errant: {},
       reason: 'no member may be promoted: the group has no other member',
     });
@@ -232,7 +227,7 @@ describe('chooseCandidate (MySQL)', () => {
     expect(reasons(c)['a-4']).toBe('not observed');
   });
 
-  it('the ahead member is must_not: it becomes the donor', () => {
+  it('the ahead member is must_not: passed over', () => {
     const c = chooseCandidate(
       scenario(
         [
@@ -244,20 +239,16 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-2');
-    expect(c.donor).toBe('a-1');
-    expect(c.fromDonor).toBe(`${P}:98-100`);
-    expect(c.stranded).toEqual([]);
     expect(reasons(c)).toMatchObject({
       'a-1': 'promotionRule must_not',
       'a-3': `behind a-2: lacks ${P}:91-97`,
     });
     expect(c.reason).toBe(
-      'a-2 holds the most advanced GTID set (executed and received) of the members that may be promoted; ' +
-        `a-1 holds transactions a-2 lacks but may not be promoted (promotionRule must_not): a-2 first takes ${P}:98-100 from it`,
+      'a-2 holds the most advanced GTID set (executed and received) of the members that may be promoted',
     );
   });
 
-  it('errant transactions: never promoted, never a donor; their legitimate extra is stranded', () => {
+  it('errant transactions: never promoted', () => {
     const c = chooseCandidate(
       scenario(
         [
@@ -268,10 +259,7 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-2');
-    expect(c.donor).toBeUndefined();
     expect(reasons(c)['a-1']).toBe(`errant transactions ${R1}:1-2`);
-    expect(c.stranded).toEqual([{ member: 'a-1', missing: `${P}:96-100` }]);
-    expect(c.reason).toContain(`transactions only a-1 holds will not reach a-2: ${P}:96-100`);
   });
 
   it('errant: what any member received from the old primary is legitimate', () => {
@@ -332,7 +320,7 @@ describe('chooseCandidate (MySQL)', () => {
     expect(c.candidate).toBe('a-1');
   });
 
-  it('applier stopped on an error: passed over, but may donate', () => {
+  it('applier stopped on an error: passed over', () => {
     const c = chooseCandidate(
       scenario(
         [
@@ -355,12 +343,10 @@ describe('chooseCandidate (MySQL)', () => {
     );
     // a-3's applier was stopped without an error (someone stopped it): it may be promoted.
     expect(c.candidate).toBe('a-3');
-    expect(c.donor).toBe('a-1');
-    expect(c.fromDonor).toBe(`${P}:100`);
     expect(reasons(c)['a-1']).toBe('applier stopped on error 1062 (Duplicate entry)');
   });
 
-  it('log_bin and log_replica_updates are required, to promote and to donate', () => {
+  it('log_bin and log_replica_updates are required to promote', () => {
     const c = chooseCandidate(
       scenario(
         [
@@ -372,12 +358,7 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-3');
-    expect(c.donor).toBeUndefined();
     expect(reasons(c)).toMatchObject({ 'a-1': 'log_bin off', 'a-2': 'log_replica_updates off' });
-    expect(c.stranded).toEqual([
-      { member: 'a-1', missing: `${P}:99-100` },
-      { member: 'a-2', missing: `${P}:99` },
-    ]);
   });
 
   it('every rule a member breaks is listed', () => {
@@ -415,7 +396,7 @@ describe('chooseCandidate (MySQL)', () => {
     expect(c.reason).toBe('a-3 ties with a-2 on GTID progress and wins on version');
   });
 
-  it('a newer member ahead of the candidate cannot donate: its extra is stranded', () => {
+  it('a newer member ahead of the candidate is not promoted', () => {
     const c = chooseCandidate(
       scenario(
         [
@@ -426,8 +407,6 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-2');
-    expect(c.donor).toBeUndefined();
-    expect(c.stranded).toEqual([{ member: 'a-1', missing: `${P}:51-60` }]);
   });
 
   it('the leaving primary, when reachable, counts for the version rule', () => {
@@ -492,7 +471,7 @@ describe('chooseCandidate (MySQL)', () => {
     expect(c.candidate).toBe('a-2');
   });
 
-  it('incomparable sets: the one with more transactions wins; the other donates what it lacks', () => {
+  it('incomparable sets: the one with more transactions wins', () => {
     // a-1 applied out of order (parallel applier) and misses 101; a-2 stopped at 101.
     const c = chooseCandidate(
       scenario(
@@ -504,10 +483,7 @@ describe('chooseCandidate (MySQL)', () => {
       ),
     );
     expect(c.candidate).toBe('a-1');
-    expect(c.donor).toBe('a-2');
-    expect(c.fromDonor).toBe(`${P}:101`);
     expect(reasons(c)['a-2']).toBe(`behind a-1: lacks ${P}:102-103`);
-    expect(c.reason).toContain(`a-2 holds transactions a-1 lacks: a-1 first takes ${P}:101 from it`);
   });
 
   it('ignores observations of other groups', () => {
@@ -538,7 +514,7 @@ describe('chooseCandidate (MariaDB)', () => {
     expect(reasons(c)['a-1']).toBe('behind a-2: lacks 0-1-100');
   });
 
-  it('the ahead member is must_not: it donates up to its position', () => {
+  it('the ahead member is must_not: passed over', () => {
     const c = chooseCandidate(
       scenario(
         [
@@ -549,8 +525,6 @@ describe('chooseCandidate (MariaDB)', () => {
       ),
     );
     expect(c.candidate).toBe('a-2');
-    expect(c.donor).toBe('a-1');
-    expect(c.fromDonor).toBe('1-1-13');
   });
 
   it('errant: a domain nobody else has, a seq past the others, the same seq from another server', () => {
@@ -572,7 +546,6 @@ describe('chooseCandidate (MariaDB)', () => {
     });
     expect(c.candidate).toBe('a-4');
     // a-1 is behind nobody in domain 1 but errant: its 1-1-13 is stranded.
-    expect(c.stranded).toEqual([{ member: 'a-1', missing: '1-1-13' }]);
   });
 
   it('equal seqs of different servers in other members do not make an innocent member errant', () => {
@@ -673,5 +646,30 @@ describe('checkSwitchoverTarget', () => {
     expect(checkSwitchoverTarget(base('a-1', facts, 'mariadb'))).toBe('errant transactions 7-12-3');
     // a-2's read is newer than the primary's: what it received is not errant.
     expect(checkSwitchoverTarget(base('a-2', facts, 'mariadb'))).toBeUndefined();
+  });
+});
+
+describe('the donor rules and what a member holds (the one authority catch-up.ts asks)', () => {
+  it('a donor may feed the candidate unless errant, without a binary log of replicas, or newer', () => {
+    const candidate = obs('a-2', { executed: `${P}:1-50`, version: '8.0.36' });
+    expect(donorBlockers(obs('a-1', { executed: `${P}:1-60` }), candidate, '')).toEqual([]);
+    expect(donorBlockers(obs('a-1', { executed: `${P}:1-60`, version: '8.4.0' }), candidate, '')).toEqual([
+      'it runs 8.4.0, newer than 8.0.36 on a-2',
+    ]);
+    expect(donorBlockers(obs('a-1', { logReplicaUpdates: false }), candidate, `${R1}:1`)).toEqual([
+      `it holds errant transactions ${R1}:1`,
+      'log_replica_updates off',
+    ]);
+    expect(donorBlockers(obs('a-1', { logBin: false }), candidate, '')).toEqual(['log_bin off']);
+  });
+
+  it('holds: executed ∪ received, except a MariaDB relay log whose two threads are stopped', () => {
+    expect(holds('mysql', obs('a-1', { executed: `${P}:1-5`, retrieved: `${P}:1-9`, io: 'No' }))).toBe(
+      `${P}:1-9`,
+    );
+    const m = (sql: 'Yes' | 'No') =>
+      obs('a-1', { executed: '1-1-5', retrieved: '1-1-9', io: 'No', sql, sqlErrno: 0 }, 'mariadb');
+    expect(holds('mariadb', m('Yes'))).toBe('1-1-9');
+    expect(holds('mariadb', m('No'))).toBe('1-1-5');
   });
 });

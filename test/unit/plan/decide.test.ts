@@ -191,4 +191,54 @@ describe('tributary plan: the passes of a whole failover, statement by statement
       ['Done'],
     ]);
   });
+
+  it('an acknowledgement binds to the loss shown; one given while nothing is shown is not taken', () => {
+    const ACK = { 'tributary.dev/ack-failover': 'shard-a' };
+    const deadline = '2026-11-21T12:05:00.000Z';
+    const waitingForCandidate = failoverRecord({
+      phase: 'CatchingUp',
+      deadline,
+      waitingFor: 'a member that can be promoted (a-1: unreachable)',
+    });
+    const noLoss = decidePass(
+      input({
+        observation: deadA0(),
+        previous: { ...previous(), failovers: [waitingForCandidate] },
+        annotations: ACK,
+      }),
+    );
+    expect(noLoss.journal[0]?.acknowledged).toBeUndefined();
+    expect(noLoss.consume).toEqual(['tributary.dev/ack-failover']);
+    expect(noLoss.events.find((e) => e.reason === 'FailoverAcknowledged')?.message).toMatch(
+      /shows no loss to accept/,
+    );
+
+    const atRisk = [{ member: 'dw-0', missing: '1-1-12' }];
+    const held = failoverRecord({ phase: 'CatchingUp', deadline, waitingFor: 'an acknowledgement', atRisk });
+    const acked = decidePass(
+      input({ observation: deadA0(), previous: { ...previous(), failovers: [held] }, annotations: ACK }),
+    );
+    expect(acked.events.find((e) => e.reason === 'FailoverAcknowledged')?.message).toMatch(
+      /losing dw-0: 1-1-12/,
+    );
+    // The step of the same pass sees the acknowledgement: here nothing is lost after all, it promotes.
+    expect(acked.journal[0]).toMatchObject({
+      acknowledged: true,
+      acknowledgedLoss: atRisk,
+      phase: 'Promoting',
+    });
+  });
+
+  it('the preview shows the wait for an unreachable survivor, then the promotion once its bound passed', () => {
+    const spec = warehouse((w) => w.groups[0]!.members.push({ name: 'a-2', host: 'h', port: 1006 }));
+    const observation = deadA0();
+    observation.instances.push({ ...observation.instances[0]!, member: 'a-2', reachable: false });
+    const passes = previewPasses(input({ spec, observation, streaks: downFor(Number.POSITIVE_INFINITY) }));
+    const phases = passes.map((p) => p.journal[0]?.phase);
+    expect(phases.slice(0, 3)).toEqual(['Decided', 'CatchingUp', 'Promoting']);
+    expect(passes[1]!.actions).toEqual([]);
+    expect(passes[1]!.journal[0]!.unreachable).toEqual(['a-2']);
+    expect(passes[2]!.journal[0]!.unreachable).toEqual(['a-2']);
+    expect(passes[2]!.events.map((e) => e.reason)).toContain('FailoverPossibleLoss');
+  });
 });

@@ -221,11 +221,118 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
     expect(held.actions).toEqual([]);
     expect(held.conditions.map((c) => c.type)).toEqual(['FailoverHeld']);
     expect(held.record.waitingFor).toMatch(/dw-0 holds 1-1-12/);
-    // Acknowledged: promotes with what a-1 holds; the loss stays on record.
-    const acked = step({ ...held.record, acknowledged: true }, later);
+    expect(held.record.atRisk).toEqual([{ member: 'dw-0', missing: '1-1-12' }]);
+    // Acknowledged (decide.ts binds the acknowledgement to atRisk): promotes with what a-1 holds; the
+    // loss stays on record.
+    const acked = step({ ...held.record, acknowledged: true, acknowledgedLoss: held.record.atRisk! }, later);
     expect(acked.record.phase).toBe('Promoting');
     expect(acked.record.stranded).toEqual([{ member: 'dw-0', missing: '1-1-12' }]);
     expect(acked.record.waitingFor).toBeUndefined();
+    expect(acked.record.atRisk).toBeUndefined();
+  });
+
+  it('an acknowledgement covers only the loss it was shown: a larger one withdraws it and holds again', () => {
+    const later = deadA0({ 'dw-0': dw0Ahead() });
+    const r = record({
+      phase: 'CatchingUp',
+      stranded: [{ member: 'dw-0', missing: '1-1-12' }],
+      acknowledged: true,
+      acknowledgedLoss: [{ member: 'dw-0', missing: '1-1-11' }],
+    });
+    const s = step(r, later);
+    expect(s.record.phase).toBe('CatchingUp');
+    expect(s.record.acknowledged).toBeUndefined();
+    expect(s.record.acknowledgedLoss).toBeUndefined();
+    expect(s.record.atRisk).toEqual([{ member: 'dw-0', missing: '1-1-12' }]);
+    expect(s.conditions[0]?.message).toMatch(/acknowledgement of dw-0 holds 1-1-11 is withdrawn/);
+    // Acknowledged for another holder: the same.
+    const other = step({ ...r, acknowledgedLoss: [{ member: 'a-2', missing: '1-1-12' }] }, later);
+    expect(other.record.phase).toBe('CatchingUp');
+    expect(other.record.acknowledged).toBeUndefined();
+  });
+
+  it('acknowledged or not, the candidate applies its own relay log first, and again before its reset', () => {
+    const obs = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidSlavePos: '1-1-10', gtidCurrentPos: '1-1-10' },
+        channels: [channel('', 'a-0', { ioRunning: 'No', sqlRunning: 'No', retrievedGtidSet: '1-1-14' })],
+      },
+    });
+    // Its applier runs (blocked behind a lock, say): the relay log is awaited.
+    const applying = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidSlavePos: '1-1-10', gtidCurrentPos: '1-1-10' },
+        channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-14' })],
+      },
+    });
+    const acked = step(record({ phase: 'CatchingUp', acknowledged: true, acknowledgedLoss: [] }), applying);
+    expect(acked.brief).toEqual(['a-1: wait up to 30s for 1-1-14 (failover: apply the relay log)']);
+    const promoting = step(
+      record({ phase: 'Promoting', acknowledged: true, acknowledgedLoss: [] }),
+      applying,
+    );
+    expect(promoting.brief).toEqual([
+      'a-1: wait up to 30s for 1-1-14 (failover: apply the relay log)',
+      "a-1/'': stop and remove (it pointed at a-0)",
+      'a-1: make writable (promoted in place of a-0)',
+    ]);
+    // Both threads stopped (MariaDB): the relay log can no longer be applied; a loss shown and held.
+    const lost = step(record({ phase: 'CatchingUp' }), obs);
+    expect(lost.record.atRisk).toEqual([{ member: 'a-1', missing: '1-1-14' }]);
+  });
+
+  it('a relay log seen before and gone now (a restart discarded it) is a loss shown and held', () => {
+    const r = record({ phase: 'CatchingUp', received: [{ member: 'a-1', channel: '', position: '1-1-14' }] });
+    const s = step(r, deadA0());
+    expect(s.record.phase).toBe('CatchingUp');
+    expect(s.record.atRisk).toEqual([{ member: 'a-1', missing: '1-1-14' }]);
+    expect(s.conditions.map((c) => c.type)).toEqual(['FailoverHeld']);
+    // What it received before is remembered, never less than what is seen now.
+    expect(s.record.received).toEqual([{ member: 'a-1', channel: '', position: '1-1-14' }]);
+  });
+
+  it('a survivor unreachable now: waited for up to catchUpTimeoutSeconds, then promoted and named', () => {
+    const spec = warehouse((w) => w.groups[0]!.members.push({ name: 'a-2', host: 'h', port: 1006 }));
+    const obs = deadA0();
+    obs.instances.push(instance('a-2', { reachable: false }));
+    const r = record({
+      phase: 'CatchingUp',
+      phaseTimes: { CatchingUp: new Date(NOW - 10_000).toISOString() },
+    });
+    const waiting = step(r, obs, spec);
+    expect(waiting.record.phase).toBe('CatchingUp');
+    expect(waiting.actions).toEqual([]);
+    expect(waiting.record.unreachable).toEqual(['a-2']);
+    expect(waiting.record.message).toMatch(/waits up to 30s .* for a-2 \(unreachable\)/);
+    const later = { ...r, phaseTimes: { CatchingUp: new Date(NOW - 30_000).toISOString() } };
+    const gone = step(later, obs, spec);
+    expect(gone.record.phase).toBe('Promoting');
+    expect(gone.record.unreachable).toEqual(['a-2']);
+  });
+
+  it('a survivor on a newer release than the candidate never feeds it: its extra is a loss, held', () => {
+    const spec = warehouse((w) => w.groups[0]!.members.push({ name: 'a-2', host: 'h', port: 1006 }));
+    const obs = deadA0({
+      'a-1': {
+        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidCurrentPos: '1-1-10', version: '10.6.1-MariaDB' },
+        channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-10' })],
+      },
+    });
+    obs.instances.push(
+      instance('a-2', {
+        vars: {
+          readOnly: true,
+          gtidExecuted: '1-1-12',
+          gtidCurrentPos: '1-1-12',
+          version: '10.11.19-MariaDB',
+        },
+        channels: [channel('', 'a-0', { ioRunning: 'No', retrievedGtidSet: '1-1-12' })],
+      }),
+    );
+    const s = step(record({ phase: 'CatchingUp' }), obs, spec);
+    expect(s.actions).toEqual([]);
+    expect(s.record.atRisk).toEqual([{ member: 'a-2', missing: '1-1-12' }]);
+    expect(s.conditions.map((c) => c.type)).toEqual(['FailoverHeld']);
   });
 
   it('past its deadline while held: FailoverStuck, every pass, until someone acknowledges', () => {
@@ -323,6 +430,18 @@ describe('a switchover: freeze, wait (bounded), promote or abort', () => {
     const s = stepSw(sw(), live({ readOnly: true, pos: '1-1-20' }, '1-1-18', 'No'));
     expect(s.record.catchUpTo).toBe('1-1-20');
     expect(s.brief).toEqual(['a-1: wait up to 20s for 1-1-20 (switchover: the target must hold everything)']);
+  });
+  it('read_only alone is not frozen: super_read_only off (MySQL) is fenced again before any wait', () => {
+    const obs = live({ readOnly: true, pos: '1-1-20' }, '1-1-18', 'No');
+    obs.instances.find((i) => i.member === 'a-0')!.vars!.superReadOnly = false;
+    const s = stepSw(sw(), obs);
+    expect(s.brief).toEqual(['a-0: make read-only (switchover: no more writes on the old primary)']);
+  });
+  it('a primary that became writable again and wrote: the wait follows its new position', () => {
+    const s = stepSw(sw({ catchUpTo: '1-1-20' }), live({ readOnly: true, pos: '1-1-25' }, '1-1-20', 'No'));
+    expect(s.record.phase).toBe('CatchingUp');
+    expect(s.record.catchUpTo).toBe('1-1-25');
+    expect(s.brief).toEqual(['a-1: wait up to 20s for 1-1-25 (switchover: the target must hold everything)']);
   });
   it('caught up: promoted', () => {
     const s = stepSw(sw(), live({ readOnly: true, pos: '1-1-20' }, '1-1-20', 'No'));
