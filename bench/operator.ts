@@ -1,7 +1,7 @@
 // bench:operator — what `tributary operator` costs the Kubernetes API server at rest: N copies of the
 // design's warehouse topology (5 local MariaDB servers each), each in its own namespace with its two
-// Secrets, served by the in-process API server of the tests (test/harness/kube-api-server.ts, the real
-// CRD installed from `tributary crd` read as YAML 1.1), and one operator run as the CLI runs it
+// Secrets, served by the tests' API server (test/harness/kube-api-server.ts: the CRD from `tributary crd`
+// and the topologies in a real apiextensions-apiserver with etcd), and one operator run as the CLI runs it
 // (runOperator with leader election, the real reconciler, pollIntervalSeconds 1).
 //
 // After every topology is Ready at the API server, and a settling pause, a fixed window counts every
@@ -11,8 +11,7 @@
 // error or Ctrl-C (the sandbox's own hooks).
 //
 // Environment: BENCH_TOPOLOGIES (default 4), BENCH_WINDOW_SECONDS (default 60), BENCH_SETTLE_SECONDS
-// (default 35: the reconciler's 30 s interval for lag/GTID-only status changes, + 5 s), BENCH_CRD=0 to
-// run without the CRD (no schema validation: what an old CRD that the server misread would hide).
+// (default 35: the reconciler's 30 s interval for lag/GTID-only status changes, + 5 s).
 import { renderCrdYaml } from '../src/api/crd.js';
 import type { TopologyStatus } from '../src/api/status.js';
 import { demoManifests } from '../src/cli/commands/demo.js';
@@ -34,7 +33,6 @@ import { CpuMeter, envNumber, machineLine, mb, memoryFigures, sleep, startInBatc
 const TOPOLOGIES_N = Math.trunc(envNumber('BENCH_TOPOLOGIES', 4));
 const WINDOW_SECONDS = envNumber('BENCH_WINDOW_SECONDS', 60);
 const SETTLE_SECONDS = envNumber('BENCH_SETTLE_SECONDS', VOLATILE_WRITE_INTERVAL_MS / 1000 + 5);
-const WITH_CRD = process.env.BENCH_CRD !== '0';
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 const START_BATCH = 10;
 const CONVERGE_DEADLINE_MS = 300_000;
@@ -54,7 +52,7 @@ function table(counts: Record<string, number>, minutes: number): void {
 
 async function main(): Promise<void> {
   console.log(
-    `bench:operator  Node ${process.version}, ${TOPOLOGIES_N} topologies × ${MEMBERS.length} servers, pollIntervalSeconds 1, tributary operator --leader-elect against the test API server${WITH_CRD ? ' (CRD installed)' : ' (no CRD)'}, loopback`,
+    `bench:operator  Node ${process.version}, ${TOPOLOGIES_N} topologies × ${MEMBERS.length} servers, pollIntervalSeconds 1, tributary operator --leader-elect against the test API server (real apiextensions-apiserver), loopback`,
   );
   console.log(`machine: ${machineLine()}`);
   const sandboxes: Sandbox[] = [];
@@ -72,7 +70,7 @@ async function main(): Promise<void> {
     console.log(`${servers.length} servers started`);
 
     api = await KubeApiServer.start({ bookmarkIntervalMs: 60_000 });
-    if (WITH_CRD) await api.applyYaml(renderCrdYaml());
+    await api.applyYaml(renderCrdYaml());
     const refs: TopologyRef[] = [];
     for (const [i, sb] of sandboxes.entries()) {
       const namespace = `bench-${pad2(i)}`;

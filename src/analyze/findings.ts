@@ -4,6 +4,7 @@ import type { ChannelStatus } from '../api/status.js';
 import { NO_CHANNEL_TLS, type ChannelTls } from '../sql/dialect.js';
 import { IO_UNREACHABLE_ERRNOS } from '../sql/errors.js';
 import type { GtidOps } from '../sql/gtid/index.js';
+import { declaredChannels } from './managed-channels.js';
 import {
   channelSourceMember,
   failingOver,
@@ -330,14 +331,10 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
   const domains = new Map<number, string>();
   const ownDomain = p.obs!.vars!.gtidDomainId;
   if (ownDomain !== null && ownDomain !== undefined) domains.set(ownDomain, name);
-  for (const spec of g.spec.channels) {
-    const from = view.groups.find((x) => x.spec.name === spec.from);
-    const source = from?.members.find((m) => m.spec.name === from.primary);
-    if (!source) continue;
-    const current = channels.find((c) => sameName(c.name, spec.name));
+  for (const { spec, name: channel, source, current } of declaredChannels(view, g)) {
     const desired: DesiredChannel = {
       member: name,
-      channel: current?.name ?? spec.name,
+      channel,
       fromGroup: spec.from,
       source: source.spec.name,
       sourceHost: source.spec.host,

@@ -310,6 +310,10 @@ export const CredentialsRecord = z.object({
       "Every group's primary and every managed channel has them: the rotation is over (channels made later get them when they are made).",
   }),
   completedAt: z.string().optional().meta({ description: 'When the rotation finished.' }),
+  adopted: z.boolean().optional().meta({
+    description:
+      'Started on first contact (adoption), not by a change of the Secret: a refused login alone does not make the operator change an account.',
+  }),
 });
 export type CredentialsRecord = z.infer<typeof CredentialsRecord>;
 

@@ -5,8 +5,14 @@ import type { TopologyStatus } from '../api/status.js';
 import { loadCredentials, validateTopology, type Credentials, type TlsMaterial } from '../api/validate.js';
 import { observeTopology } from '../observe/probe.js';
 import type { Observation } from '../observe/types.js';
-import { verifyReplicationCredentials } from '../observe/credentials-check.js';
-import { accountsToVerify, fingerprint, newSalt, type CredentialsInput } from '../plan/credentials.js';
+import { verifyReplicationCredentials, type RefusedLogins } from '../observe/credentials-check.js';
+import {
+  accountsToVerify,
+  fingerprint,
+  newSalt,
+  refusalMeansStale,
+  type CredentialsInput,
+} from '../plan/credentials.js';
 import type { DecideInput } from '../plan/decide.js';
 import type { SqlClientPool } from '../sql/client.js';
 import type { Store, StoredTopology } from '../store/store.js';
@@ -61,12 +67,14 @@ export const replicationOf = (inputs: PassInputs): NonNullable<DecideInput['repl
 /**
  * A pass's observation: the probe of every member, then — while the credentials record of status does not
  * cover the Secret (first contact, a rotation under way) — the Secret verified on the servers, so that
- * what already holds it is adopted, not changed (plan/credentials.ts).
+ * what already holds it is adopted, not changed (plan/credentials.ts). `refused`: the logins refused on
+ * earlier passes of this process, not tried again (each counts toward the account's failed-login limit).
  */
 export async function observeAndVerify(
   inputs: PassInputs,
   pool: SqlClientPool,
   probeTimeoutMs?: number,
+  refused?: RefusedLogins,
 ): Promise<Observation> {
   const observation = await observe(inputs, pool, probeTimeoutMs);
   const accounts = accountsToVerify(inputs.previous?.credentials, inputs.credentials);
@@ -76,6 +84,8 @@ export async function observeAndVerify(
     replication: inputs.replication,
     pool,
     accounts,
+    refusalMeansStale: refusalMeansStale(inputs.previous?.credentials, inputs.credentials),
+    ...(refused ? { refused } : {}),
     ...(inputs.tls ? { tls: inputs.tls } : {}),
     ...(probeTimeoutMs ? { timeoutMs: probeTimeoutMs } : {}),
   });

@@ -20,8 +20,8 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { sleep, systemClock, type Clock } from './clock.js';
-import { silentLog, type Log } from './loop.js';
+import { sleep, systemClock, type Clock } from '../util/clock.js';
+import { silentLog, type Log } from '../util/log-sink.js';
 import { describeError, statusCodeOf } from '../store/kubernetes.js';
 
 export const DEFAULT_LEASE_NAME = 'tributary-operator';

@@ -13,11 +13,8 @@ import type { TopologyStatus } from '../api/status.js';
 import type { PassResult, Reconciler } from './pass.js';
 import { ConflictError, refKey, type LifecycleStore, type Store, type TopologyRef } from '../store/store.js';
 import type { Log } from '../util/log-sink.js';
-import { systemClock, type Cancel, type Clock } from './clock.js';
+import { systemClock, type Cancel, type Clock } from '../util/clock.js';
 import { WorkQueue } from './queue.js';
-
-export { silentLog, type Log } from '../util/log-sink.js';
-export type { LifecycleStore } from '../store/store.js';
 
 export function isLifecycleStore(store: Store): store is Store & LifecycleStore {
   return typeof (store as Partial<LifecycleStore>).admit === 'function';

@@ -6,7 +6,7 @@
 //   and done() queues it once more: any number of adds during a pass coalesce into one follow-up;
 // - each key has at most one armed timer (addAfter replaces it), so a topology never accumulates timers;
 // - addRateLimited() delays by exponential backoff per key until forget() resets it.
-import { backoffDelay, systemClock, type Cancel, type Clock } from './clock.js';
+import { backoffDelay, systemClock, type Cancel, type Clock } from '../util/clock.js';
 
 export interface WorkQueueOptions {
   clock?: Clock;

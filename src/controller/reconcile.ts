@@ -6,7 +6,8 @@
 //   conflict means someone else wrote: nothing runs, the next pass re-reads and decides again); then
 //   the annotations acted on are removed and the statements run, target by target;
 // - report: the status projected from a fresh observation when something ran.
-// The only memory this process keeps between passes is each member's streak of failed probes.
+// The only memory this process keeps between passes is each member's streak of failed probes, and the
+// replication logins refused under the current Secret.
 import {
   emptyStatus,
   type Condition,
@@ -16,6 +17,7 @@ import {
 } from '../api/status.js';
 import { executeActions, failureLabel, type ExecuteContext, type ExecuteResult } from '../execute/execute.js';
 import { addressKey } from '../analyze/view.js';
+import { RefusedLogins } from '../observe/credentials-check.js';
 import { dialectOf } from '../observe/probe.js';
 import { channelLabel, describeAction, type Action } from '../plan/actions.js';
 import { afterExecution } from '../plan/credentials.js';
@@ -72,6 +74,8 @@ interface Memory {
   streaks: Map<string, ProbeStreak>;
   /** When this process last reported a status change (ms). */
   lastChange: number;
+  /** Replication logins refused under the current Secret: not tried again (failed-login limits). */
+  refused: RefusedLogins;
 }
 
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
@@ -85,11 +89,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const inputs = await loadInputs(store, stored);
     if ('errors' in inputs) return invalidResult(stored, inputs.errors, started.toISOString());
     watchers.track(ref, inputs);
-    const mem = memory.get(refKey(ref)) ?? { streaks: new Map(), lastChange: 0 };
+    const mem = memory.get(refKey(ref)) ?? {
+      streaks: new Map(),
+      lastChange: 0,
+      refused: new RefusedLogins(),
+    };
     memory.set(refKey(ref), mem);
 
-    // gather
-    const observation = await observeAndVerify(inputs, deps.pool, deps.probeTimeoutMs);
+    // gather. A pass that may not write (a standby) does not verify the Secret either: a refused login
+    // changes the server too (it counts toward FAILED_LOGIN_ATTEMPTS / max_password_errors).
+    const observation =
+      (options.mayWrite?.() ?? true)
+        ? await observeAndVerify(inputs, deps.pool, deps.probeTimeoutMs, mem.refused)
+        : await observe(inputs, deps.pool, deps.probeTimeoutMs);
     mem.streaks = nextStreaks(mem.streaks, observation.instances, now().getTime());
     // decide
     const plan = decidePass({

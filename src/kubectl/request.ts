@@ -2,7 +2,7 @@
 // mechanism behind `switchover` and `ack`. The annotation is set only on the version of the object the
 // request was decided on; progress is read from status alone; a request the operator never took up is
 // withdrawn at the timeout, so it cannot fire later by surprise.
-import { sleep, systemClock } from '../controller/clock.js';
+import { sleep, systemClock } from '../util/clock.js';
 import type { StoredTopology, TopologyRef } from '../store/store.js';
 import { UserError } from '../util/errors.js';
 import type { Cluster } from './cluster.js';

@@ -29,13 +29,15 @@ export interface InstanceObservation {
   replicationUserExists?: boolean;
   /**
    * Whether the replication account accepts the replication Secret's password, tried by logging in as it
-   * (observe/credentials-check.ts): true, false (access denied), null (could not tell). Absent: not tried
+   * (observe/credentials-check.ts): true, false (access denied, and known to hold another password),
+   * null (could not tell, or access denied that a host mismatch could explain as well). Absent: not tried
    * (only while the credentials record of status leaves this member's account open).
    */
   replicationLogin?: boolean | null;
   /**
    * Per channel name: whether the user and password the channel stores equal the replication Secret's
-   * (MySQL's connection metadata repository, compared on the server: the password never comes back);
+   * (MySQL's connection metadata repository: a salted digest of the stored password is read back and
+   * compared, no password is sent in the statement);
    * null where the server does not let the operator read it (MariaDB keeps it in a file). Absent: not read.
    */
   channelCredentials?: Record<string, boolean | null>;

@@ -4,9 +4,9 @@
 // verified. Pure: view, the pass's actions and the servers' verified facts in, text out.
 import type { Flavor } from '../api/spec.js';
 import type { TopologyView } from '../analyze/view.js';
-import type { ConditionDraft } from './decide.js';
+import { managedChannels } from '../analyze/managed-channels.js';
+import type { ConditionDraft } from './condition.js';
 import { actionTarget, channelLabel, type Action } from './actions.js';
-import { expectedChannels } from './credentials.js';
 
 export interface AdoptionLine {
   /** `member` or `member/channel`. */
@@ -82,7 +82,7 @@ export function adoptionReport(view: TopologyView, actions: readonly Action[]): 
       for (const a of mine) out.push({ target: name, changes: true, text: will(view, a) });
     }
   }
-  for (const c of expectedChannels(view)) {
+  for (const c of managedChannels(view)) {
     const label = channelLabel(c.member, c.channel);
     const mine = actions.filter(
       (a) => a.member === c.member && actionTarget(a).channel?.toLowerCase() === c.channel.toLowerCase(),
@@ -93,13 +93,22 @@ export function adoptionReport(view: TopologyView, actions: readonly Action[]): 
       for (const a of mine) out.push({ target: label, changes: true, text: will(view, a) });
       continue;
     }
+    if (!obs.channels.some((x) => x.name === c.channel)) continue;
     const stored = obs.channelCredentials?.[c.channel];
+    if (stored === false) {
+      // Read, and not the Secret's: it gets the Secret's once its source's account has it (a rotation).
+      out.push({
+        target: label,
+        changes: false,
+        text: `not changed yet (from ${c.source}; its stored password differs from the Secret's (or its user does): it gets the Secret's once ${c.source}'s account has it)`,
+      });
+      continue;
+    }
     const how =
       stored === true
         ? "its stored user and password are the Secret's"
-        : `its stored password cannot be read here (${obs.flavor === 'mariadb' ? 'MariaDB keeps it in a file' : 'no SELECT on mysql.slave_master_info'}): unverified`;
-    if (obs.channels.some((x) => x.name === c.channel))
-      out.push({ target: label, changes: false, text: `adopted as is (from ${c.source}; ${how})` });
+        : `its stored password could not be read here (${obs.flavor === 'mariadb' ? 'MariaDB keeps it in a file' : 'no SELECT on mysql.slave_master_info, or the read failed'}): unverified`;
+    out.push({ target: label, changes: false, text: `adopted as is (from ${c.source}; ${how})` });
   }
   return out;
 }
@@ -124,13 +133,14 @@ export function unverifiedCondition(
     }),
   );
   const channels = adopting
-    ? expectedChannels(view)
+    ? managedChannels(view)
         .filter((c) => {
           const obs = view.members.get(c.member)?.obs;
           return (
             obs?.reachable === true &&
             obs.channels.some((x) => x.name === c.channel) &&
-            obs.channelCredentials?.[c.channel] !== true &&
+            // Read and found different is not "unverified": the rotation gives it the Secret's.
+            (obs.channelCredentials?.[c.channel] ?? null) === null &&
             !touched.has(channelLabel(c.member, c.channel))
           );
         })
@@ -139,7 +149,9 @@ export function unverifiedCondition(
   if (accounts.length === 0 && channels.length === 0) return undefined;
   const parts = [
     ...(accounts.length
-      ? [`could not check the replication account's password on ${accounts.join(', ')} (left as it is)`]
+      ? [
+          `could not check the replication account's password on ${accounts.join(', ')} (left as it is: no answer, or access denied with no channel's stored password to confirm a different password — a host mismatch, REQUIRE SSL or an anonymous account deny access too)`,
+        ]
       : []),
     ...(channels.length
       ? [

@@ -16,6 +16,7 @@
 // 4. Donors (`donorBlockers`): a survivor may feed the candidate unless it has errant transactions, no
 //    binary log of replicated transactions, or runs a newer release than the candidate; rules such as
 //    must_not do not matter for that. catch-up.ts adds what only the servers can tell (purged logs, 1236).
+//    A group's donors are tried in the order of 3., by what they executed (`compareDonors`).
 //
 // Errant transactions are those nothing shows to come from the old primary: not in its last known
 // executed set (or its live one, when it is leaving but reachable), not received by any member over ''
@@ -176,6 +177,28 @@ export function donorBlockers(
   if (d && c && newerParts(d.parts, c.parts))
     out.push(`it runs ${d.text}, newer than ${c.text} on ${candidate.member}`);
   return out;
+}
+
+/**
+ * The order in which a group's survivors feed the candidate (catch-up.ts), best first: the candidates'
+ * ranking, with GTID progress measured on what a donor can send — its executed set, its binary log — not
+ * on what it received. Spec order ends every tie, so only a member compared with itself gives 0; members
+ * that cannot be compared (not readable, GTID text unreadable) come last.
+ */
+export function compareDonors(
+  flavor: Flavor,
+  members: readonly Member[],
+  observations: readonly InstanceObservation[],
+): (a: string, b: string) => number {
+  const ops = gtidOps(flavor);
+  const ranked = new Map<string, Usable>();
+  for (const a of members.map((m, i) => assess(m, i, observations, ops, flavor)))
+    if (a.usable) ranked.set(a.member.name, { ...a.usable, progress: ops.progress(a.usable.executed) });
+  const rank = compareRank(ops);
+  return (a, b) => {
+    const [x, y] = [ranked.get(a), ranked.get(b)];
+    return x && y ? rank(x, y) : x ? -1 : y ? 1 : 0;
+  };
 }
 
 /**

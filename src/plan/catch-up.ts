@@ -4,9 +4,9 @@
 // 1. Relay logs. Every survivor's channel from the dead primary applies what it received (a bounded
 //    wait): the candidate's own always, before promotion; another survivor's as far as the candidate
 //    lacks it. A relay log that can no longer be applied is part of the loss.
-// 2. Donors (the rules are candidate.ts's): a survivor holding what the candidate lacks feeds it over a
-//    temporary channel, one per pass; the group's members first, then the primaries of the groups it
-//    feeds (MariaDB only, by GTID domain). What no donor can serve is part of the loss.
+// 2. Donors (the rules and their order are candidate.ts's): a survivor holding what the candidate lacks
+//    feeds it over a temporary channel, one per pass; the group's members first, then the primaries of
+//    the groups it feeds (MariaDB only, by GTID domain). What no donor can serve is part of the loss.
 // 3. Unreachable survivors may hold acknowledged transactions: the record waits for them up to
 //    catchUpTimeoutSeconds from entering CatchingUp, then goes on and names them (`unreachable`).
 // 4. A loss is shown (atRisk, FailoverHeld) and held until a human acknowledges it. The acknowledgement
@@ -18,7 +18,7 @@ import { channelSourceMember, type MemberView } from '../analyze/view.js';
 import { gtidOps, type GtidOps } from '../sql/gtid/index.js';
 import { inDomains, ofServers } from '../sql/gtid/select.js';
 import type { Action } from './actions.js';
-import { chooseCandidate, donorBlockers, holds, type Stranded } from './candidate.js';
+import { chooseCandidate, compareDonors, donorBlockers, holds, type Stranded } from './candidate.js';
 import {
   cameBack,
   candidateInput,
@@ -27,6 +27,7 @@ import {
   groupDomains,
   groupFlavor,
   readable,
+  showLoss,
   waitSeconds,
   type Outcome,
   type StepContext,
@@ -153,8 +154,6 @@ function vanished(
   }
   return out;
 }
-
-const showLoss = (loss: readonly Stranded[]) => loss.map((s) => `${s.member} holds ${s.missing}`).join('; ');
 
 export function catchUp(r: FailoverRecord, ctx: StepContext): Outcome {
   if (readable(ctx, r.from)) return cameBack(r);
@@ -328,17 +327,18 @@ function donors(
     const blockers = donorBlockers(m.obs!, candidate, errant[m.spec.name] ?? '');
     return { member: m, missing, ...extra, ...(blockers.length ? { cannot: blockers.join('; ') } : {}) };
   };
+  const rank = compareDonors(
+    flavor,
+    g.spec.members,
+    g.members.flatMap((m) => (m.obs ? [m.obs] : [])),
+  );
   // A member with errant transactions cannot feed the candidate (they would come along); what it holds
   // legitimately beyond the candidate is still a survivor's and must not vanish: it is part of the loss.
   const inGroup: Donor[] = g.members
     .filter((m) => m.spec.name !== r.from && m.spec.name !== r.to && readable(ctx, m.spec.name))
     .map((m) => judge(m, ops.missing(ops.union(held, errant[m.spec.name] ?? ''), m.obs!.vars!.gtidExecuted)))
     .filter((d) => d.missing !== '')
-    .sort((a, b) =>
-      ops.progress(b.member.obs!.vars!.gtidExecuted) > ops.progress(a.member.obs!.vars!.gtidExecuted)
-        ? 1
-        : -1,
-    );
+    .sort((a, b) => rank(a.member.spec.name, b.member.spec.name));
   const domains = flavor === 'mariadb' ? groupDomains(ctx.view, ctx.previous, r.group) : [];
   const below: Donor[] = [];
   for (const fed of ctx.view.groups) {

@@ -17,6 +17,7 @@ import { createHash, randomBytes, scryptSync } from 'node:crypto';
 import type { CredentialsRecord, CredentialsStatus } from '../api/status.js';
 import type { Credentials } from '../api/validate.js';
 import { feedsReplicas, type PasswordTargets } from '../analyze/findings.js';
+import { managedChannels } from '../analyze/managed-channels.js';
 import type { TopologyView } from '../analyze/view.js';
 import { REPLICATION_ACCOUNT_HOST } from '../sql/grants.js';
 import { channelLabel, type Action } from './actions.js';
@@ -71,6 +72,19 @@ export function accountsToVerify(
 }
 
 /**
+ * Whether a refused login as the replication account means, by itself, that the account holds another
+ * password: yes in a rotation (the operator applied an earlier Secret, so the account is expected to hold
+ * that one); no on first contact and while the record adoption started is open, where access denied may
+ * as well be a host mismatch, REQUIRE SSL or an anonymous account shadowing it (observe/credentials-check.ts
+ * then wants a channel's stored password to agree).
+ */
+export function refusalMeansStale(stored: CredentialsStatus | undefined, input: CredentialsInput): boolean {
+  const r = stored?.replication;
+  if (!r) return false;
+  return currentRecord(stored, input) ? r.adopted !== true : true;
+}
+
+/**
  * The record a pass works from; `started`: a new record with work left (journaled before anything runs);
  * `adopted`: this pass met the topology for the first time (no record before). A new record starts from
  * what was verified on the servers; one with nothing left to do is complete at once (nothing to journal).
@@ -92,36 +106,9 @@ export function startRotation(
     channels: found.complete ? [] : found.channels,
     complete: found.complete,
     ...(found.complete ? { completedAt: nowIso } : {}),
+    ...(adopted ? { adopted: true } : {}),
   };
   return { credentials: { salt: input.salt, replication }, started: !found.complete, adopted };
-}
-
-/** A managed channel of the view: the member holding it, its name, the member it should receive from. */
-export interface ManagedChannelRef {
-  member: string;
-  channel: string;
-  source: string;
-}
-
-/**
- * Every managed channel the view expects, with its current name: each replica's '' from its group's
- * primary, and each declared channel into a group's primary from its source group's primary.
- */
-export function expectedChannels(view: TopologyView): ManagedChannelRef[] {
-  const out: ManagedChannelRef[] = [];
-  for (const g of view.groups) {
-    if (!g.primary) continue;
-    const primary = view.members.get(g.primary);
-    for (const m of g.members)
-      if (m.spec.name !== g.primary) out.push({ member: m.spec.name, channel: '', source: g.primary });
-    for (const c of g.spec.channels) {
-      const from = view.groups.find((x) => x.spec.name === c.from);
-      if (!from?.primary) continue;
-      const name = primary?.obs?.channels.find((x) => x.name.toLowerCase() === c.name.toLowerCase())?.name;
-      out.push({ member: g.primary, channel: name ?? c.name, source: from.primary });
-    }
-  }
-  return out;
 }
 
 const obsOf = (view: TopologyView, member: string) => view.members.get(member)?.obs;
@@ -140,7 +127,7 @@ function alreadyThere(
   const accounts = [...view.members.keys()].filter((m) => obsOf(view, m)?.replicationLogin === true).sort();
   const channels: string[] = [];
   let covered = true;
-  for (const c of expectedChannels(view)) {
+  for (const c of managedChannels(view)) {
     const stored = obsOf(view, c.member)?.channelCredentials?.[c.channel];
     const exists = obsOf(view, c.member)?.channels.some((x) => x.name === c.channel) ?? false;
     const holds =

@@ -3,19 +3,22 @@
 // steps included, so `tributary plan` shows them. moco's shape: gather → decide the state → one
 // operation per group → requeue at once while a failover is under way.
 import type { TopologySpec } from '../api/spec.js';
-import type { Condition, CredentialsStatus, FailoverRecord, TopologyStatus } from '../api/status.js';
+import type { CredentialsStatus, FailoverRecord, TopologyStatus } from '../api/status.js';
 import { analyze, type Finding } from '../analyze/findings.js';
 import { buildView, type TopologyView } from '../analyze/view.js';
 import type { Observation } from '../observe/types.js';
 import { gtidOps } from '../sql/gtid/index.js';
-import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER, type TopologyEvent } from '../api/annotations.js';
+import { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER } from '../api/annotations.js';
+import type { TopologyEvent } from '../api/events.js';
 import { channelLabel, type Action } from './actions.js';
 import { planConvergence } from './converge.js';
 import { activeFailover, decideFailovers, decideSwitchover, parseSwitchoverAnnotation } from './failover.js';
-import { isOpen, moveTo, showLoss, stepFailover, type StepCondition } from './failover-step.js';
+import { showLoss, type StepCondition } from './failover-common.js';
+import { isOpen, moveTo, stepFailover } from './failover-step.js';
 import { assessPrimaries, nextProbeInMs, type PrimaryHealth, type ProbeStreak } from './health.js';
 import { inRunOrder } from './stages.js';
 import { adoptionReport, unverifiedCondition, type AdoptionLine } from './adoption.js';
+import type { ConditionDraft } from './condition.js';
 import { connectionOnlyDrift } from './connection-drift.js';
 import { passwordTargets, rotationMessage, startRotation, type CredentialsInput } from './credentials.js';
 
@@ -23,7 +26,7 @@ import { passwordTargets, rotationMessage, startRotation, type CredentialsInput 
 export const JOURNAL_LENGTH = 20;
 
 export type ManagedChannel = TopologyStatus['managedChannels'][number];
-export type ConditionDraft = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+export type { ConditionDraft };
 
 export interface DecideInput {
   spec: TopologySpec;

@@ -37,6 +37,10 @@ export type Outcome =
   | { next: FailoverPhase; update?: Partial<FailoverRecord> }
   | { stay: Action[]; update?: Partial<FailoverRecord>; condition?: StepCondition };
 
+/** `a-2: 1-1-12; dw-0: 1-1-13`: a loss (holders and GTID sets) as every message and event shows it. */
+export const showLoss = (loss: readonly { member: string; missing: string }[]): string =>
+  loss.map((s) => `${s.member}: ${s.missing}`).join('; ');
+
 export const readable = (ctx: StepContext, name: string): MemberView | undefined => {
   const m = ctx.view.members.get(name);
   return m?.reachable && m.obs?.vars ? m : undefined;

@@ -21,14 +21,13 @@ import {
   channelsFrom,
   choose,
   readable,
+  showLoss,
   waitSeconds,
   type Outcome,
   type StepCondition,
   type StepContext,
 } from './failover-common.js';
 import { switchoverCatchUp } from './switchover-step.js';
-
-export type { StepCondition, StepContext } from './failover-common.js';
 
 export interface StepResult {
   record: FailoverRecord;
@@ -37,9 +36,6 @@ export interface StepResult {
 }
 
 export const isOpen = (r: FailoverRecord) => r.phase !== 'Done' && r.phase !== 'Aborted';
-
-/** The phases before the candidate is made writable: convergence keeps out of the group meanwhile. */
-export const beforePromotion = (r: FailoverRecord) => r.phase === 'Decided' || r.phase === 'CatchingUp';
 
 export function moveTo(
   record: FailoverRecord,
@@ -166,7 +162,3 @@ function promote(r: FailoverRecord, ctx: StepContext): Outcome {
     });
   return actions.length > 0 ? { stay: actions } : { next: 'Repointing' };
 }
-
-/** `a-2: 1-1-12; dw-0: 1-1-13`: a loss as shown in messages and events. */
-export const showLoss = (loss: readonly { member: string; missing: string }[]): string =>
-  loss.map((s) => `${s.member}: ${s.missing}`).join('; ');

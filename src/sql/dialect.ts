@@ -120,11 +120,13 @@ export interface Dialect {
    */
   reconfigureConnection(channel: string, source: ChannelSource): Statement[];
   /**
-   * One query comparing, per channel, the user and password the server stores for it with these (on the
-   * server: the password is sent, never read back); rows `name`, `same` (1/0). Null where the server keeps
-   * them out of SQL's reach (MariaDB: master-<name>.info files).
+   * One query returning, per channel, the user it stores and a digest of the password it stores: rows
+   * `name`, `user`, `digest` = hex SHA-256 of the UTF-8 of the nonce (its hex digits) and the password
+   * (null without a stored password). The Secret's password is never sent: the caller computes the same
+   * digest and compares. `nonce`: 32 hex digits, fresh for every query. Null where the server keeps the
+   * password out of SQL's reach (MariaDB: master-<name>.info files).
    */
-  compareChannelCredentials(user: string, password: string): Statement | null;
+  channelCredentialDigests(nonce: string): Statement | null;
   start(channel: string, threads?: Threads): Statement;
   stop(channel: string, threads?: Threads): Statement;
   /** Forgets the channel entirely (RESET … ALL of that channel only). */

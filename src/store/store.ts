@@ -1,5 +1,10 @@
 // One interface, two stores: the Kubernetes API (operator) and manifest files (local mode).
+import type { TopologyEvent } from '../api/events.js';
 import type { TopologyStatus } from '../api/status.js';
+
+// The stores and their callers take these parts of the resource's contract from here.
+export type { TopologyEvent };
+export { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER } from '../api/annotations.js';
 
 export interface TopologyRef {
   namespace: string;
@@ -44,9 +49,6 @@ export class ConflictError extends Error {
   }
 }
 
-import type { TopologyEvent } from '../api/annotations.js';
-export type { TopologyEvent };
-
 export interface Store {
   list(): Promise<TopologyRef[]>;
   get(ref: TopologyRef): Promise<StoredTopology | undefined>;
@@ -73,8 +75,6 @@ export interface Store {
     options?: { resourceVersion?: string },
   ): Promise<{ resourceVersion?: string }>;
 }
-
-export { ANNOTATION_ACK_FAILOVER, ANNOTATION_SWITCHOVER } from '../api/annotations.js';
 
 /**
  * A store that owns a resource lifecycle (Kubernetes finalizers). The loop calls admit() before a pass

@@ -6,6 +6,8 @@ export interface Load {
   acked: number[];
   stop(): Promise<void>;
   done: Promise<void>;
+  /** Resolves once `n` rows are acknowledged (or the load ended): a fault then lands under load, however slow the machine. */
+  acknowledged(n: number): Promise<void>;
 }
 
 export function startLoad(
@@ -29,9 +31,14 @@ export function startLoad(
       if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
     }
   })();
+  let ended = false;
+  void done.then(() => (ended = true));
   return {
     acked,
     done,
+    async acknowledged(n: number) {
+      while (acked.length < n && !ended) await new Promise((r) => setTimeout(r, 5));
+    },
     async stop() {
       stopped = true;
       await done;

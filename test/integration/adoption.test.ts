@@ -1,15 +1,27 @@
 // Adoption: a topology built by hand that already matches the spec, met by the operator for the first
-// time (no status file), is left running as it is — no channel restarts, no account changes — on both
-// flavors, with `plan` and with `local --once`. Real drift of connection settings restarts only what the
+// time (no status file), is left running as it is — no channel restarts, no account changes — on every
+// server version, with `plan`, with `local --once`, and with `tributary operator` against the API server
+// (a MySQLTopology applied with no status: a GitOps re-apply, a restored backup). Real drift of connection settings restarts only what the
 // server requires (MySQL: the receiver; MariaDB: the whole connection, docs/mysql.md §9).
-import { readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { renderCrdYaml } from '../../src/api/crd.js';
 import type { TopologyStatus } from '../../src/api/status.js';
 import { OPERATOR_USER, REPL_PASSWORD, REPL_USER, type SandboxServer } from '../../src/sandbox/index.js';
 import { FLAVORS, type FlavorFacts } from '../harness/flavors.js';
+import {
+  EVENTS,
+  KubeApiServer,
+  SECRETS,
+  TOPOLOGIES,
+  secretManifest,
+  type KObject,
+} from '../harness/kube-api-server.js';
+import { freePort } from '../harness/net.js';
 import { useSandbox } from '../harness/sandbox.js';
-import { cli, statusFile, warehouseDocs, writeManifests } from '../harness/topology.js';
+import { BIN, cli, statusFile, warehouseDocs, writeManifests } from '../harness/topology.js';
 
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 const readStatus = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as TopologyStatus;
@@ -176,6 +188,61 @@ describe.each(FLAVORS)('adopting a topology built by hand on $label', (f) => {
       expect(Number(n), m).toBe(1);
     }
     expect((await cli(['plan', '-f', file, '--status-out', status])).code).toBe(0);
+  });
+
+  it('`tributary operator` meeting it with no status at the API server restarts no channel and alters no account', async () => {
+    const api = await KubeApiServer.start();
+    const op: { proc?: ReturnType<typeof spawn> } = {};
+    try {
+      await api.applyYaml(renderCrdYaml());
+      const [topology, ...secrets] = warehouseDocs(sb()) as KObject[];
+      const ns = 'db';
+      for (const secret of secrets) {
+        const data = (secret as unknown as { stringData: Record<string, string> }).stringData;
+        await api.create(SECRETS, secretManifest(ns, secret.metadata.name, data));
+      }
+      await api.create(TOPOLOGIES, { ...topology!, metadata: { ...topology!.metadata, namespace: ns } });
+      const kubeconfig = join(sb().dir, 'adopt.kubeconfig');
+      writeFileSync(kubeconfig, api.kubeConfigYaml(ns));
+      const before = await snapshot();
+      const [metrics, health] = [await freePort(), await freePort()];
+      op.proc = spawn(
+        process.execPath,
+        [BIN, 'operator', '--metrics-port', String(metrics), '--health-port', String(health)],
+        { stdio: 'ignore', env: { ...process.env, KUBECONFIG: kubeconfig, TRIBUTARY_LOG_LEVEL: 'silent' } },
+      );
+      const name = topology!.metadata.name;
+      const status = () => api.get(TOPOLOGIES, ns, name)?.status as TopologyStatus | undefined;
+      // The event waited on: the operator adopted it (its status at the API server, Ready, the credentials
+      // record complete), and then passed three more times (its metrics), still alive.
+      const ready = await waitFor(
+        async () => status(),
+        (st) => st?.phase === 'Ready' && st.credentials?.replication?.complete === true,
+        60_000,
+      );
+      expect(ready?.phase).toBe('Ready');
+      const passes = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
+        return [...text.matchAll(/^tributary_reconcile_duration_seconds_count\S* (\d+)/gm)].reduce(
+          (n, m) => n + Number(m[1]),
+          0,
+        );
+      };
+      const seen = await passes();
+      expect(await waitFor(passes, (n) => n >= seen + 3)).toBeGreaterThanOrEqual(seen + 3);
+      expect(op.proc.exitCode).toBeNull();
+      const after = await snapshot();
+      expect(after.threads).toEqual(before.threads);
+      expect(after.dumps).toEqual(before.dumps);
+      expect(after.accounts).toEqual(before.accounts);
+      expect(status()!.conditions.map((c) => c.type)).not.toContain('CredentialsRotating');
+      const reasons = api.list(EVENTS, ns).map((e) => (e as { reason?: string }).reason);
+      expect(reasons).not.toContain('ChannelRepointed');
+      expect(reasons).not.toContain('ChannelCreated');
+    } finally {
+      op.proc?.kill('SIGKILL');
+      await api.close();
+    }
   });
 
   it('drift of connection settings only restarts what the server requires', async () => {

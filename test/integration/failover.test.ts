@@ -110,7 +110,7 @@ describe.each(FLAVORS)(
       const { d, store } = shared;
       await tables(sb());
       const load = startLoad(sb().server('a-0'), 'shop.orders', { max: 100_000 });
-      await sleep(400);
+      await load.acknowledged(20);
       const bPort = sb().server('b-0').port;
       const states = await watchChannel(f, sb(), 'dw-0', 'shard_b', async () => {
         await sb().server('a-0').kill9();

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { renderCrdYaml } from '../../src/api/crd.js';
 import { emptyChannelStatus, type TopologyStatus } from '../../src/api/status.js';
 import { LeadershipLostError, runOperator } from '../../src/cli/operator.js';
-import { silentLog } from '../../src/controller/loop.js';
+import { silentLog } from '../../src/util/log-sink.js';
 import type { Reconciler } from '../../src/controller/pass.js';
 import { FINALIZER, mergePatchDiff } from '../../src/store/kubernetes.js';
 import {

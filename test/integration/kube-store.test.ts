@@ -4,8 +4,9 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderCrdYaml, topologyCrd } from '../../src/api/crd.js';
 import { emptyChannelStatus, type TopologyStatus } from '../../src/api/status.js';
-import { FakeClock } from '../../src/controller/clock.js';
-import { runController, silentLog, type PassOutcome } from '../../src/controller/loop.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { runController, type PassOutcome } from '../../src/controller/loop.js';
+import { silentLog } from '../../src/util/log-sink.js';
 import type { PassResult, Reconciler } from '../../src/controller/pass.js';
 import { FINALIZER, KubernetesStore, mergePatchDiff } from '../../src/store/kubernetes.js';
 import { ConflictError, refKey, type TopologyRef } from '../../src/store/store.js';

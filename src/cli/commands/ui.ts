@@ -2,7 +2,7 @@
 // it observes the servers through the same read-only path as `tributary status` and shows the result;
 // it never writes to any server nor to the status file.
 import { basename } from 'node:path';
-import { sleep, systemClock } from '../../controller/clock.js';
+import { sleep, systemClock } from '../../util/clock.js';
 import { LocalStore } from '../../store/local.js';
 import { StatusBoard } from '../../ui/feed.js';
 import { startUiServer } from '../../ui/server.js';

@@ -144,11 +144,9 @@ export const mariadbDialect: Dialect = {
     return sql`CHANGE MASTER ${connection(channel)} TO ${join(options)}`;
   },
 
-  // 10.11 refuses CHANGE MASTER while the applier runs (1198, even with the receiver stopped), and a CHANGE
-  // MASTER without MASTER_HEARTBEAT_PERIOD resets it: the whole connection stops and every option is
-  // given again. Nothing is lost: MASTER_USE_GTID=slave_pos resumes from what was applied.
+  // A new password is a connection setting like the others: the same statements.
   setSourcePassword(channel: string, source: ChannelSource): Statement[] {
-    return [this.stop(channel), this.changeSource(channel, source), this.start(channel)];
+    return this.reconfigureConnection(channel, source);
   },
 
   // 10.11 refuses CHANGE MASTER with either thread running, for connection options too (1198, checked on
@@ -161,7 +159,7 @@ export const mariadbDialect: Dialect = {
 
   // master-<name>.info (plaintext password) is a file: readable from SQL only with FILE, which the operator
   // does not get. Unknown, reported as such.
-  compareChannelCredentials: () => null,
+  channelCredentialDigests: () => null,
 
   start: (channel: string, threads: Threads = 'both') =>
     sql`START REPLICA ${connection(channel)}${THREADS[threads]}`,

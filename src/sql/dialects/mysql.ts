@@ -14,9 +14,9 @@ import {
   lit,
   opt,
   passwordFragment,
-  secret,
   sourceFragments,
   sql,
+  type SourceFragments,
   validateChannelName,
   validateDatabaseName,
   validateGtidSet,
@@ -99,6 +99,15 @@ function wordsFor(flavor: MysqlFlavor, v: ServerVersion | undefined): Words {
 const ONE = int(1, 'flag', 1, 1);
 const ZERO = int(0, 'flag', 0, 0);
 const EMPTY = lit('');
+/** MySQL 5.7.8+ user names and replication passwords: at most 32 characters each. */
+const LIMITS = { maxUser: 32, maxPassword: 32 } as const;
+
+/** A nonce for channelCredentialDigests: 32 hex digits (16 random bytes). */
+function validateNonce(nonce: string): string {
+  if (typeof nonce !== 'string' || !/^[0-9a-f]{32}$/.test(nonce))
+    throw new Error('internal: a credentials nonce must be 32 lowercase hex digits');
+  return nonce;
+}
 
 const forChannel = (channel: string): SqlFragment =>
   lit(validateChannelName(channel, { allowDefault: true }), 'channel name');
@@ -114,6 +123,25 @@ const dbList = (names: readonly string[]): SqlFragment =>
 export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dialect {
   const w = wordsFor(flavor, version);
   const p = (name: string): string => `${w.option}_${name}`;
+  /**
+   * The connection options of a channel, everything but where it is (host, port) and how it applies
+   * (auto-position, delay): what a CHANGE may restate while the applier runs.
+   */
+  const connectionOptions = (f: SourceFragments, source: ChannelSource): SqlFragment[] => [
+    opt(p('USER'), f.user),
+    opt(p('PASSWORD'), f.password),
+    opt(p('CONNECT_RETRY'), f.connectRetry),
+    opt(p('RETRY_COUNT'), f.retryCount),
+    opt(p('HEARTBEAT_PERIOD'), f.heartbeatPeriod),
+    opt(p('SSL'), f.ssl),
+    // A CA makes MySQL verify the source's certificate (VERIFY_CA); '' clears one set before.
+    opt(p('SSL_CA'), f.sslCa),
+    opt(p('SSL_CAPATH'), EMPTY),
+    opt(p('SSL_VERIFY_SERVER_CERT'), f.sslVerifyServerCert),
+    // The source's RSA key is only needed to send a caching_sha2_password over plaintext, where a man in
+    // the middle could send his own: never asked for over TLS.
+    ...(w.publicKey ? [opt(`GET_${w.option}_PUBLIC_KEY`, source.tls?.enabled ? ZERO : ONE)] : []),
+  ];
 
   return {
     flavor,
@@ -182,26 +210,13 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
     },
 
     changeSource(channel: string, source: ChannelSource): Statement {
-      // MySQL 5.7.8+ user names and replication passwords: at most 32 characters each.
-      const f = sourceFragments(source, { maxUser: 32, maxPassword: 32 });
+      const f = sourceFragments(source, LIMITS);
       const options = [
         opt(p('HOST'), f.host),
         opt(p('PORT'), f.port),
-        opt(p('USER'), f.user),
-        opt(p('PASSWORD'), f.password),
+        ...connectionOptions(f, source),
         opt(p('AUTO_POSITION'), ONE),
-        opt(p('CONNECT_RETRY'), f.connectRetry),
-        opt(p('RETRY_COUNT'), f.retryCount),
-        opt(p('HEARTBEAT_PERIOD'), f.heartbeatPeriod),
         opt(p('DELAY'), f.delaySeconds),
-        opt(p('SSL'), f.ssl),
-        // A CA makes MySQL verify the source's certificate (VERIFY_CA); '' clears one set before.
-        opt(p('SSL_CA'), f.sslCa),
-        opt(p('SSL_CAPATH'), EMPTY),
-        opt(p('SSL_VERIFY_SERVER_CERT'), f.sslVerifyServerCert),
-        // The source's RSA key is only needed to send a caching_sha2_password over plaintext, where a man
-        // in the middle could send his own: never asked for over TLS.
-        ...(w.publicKey ? [opt(`GET_${w.option}_PUBLIC_KEY`, source.tls?.enabled ? ZERO : ONE)] : []),
       ];
       return sql`${kw(w.change)} ${join(options)} FOR CHANNEL ${forChannel(channel)}`;
     },
@@ -210,7 +225,7 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
     // (MySQL 5.7.4+ allows connection options with the receiver stopped); nothing is lost, the receiver
     // resumes by GTID auto-position.
     setSourcePassword(channel: string, source: ChannelSource): Statement[] {
-      const password = passwordFragment(source.password, { maxPassword: 32 });
+      const password = passwordFragment(source.password, LIMITS);
       return [
         this.stop(channel, 'receiver'),
         sql`${kw(w.change)} ${kw(p('PASSWORD'))} = ${password} FOR CHANNEL ${forChannel(channel)}`,
@@ -221,19 +236,7 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
     // Connection options only: with the applier running the server refuses SOURCE_DELAY (3085) and
     // SOURCE_AUTO_POSITION (3081) and accepts these (checked on 9.7.4); host and port are not restated.
     reconfigureConnection(channel: string, source: ChannelSource): Statement[] {
-      const f = sourceFragments(source, { maxUser: 32, maxPassword: 32 });
-      const options = [
-        opt(p('USER'), f.user),
-        opt(p('PASSWORD'), f.password),
-        opt(p('CONNECT_RETRY'), f.connectRetry),
-        opt(p('RETRY_COUNT'), f.retryCount),
-        opt(p('HEARTBEAT_PERIOD'), f.heartbeatPeriod),
-        opt(p('SSL'), f.ssl),
-        opt(p('SSL_CA'), f.sslCa),
-        opt(p('SSL_CAPATH'), EMPTY),
-        opt(p('SSL_VERIFY_SERVER_CERT'), f.sslVerifyServerCert),
-        ...(w.publicKey ? [opt(`GET_${w.option}_PUBLIC_KEY`, source.tls?.enabled ? ZERO : ONE)] : []),
-      ];
+      const options = connectionOptions(sourceFragments(source, LIMITS), source);
       return [
         this.stop(channel, 'receiver'),
         sql`${kw(w.change)} ${join(options)} FOR CHANNEL ${forChannel(channel)}`,
@@ -243,9 +246,13 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
 
     // The connection metadata repository (a table since 8.0; empty on a 5.7 with FILE repositories, so
     // those channels read as unknown). Filled with performance_schema OFF too (checked on 9.7.4). Needs
-    // SELECT on it (docs/security.md: optional); the comparison runs on the server.
-    compareChannelCredentials: (user: string, password: string) =>
-      sql`SELECT Channel_name AS name, (User_name = ${lit(user, 'user')} AND User_password = ${secret(password)}) AS same FROM mysql.slave_master_info`,
+    // SELECT on it (docs/security.md: optional). Only a salted digest of the stored password leaves the
+    // server, and the statement holds no password: MySQL keeps statement texts in performance_schema, the
+    // general and slow logs and SHOW PROCESSLIST. All text in utf8mb4 (CONCAT of binary and utf8mb4 is
+    // refused, 3854): the nonce's hex digits, then User_password (utf8mb3; checked on 9.7.4: a character
+    // outside the BMP is stored as '?') whose utf8mb4 bytes are the password's UTF-8.
+    channelCredentialDigests: (nonce: string) =>
+      sql`SELECT Channel_name AS name, User_name AS user, SHA2(CONCAT(${lit(validateNonce(nonce), 'nonce')}, CONVERT(User_password USING utf8mb4)), 256) AS digest FROM mysql.slave_master_info`,
 
     start: (channel: string, threads: Threads = 'both') =>
       sql`START ${kw(w.replica + THREAD_WORDS[threads])} FOR CHANNEL ${forChannel(channel)}`,

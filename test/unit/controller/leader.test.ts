@@ -1,6 +1,6 @@
 // Leader election against the in-process API server, with fake time (each elector has its own clock).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../src/controller/clock.js';
+import { FakeClock } from '../../../src/util/clock.js';
 import { LeaderElector } from '../../../src/controller/leader.js';
 import { KubeApiServer, LEASES } from '../../harness/kube-api-server.js';
 

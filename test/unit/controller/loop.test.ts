@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock, flushMicrotasks } from '../../../src/controller/clock.js';
+import { FakeClock, flushMicrotasks } from '../../../src/util/clock.js';
 import {
   runController,
-  silentLog,
   WriteForbiddenError,
   type Controller,
-  type Log,
   type PassOutcome,
 } from '../../../src/controller/loop.js';
+import { silentLog, type Log } from '../../../src/util/log-sink.js';
 import type { PassOptions, PassResult, Reconciler } from '../../../src/controller/pass.js';
 import type { Store, TopologyRef } from '../../../src/store/store.js';
 import { deferred, MemoryStore, readyStatus } from './memory-store.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, backoffDelay, sleep } from '../../../src/controller/clock.js';
+import { FakeClock, backoffDelay, sleep } from '../../../src/util/clock.js';
 import { WorkQueue } from '../../../src/controller/queue.js';
 
 const id = (s: string) => s;

@@ -132,7 +132,7 @@ describe('actions compile to channel-scoped SQL', () => {
           /^START REPLICA 'shard_a'$/,
         ],
         mysql: [
-          /SOURCE_SSL=1, SOURCE_SSL_CA='\/etc\/tls\/ca\.pem', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=1, GET_SOURCE_PUBLIC_KEY=0 FOR CHANNEL 'shard_a'$/,
+          /SOURCE_SSL=1, SOURCE_SSL_CA='\/etc\/tls\/ca\.pem', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=1, GET_SOURCE_PUBLIC_KEY=0, SOURCE_AUTO_POSITION=1, SOURCE_DELAY=0 FOR CHANNEL 'shard_a'$/,
           /^START REPLICA FOR CHANNEL 'shard_a'$/,
         ],
       },

@@ -1,12 +1,14 @@
 // Adoption as tables: a topology met for the first time (no credentials record) whose servers were
 // verified to hold the replication Secret gets no statement; what differs gets only what it needs; what
 // could not be verified is named, never "fixed". Plus which drift is connection-only, and its statements.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { CredentialsStatus } from '../../../src/api/status.js';
+import { credentialDigest, RefusedLogins } from '../../../src/observe/credentials-check.js';
 import type { InstanceObservation, Observation } from '../../../src/observe/types.js';
 import { describeAction } from '../../../src/plan/actions.js';
 import { connectionOnlyDrift } from '../../../src/plan/connection-drift.js';
-import { fingerprint } from '../../../src/plan/credentials.js';
+import { fingerprint, refusalMeansStale } from '../../../src/plan/credentials.js';
 import { decidePass, type DecideInput } from '../../../src/plan/decide.js';
 import { previewPasses } from '../../../src/plan/preview.js';
 import { formatPlan } from '../../../src/report/plan-text.js';
@@ -111,6 +113,52 @@ describe('adoption on first contact', () => {
     expect(c?.message).toContain('b-0');
   });
 
+  it('a channel read and found different says so: not "cannot be read", not in CredentialsUnverified', () => {
+    // a-0's account could not be checked: its channels wait for it; the others follow their account.
+    const d = decidePass(input(verified({ 'a-0': null }, false)));
+    const lines = Object.fromEntries(d.adoption!.map((l) => [l.target, l]));
+    for (const ch of ["a-1/''", 'dw-0/shard_a']) {
+      expect(lines[ch]?.text).toBe(
+        "not changed yet (from a-0; its stored password differs from the Secret's (or its user does): it gets the Secret's once a-0's account has it)",
+      );
+      expect(lines[ch]?.changes).toBe(false);
+    }
+    for (const ch of ["dw-1/''", 'dw-0/shard_b'])
+      expect(lines[ch]?.text).toMatch(/^will give it the replication password because /);
+    const c = d.conditions.find((x) => x.type === 'CredentialsUnverified');
+    expect(c?.reason).toBe('AccountUnchecked');
+    expect(c?.message).toContain('a-0');
+    expect(c?.message).not.toMatch(/adopted without reading/);
+  });
+
+  it('a channel whose stored password could not be read is "unverified", naming why it may be', () => {
+    const line = (o: Observation) => decidePass(input(o)).adoption!.find((l) => l.target === 'dw-0/shard_a');
+    expect(line(verified({}, null))?.text).toBe(
+      'adopted as is (from a-0; its stored password could not be read here (MariaDB keeps it in a file): unverified)',
+    );
+    const o = verified({}, null);
+    const mysql = { ...o, instances: o.instances.map((i) => ({ ...i, flavor: 'mysql' as const })) };
+    expect(line(mysql)?.text).toBe(
+      'adopted as is (from a-0; its stored password could not be read here (no SELECT on mysql.slave_master_info, or the read failed): unverified)',
+    );
+  });
+
+  it.each([
+    ['first contact (no record)', undefined, false],
+    ['the record adoption started, still open', { adopted: true, fingerprint: FP }, false],
+    ['a rotation under way (same Secret, not adopted)', { fingerprint: FP }, true],
+    ['the Secret changed since a record adoption started', { adopted: true, fingerprint: 'scrypt:00' }, true],
+  ] as [string, { adopted?: boolean; fingerprint: string } | undefined, boolean][])(
+    'a refused login alone means "differs": %s → %s',
+    (_n, r, want) => {
+      const stored: CredentialsStatus | undefined = r && {
+        salt: SALT,
+        replication: { since: 'x', accounts: [], channels: [], complete: false, ...r },
+      };
+      expect(refusalMeansStale(stored, { salt: SALT, fingerprint: FP })).toBe(want);
+    },
+  );
+
   it('a rotation (the record had another fingerprint) still gives unreadable channels the new password', () => {
     const old: CredentialsStatus = {
       salt: SALT,
@@ -173,9 +221,72 @@ describe('connection-only drift', () => {
     expect(maria[0]).toBe("STOP REPLICA 'c'");
     expect(maria[1]).toMatch(/^CHANGE MASTER 'c' TO .*MASTER_HEARTBEAT_PERIOD=1/);
     expect(maria[2]).toBe("START REPLICA 'c'");
-    expect(mariadbDialect.compareChannelCredentials('repl', 'pw')).toBeNull();
-    expect(mysqlDialect('mysql').compareChannelCredentials('repl', 'pw')?.display).toBe(
-      "SELECT Channel_name AS name, (User_name = 'repl' AND User_password = <redacted>) AS same FROM mysql.slave_master_info",
+  });
+
+  it('MySQL: connection options are one list; changeSource adds where and how it applies', () => {
+    const source = {
+      host: 'h',
+      port: 3306,
+      user: 'repl',
+      password: 'pw',
+      connectRetry: 1,
+      retryCount: 86400,
+      heartbeatPeriod: 1,
+      delaySeconds: 7,
+    };
+    const d = mysqlDialect('mysql');
+    const options = d
+      .reconfigureConnection('c', source)[1]!
+      .display.replace(/^CHANGE REPLICATION SOURCE TO /, '');
+    expect(d.changeSource('c', source).display).toBe(
+      `CHANGE REPLICATION SOURCE TO SOURCE_HOST='h', SOURCE_PORT=3306, ${options.replace(/ FOR CHANNEL 'c'$/, '')}, SOURCE_AUTO_POSITION=1, SOURCE_DELAY=7 FOR CHANNEL 'c'`,
     );
+    // MariaDB: a new password is a connection change like the others (the whole channel restarts).
+    expect(mariadbDialect.setSourcePassword('c', source)).toEqual(
+      mariadbDialect.reconfigureConnection('c', source),
+    );
+  });
+});
+
+describe('channel credentials read without sending the password', () => {
+  const PW = `p\u00e4'"\\\u00df\u20ac-x`;
+  it('the statement carries a nonce and no password, in what is sent and in what is shown', () => {
+    const nonce = '00112233445566778899aabbccddeeff';
+    const stmt = mysqlDialect('mysql').channelCredentialDigests(nonce)!;
+    expect(stmt.sql).toBe(
+      "SELECT Channel_name AS name, User_name AS user, SHA2(CONCAT('00112233445566778899aabbccddeeff', CONVERT(User_password USING utf8mb4)), 256) AS digest FROM mysql.slave_master_info",
+    );
+    expect(stmt.display).toBe(stmt.sql);
+    expect(stmt.sql).not.toContain(PW);
+    expect(mysqlDialect('mysql-legacy').channelCredentialDigests(nonce)?.sql).toBe(stmt.sql);
+    expect(mariadbDialect.channelCredentialDigests(nonce)).toBeNull();
+    for (const bad of ['', 'xyz', '00112233445566778899AABBCCDDEEFF', `${nonce}'`])
+      expect(() => mysqlDialect('mysql').channelCredentialDigests(bad)).toThrow(/nonce/);
+  });
+
+  it("Node's digest equals the one MySQL 9.7.4 computed for a stored non-ASCII, quoted password", () => {
+    // Measured on 9.7.4: SHA2(CONCAT('<nonce>', CONVERT(User_password USING utf8mb4)), 256) of a channel
+    // given SOURCE_PASSWORD = pä'"\ß€ (stored bytes 70 C3A4 27 22 5C C39F E282AC).
+    const nonce = '00112233445566778899aabbccddeeff';
+    const measured = `p\u00e4'"\\\u00df\u20ac`;
+    expect(credentialDigest(nonce, measured)).toBe(
+      '2d5a18ea5b126d6a98ceaaabd0af2b109ea74cfb90e7a42c758aaab57d392ffb',
+    );
+    expect(credentialDigest(nonce.replace('0', '1'), measured)).not.toBe(credentialDigest(nonce, measured));
+  });
+
+  it('refused logins are remembered per credentials and address, under a key that holds no password', () => {
+    const r = new RefusedLogins();
+    const at = { host: '127.0.0.1', port: 3306 };
+    const k = r.keyOf(at, { username: 'repl', password: PW });
+    r.set('a-0', k, true);
+    expect(r.has('a-0', k)).toBe(true);
+    expect(r.has('a-1', k)).toBe(false);
+    expect(r.has('a-0', r.keyOf(at, { username: 'repl', password: 'other' }))).toBe(false);
+    expect(r.has('a-0', r.keyOf({ ...at, port: 3307 }, { username: 'repl', password: PW }))).toBe(false);
+    expect(k).not.toContain(createHash('sha256').update(PW).digest('hex'));
+    expect(new RefusedLogins().keyOf(at, { username: 'repl', password: PW })).not.toBe(k);
+    r.set('a-0', k, false);
+    expect(r.has('a-0', k)).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import type { InstanceObservation } from '../../../src/observe/types.js';
 import {
   checkSwitchoverTarget,
   chooseCandidate,
+  compareDonors,
   donorBlockers,
   holds,
   type CandidateChoice,
@@ -661,6 +662,26 @@ describe('the donor rules and what a member holds (the one authority catch-up.ts
       'log_replica_updates off',
     ]);
     expect(donorBlockers(obs('a-1', { logBin: false }), candidate, '')).toEqual(['log_bin off']);
+  });
+
+  it('donors are ranked like candidates, by what they executed; spec order ends ties, 0 only for itself', () => {
+    const s = scenario([
+      ['a-1', 'neutral', { executed: `${P}:1-40`, retrieved: `${P}:1-90` }],
+      ['a-2', 'neutral', { executed: `${P}:1-60` }],
+      ['a-3', 'prefer', { executed: `${P}:1-60` }],
+      ['a-4', 'neutral', { executed: `${P}:1-60` }],
+      ['a-5', 'neutral', DEAD],
+    ]);
+    const rank = compareDonors(s.flavor, s.members, s.observations);
+    const names = ['a-5', 'a-4', 'a-1', 'a-2', 'a-3'];
+    // a-1 received the most but can send only what it executed; a-3 wins the tie on its promotionRule,
+    // a-2 before a-4 by spec order; a-5 cannot be read and comes last.
+    expect([...names].sort(rank)).toEqual(['a-3', 'a-2', 'a-4', 'a-1', 'a-5']);
+    for (const a of names)
+      for (const b of names) {
+        expect(rank(a, b) < 0).toBe(rank(b, a) > 0);
+        expect(rank(a, b) === 0).toBe(a === b);
+      }
   });
 
   it('holds: executed ∪ received, except a MariaDB relay log whose two threads are stopped', () => {

@@ -220,7 +220,7 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
     expect(held.record.phase).toBe('CatchingUp');
     expect(held.actions).toEqual([]);
     expect(held.conditions.map((c) => c.type)).toEqual(['FailoverHeld']);
-    expect(held.record.waitingFor).toMatch(/dw-0 holds 1-1-12/);
+    expect(held.record.waitingFor).toMatch(/dw-0: 1-1-12/);
     expect(held.record.atRisk).toEqual([{ member: 'dw-0', missing: '1-1-12' }]);
     // Acknowledged (decide.ts binds the acknowledgement to atRisk): promotes with what a-1 holds; the
     // loss stays on record.
@@ -244,7 +244,7 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
     expect(s.record.acknowledged).toBeUndefined();
     expect(s.record.acknowledgedLoss).toBeUndefined();
     expect(s.record.atRisk).toEqual([{ member: 'dw-0', missing: '1-1-12' }]);
-    expect(s.conditions[0]?.message).toMatch(/acknowledgement of dw-0 holds 1-1-11 is withdrawn/);
+    expect(s.conditions[0]?.message).toMatch(/acknowledgement of dw-0: 1-1-11 is withdrawn/);
     // Acknowledged for another holder: the same.
     const other = step({ ...r, acknowledgedLoss: [{ member: 'a-2', missing: '1-1-12' }] }, later);
     expect(other.record.phase).toBe('CatchingUp');

@@ -39,7 +39,7 @@ describe('mysql (8.0.23+)', () => {
     expect(mysql.flavor).toBe('mysql');
     expect(mysql.showChannels().sql).toBe('SHOW REPLICA STATUS');
     expect(mysql.changeSource(ch, source).sql).toBe(
-      `CHANGE REPLICATION SOURCE TO SOURCE_HOST='a-1.shard-a.db.svc', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='s3cret', SOURCE_AUTO_POSITION=1, SOURCE_CONNECT_RETRY=1, SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=2, SOURCE_DELAY=0, SOURCE_SSL=0, SOURCE_SSL_CA='', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=0, GET_SOURCE_PUBLIC_KEY=1 FOR CHANNEL ${q}`,
+      `CHANGE REPLICATION SOURCE TO SOURCE_HOST='a-1.shard-a.db.svc', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='s3cret', SOURCE_CONNECT_RETRY=1, SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=2, SOURCE_SSL=0, SOURCE_SSL_CA='', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=0, GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1, SOURCE_DELAY=0 FOR CHANNEL ${q}`,
     );
     expect(mysql.start(ch).sql).toBe(`START REPLICA FOR CHANNEL ${q}`);
     expect(mysql.start(ch, 'both').sql).toBe(`START REPLICA FOR CHANNEL ${q}`);
@@ -89,7 +89,7 @@ describe('mysql (8.0.23+)', () => {
     expect(
       mysql.changeSource('c', { ...source, tls: verifying, delaySeconds: 3600, heartbeatPeriod: 0.5 }).sql,
     ).toContain(
-      "SOURCE_HEARTBEAT_PERIOD=0.5, SOURCE_DELAY=3600, SOURCE_SSL=1, SOURCE_SSL_CA='/etc/mysql/tls/ca.pem', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=1, GET_SOURCE_PUBLIC_KEY=0 FOR CHANNEL",
+      "SOURCE_HEARTBEAT_PERIOD=0.5, SOURCE_SSL=1, SOURCE_SSL_CA='/etc/mysql/tls/ca.pem', SOURCE_SSL_CAPATH='', SOURCE_SSL_VERIFY_SERVER_CERT=1, GET_SOURCE_PUBLIC_KEY=0, SOURCE_AUTO_POSITION=1, SOURCE_DELAY=3600 FOR CHANNEL",
     );
   });
 
@@ -129,7 +129,7 @@ describe('mysql-legacy (5.7 – 8.0.22)', () => {
     expect(legacy.flavor).toBe('mysql-legacy');
     expect(legacy.showChannels().sql).toBe('SHOW SLAVE STATUS');
     expect(legacy.changeSource(ch, source).sql).toBe(
-      `CHANGE MASTER TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_AUTO_POSITION=1, MASTER_CONNECT_RETRY=1, MASTER_RETRY_COUNT=86400, MASTER_HEARTBEAT_PERIOD=2, MASTER_DELAY=0, MASTER_SSL=0, MASTER_SSL_CA='', MASTER_SSL_CAPATH='', MASTER_SSL_VERIFY_SERVER_CERT=0 FOR CHANNEL ${q}`,
+      `CHANGE MASTER TO MASTER_HOST='a-1.shard-a.db.svc', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='s3cret', MASTER_CONNECT_RETRY=1, MASTER_RETRY_COUNT=86400, MASTER_HEARTBEAT_PERIOD=2, MASTER_SSL=0, MASTER_SSL_CA='', MASTER_SSL_CAPATH='', MASTER_SSL_VERIFY_SERVER_CERT=0, MASTER_AUTO_POSITION=1, MASTER_DELAY=0 FOR CHANNEL ${q}`,
     );
     expect(legacy.start(ch).sql).toBe(`START SLAVE FOR CHANNEL ${q}`);
     expect(legacy.start(ch, 'receiver').sql).toBe(`START SLAVE IO_THREAD FOR CHANNEL ${q}`);
@@ -184,10 +184,10 @@ describe('mysql-legacy (5.7 – 8.0.22)', () => {
       "CHANGE REPLICATION FILTER REPLICATE_DO_DB = (`a`), REPLICATE_IGNORE_DB = () FOR CHANNEL 'c'",
     ]);
     expect(d.changeSource('c', source).sql).toMatch(
-      /MASTER_SSL_VERIFY_SERVER_CERT=0, GET_MASTER_PUBLIC_KEY=1 FOR CHANNEL 'c'$/,
+      /MASTER_SSL_VERIFY_SERVER_CERT=0, GET_MASTER_PUBLIC_KEY=1, MASTER_AUTO_POSITION=1, MASTER_DELAY=0 FOR CHANNEL 'c'$/,
     );
     expect(dialectFor('mysql-legacy', '5.7.44').changeSource('c', source).sql).toMatch(
-      /MASTER_SSL_VERIFY_SERVER_CERT=0 FOR CHANNEL 'c'$/,
+      /MASTER_SSL_VERIFY_SERVER_CERT=0, MASTER_AUTO_POSITION=1, MASTER_DELAY=0 FOR CHANNEL 'c'$/,
     );
   });
 });
