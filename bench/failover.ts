@@ -31,7 +31,7 @@
 // layer's dialect (SHOW ALL REPLICAS STATUS / SHOW REPLICA STATUS), the same words for both flavors here.
 // On MySQL a kill under load can leave transactions that only dw-0 holds; they cannot be fetched without
 // shard-b's data, so such a trial waits for an acknowledgement and ends as failed (reported, not hidden).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
@@ -57,7 +57,7 @@ import {
   secretManifest,
   type KObject,
 } from '../test/harness/kube-api-server.js';
-import { freePort } from '../test/harness/net.js';
+import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator-process.js';
 import {
   FLAVOR_LABEL,
   envNumber,
@@ -760,64 +760,19 @@ interface StandbyTrial {
   load?: StandbyLoad;
 }
 
-interface OperatorProcess {
-  proc: ChildProcess;
-  exited: Promise<void>;
-  /** Sum of a metric's samples whose labels include `labels` (NaN when /metrics does not answer). */
-  metric(name: string, labels?: Record<string, string>): Promise<number>;
-}
-
-async function startOperatorProcess(
-  name: string,
-  kubeconfig: string,
-  t: StandbyTiming,
-): Promise<OperatorProcess> {
-  const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      CLI,
-      'operator',
+/** The operator from source (tsx), as the standby scenario runs it: leader election with its timings. */
+function startOperator(name: string, kubeconfig: string, t: StandbyTiming): Promise<OperatorProcess> {
+  return startOperatorProcess({
+    kubeconfig,
+    source: CLI,
+    args: [
       '--leader-elect',
       `--leader-elect-lease-duration=${t.leaseS}`,
       `--leader-elect-renew-deadline=${t.renewS}`,
       `--leader-elect-retry-period=${t.retryS}`,
-      `--metrics-port=${metricsPort}`,
-      `--health-port=${healthPort}`,
     ],
-    {
-      stdio: 'ignore',
-      env: {
-        ...process.env,
-        KUBECONFIG: kubeconfig,
-        POD_NAME: name,
-        POD_NAMESPACE: LEASE_NS,
-        TRIBUTARY_LOG_LEVEL: 'silent',
-      },
-    },
-  );
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return {
-    proc,
-    exited,
-    async metric(metricName, labels = {}) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
-          signal: AbortSignal.timeout(2000),
-        });
-        const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-        return (await res.text())
-          .split('\n')
-          .filter((l) => l.startsWith(`${metricName}{`) || l.startsWith(`${metricName} `))
-          .filter((l) => pairs.every((p) => l.includes(p)))
-          .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-      } catch {
-        return NaN;
-      }
-    },
-  };
+    env: { POD_NAME: name, POD_NAMESPACE: LEASE_NS },
+  });
 }
 
 /** CPU ticks (user + system) of a process, from /proc. */
@@ -912,7 +867,7 @@ async function runStandbyTrial(flavor: SandboxFlavor): Promise<StandbyTrial> {
     const status = async () =>
       (await server.get(TOPOLOGIES, NS, 'warehouse'))?.status as TopologyStatus | undefined;
 
-    const a = await startOperatorProcess('op-a', kubeconfig, t);
+    const a = await startOperator('op-a', kubeconfig, t);
     ops.push(a);
     await until('op-a leads', READY_TIMEOUT_MS, async () => (await holder()).startsWith('op-a_'));
     await until('topology Ready', READY_TIMEOUT_MS, async () => (await status())?.phase === 'Ready');
@@ -929,7 +884,7 @@ async function runStandbyTrial(flavor: SandboxFlavor): Promise<StandbyTrial> {
     await until('table replicated', ROWS_TIMEOUT_MS, async () =>
       (await Promise.all(['a-1', 'dw-0', 'dw-1'].map(hasTable))).every(Boolean),
     );
-    const b = await startOperatorProcess('op-b', kubeconfig, t);
+    const b = await startOperator('op-b', kubeconfig, t);
     ops.push(b);
     await until(
       'op-b observing as a standby',

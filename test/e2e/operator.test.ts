@@ -18,7 +18,7 @@ import {
   VersionApi,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ESM script without types
 import { kubeApiRoot } from '../../scripts/ensure-kube-api-root.mjs';
 import { KubeApiServer } from '../harness/kube-api-server.js';
-import { freePort } from '../harness/net.js';
-import { BIN } from '../harness/topology.js';
+import { startOperatorProcess } from '../harness/operator-process.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
@@ -139,25 +138,13 @@ describe('the operator process against a Kubernetes API server', () => {
       });
     }
     // The built operator, with a kubeconfig, watching this namespace, electing a leader in it.
-    const [metrics, health] = [await freePort(), await freePort()];
-    op = spawn(
-      process.execPath,
-      [
-        BIN,
-        'operator',
-        '--namespace',
-        NS,
-        '--leader-elect',
-        '--metrics-port',
-        String(metrics),
-        '--health-port',
-        String(health),
-      ],
-      {
-        stdio: 'ignore',
-        env: { ...process.env, KUBECONFIG: kubeconfig, POD_NAMESPACE: NS, TRIBUTARY_LOG_LEVEL: 'silent' },
-      },
-    );
+    op = (
+      await startOperatorProcess({
+        kubeconfig,
+        args: ['--namespace', NS, '--leader-elect'],
+        env: { POD_NAMESPACE: NS },
+      })
+    ).proc;
   }, 120_000);
 
   afterAll(async () => {

@@ -3,7 +3,6 @@
 // server version, with `plan`, with `local --once`, and with `tributary operator` against the API server
 // (a MySQLTopology applied with no status: a GitOps re-apply, a restored backup). Real drift of connection settings restarts only what the
 // server requires (MySQL: the receiver; MariaDB: the whole connection, docs/mysql.md §9).
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,9 +18,9 @@ import {
   secretManifest,
   type KObject,
 } from '../harness/kube-api-server.js';
-import { freePort } from '../harness/net.js';
+import { startOperatorProcess, type OperatorProcess } from '../harness/operator-process.js';
 import { useSandbox } from '../harness/sandbox.js';
-import { BIN, cli, statusFile, warehouseDocs, writeManifests } from '../harness/topology.js';
+import { cli, statusFile, warehouseDocs, writeManifests } from '../harness/topology.js';
 
 const MEMBERS = ['a-0', 'a-1', 'b-0', 'dw-0', 'dw-1'];
 const readStatus = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as TopologyStatus;
@@ -192,7 +191,7 @@ describe.each(FLAVORS)('adopting a topology built by hand on $label', (f) => {
 
   it('`tributary operator` meeting it with no status at the API server restarts no channel and alters no account', async () => {
     const api = await KubeApiServer.start();
-    const op: { proc?: ReturnType<typeof spawn> } = {};
+    const op: { proc?: OperatorProcess } = {};
     try {
       await api.applyYaml(renderCrdYaml());
       const [topology, ...secrets] = warehouseDocs(sb()) as KObject[];
@@ -205,12 +204,7 @@ describe.each(FLAVORS)('adopting a topology built by hand on $label', (f) => {
       const kubeconfig = join(sb().dir, 'adopt.kubeconfig');
       writeFileSync(kubeconfig, api.kubeConfigYaml(ns));
       const before = await snapshot();
-      const [metrics, health] = [await freePort(), await freePort()];
-      op.proc = spawn(
-        process.execPath,
-        [BIN, 'operator', '--metrics-port', String(metrics), '--health-port', String(health)],
-        { stdio: 'ignore', env: { ...process.env, KUBECONFIG: kubeconfig, TRIBUTARY_LOG_LEVEL: 'silent' } },
-      );
+      op.proc = await startOperatorProcess({ kubeconfig });
       const name = topology!.metadata.name;
       const status = () => api.get(TOPOLOGIES, ns, name)?.status as TopologyStatus | undefined;
       // The event waited on: the operator adopted it (its status at the API server, Ready, the credentials
@@ -221,16 +215,10 @@ describe.each(FLAVORS)('adopting a topology built by hand on $label', (f) => {
         60_000,
       );
       expect(ready?.phase).toBe('Ready');
-      const passes = async () => {
-        const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
-        return [...text.matchAll(/^tributary_reconcile_duration_seconds_count\S* (\d+)/gm)].reduce(
-          (n, m) => n + Number(m[1]),
-          0,
-        );
-      };
+      const passes = op.proc.passes;
       const seen = await passes();
       expect(await waitFor(passes, (n) => n >= seen + 3)).toBeGreaterThanOrEqual(seen + 3);
-      expect(op.proc.exitCode).toBeNull();
+      expect(op.proc.proc.exitCode).toBeNull();
       const after = await snapshot();
       expect(after.threads).toEqual(before.threads);
       expect(after.dumps).toEqual(before.dumps);
@@ -240,7 +228,7 @@ describe.each(FLAVORS)('adopting a topology built by hand on $label', (f) => {
       expect(reasons).not.toContain('ChannelRepointed');
       expect(reasons).not.toContain('ChannelCreated');
     } finally {
-      op.proc?.kill('SIGKILL');
+      op.proc?.proc.kill('SIGKILL');
       await api.close();
     }
   });

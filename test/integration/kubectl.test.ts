@@ -1,7 +1,7 @@
 // The built `kubectl-tributary` against the in-process API server, with the built `tributary operator`
 // running real MariaDB members: status drawn from the resource, a switchover asked and waited for, a
 // failover after kill -9 acknowledged.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,7 +21,7 @@ import {
 } from '../harness/kube-api-server.js';
 import { freePort } from '../harness/net.js';
 import { useSandbox } from '../harness/sandbox.js';
-import { BIN } from '../harness/topology.js';
+import { startOperatorProcess } from '../harness/operator-process.js';
 
 const NS = 'db';
 const PLUGIN = join(import.meta.dirname, '../../bin/kubectl-tributary.js');
@@ -83,25 +83,8 @@ describe('kubectl tributary with a running operator and real members', () => {
     );
     kubeconfig = join(sb().dir, 'kubeconfig.yaml');
     writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
-    const [metrics, health] = [await freePort(), await freePort()];
     uiPort = await freePort();
-    op = spawn(
-      process.execPath,
-      [
-        BIN,
-        'operator',
-        '--metrics-port',
-        String(metrics),
-        '--health-port',
-        String(health),
-        '--ui-port',
-        String(uiPort),
-      ],
-      {
-        stdio: 'ignore',
-        env: { ...process.env, KUBECONFIG: kubeconfig, TRIBUTARY_LOG_LEVEL: 'silent' },
-      },
-    );
+    op = (await startOperatorProcess({ kubeconfig, args: ['--ui-port', String(uiPort)] })).proc;
     expect(await until(async () => (await stored()).status?.phase === 'Ready')).toBe(true);
   });
   afterAll(async () => {

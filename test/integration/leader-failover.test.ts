@@ -5,7 +5,7 @@
 // A hot standby (both flavors): the leader and a source primary die together. While the Lease is still held
 // the standby probes the members and counts the primary's downtime but acts on nothing; once it leads it
 // fails over at once from what it counted, exactly once. The timing is measured in `npm run bench:failover`.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,22 +23,16 @@ import {
 } from '../harness/kube-api-server.js';
 import { failoverRecord } from '../fixtures/topology.js';
 import { FLAVORS, channelRow } from '../harness/flavors.js';
-import { freePort } from '../harness/net.js';
+import { startOperatorProcess, type OperatorProcess } from '../harness/operator-process.js';
 import { useSandbox } from '../harness/sandbox.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import { BIN } from '../harness/topology.js';
 
 const NS = 'db';
 const LEASE_NS = 'tributary-system';
 /** Short Lease timings (seconds), as flags. */
 const LEASE = { duration: 3, renewDeadline: 2, retry: 0.5 };
 
-interface Operator {
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-  /** The sum of a metric's samples whose labels include every `labels` pair (NaN when /metrics fails). */
-  metric(name: string, labels?: Record<string, string>): Promise<number>;
-}
+type Operator = OperatorProcess;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,48 +61,18 @@ async function setUp(api: KubeApiServer, sandbox: Sandbox): Promise<string> {
 }
 
 async function startOperator(name: string, kubeconfig: string, procs: ChildProcess[]): Promise<Operator> {
-  const [metrics, health] = [await freePort(), await freePort()];
-  const proc = spawn(
-    process.execPath,
-    [
-      BIN,
-      'operator',
+  const op = await startOperatorProcess({
+    kubeconfig,
+    args: [
       '--leader-elect',
       `--leader-elect-lease-duration=${LEASE.duration}`,
       `--leader-elect-renew-deadline=${LEASE.renewDeadline}`,
       `--leader-elect-retry-period=${LEASE.retry}`,
-      `--metrics-port=${metrics}`,
-      `--health-port=${health}`,
     ],
-    {
-      stdio: 'ignore',
-      env: {
-        ...process.env,
-        KUBECONFIG: kubeconfig,
-        POD_NAME: name,
-        POD_NAMESPACE: LEASE_NS,
-        TRIBUTARY_LOG_LEVEL: 'silent',
-      },
-    },
-  );
-  procs.push(proc);
-  return {
-    proc,
-    exited: new Promise((r) => proc.once('exit', (code) => r(code))),
-    async metric(metricName, labels = {}) {
-      try {
-        const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
-        const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-        return text
-          .split('\n')
-          .filter((l) => l.startsWith(`${metricName}{`) || l.startsWith(`${metricName} `))
-          .filter((l) => pairs.every((p) => l.includes(p)))
-          .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-      } catch {
-        return NaN;
-      }
-    },
-  };
+    env: { POD_NAME: name, POD_NAMESPACE: LEASE_NS },
+  });
+  procs.push(op.proc);
+  return op;
 }
 
 describe('leader election with two operator processes', () => {

@@ -1,7 +1,7 @@
 // The whole operator as shipped: `tributary operator` (the built command) against an API server that
 // speaks the Kubernetes REST protocol (in-process, see test/harness/kube-api-server.ts), with real MariaDB
 // and MySQL servers as members. Converges, fails over after a kill -9, and writes no status at steady state.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,10 +16,9 @@ import {
   secretManifest,
   type KObject,
 } from '../harness/kube-api-server.js';
-import { freePort } from '../harness/net.js';
 import { FLAVORS } from '../harness/flavors.js';
 import { useSandbox } from '../harness/sandbox.js';
-import { BIN } from '../harness/topology.js';
+import { startOperatorProcess } from '../harness/operator-process.js';
 
 const NS = 'db';
 describe.each(FLAVORS)('tributary operator against an API server, with real $label members', (f) => {
@@ -27,16 +26,7 @@ describe.each(FLAVORS)('tributary operator against an API server, with real $lab
   let api: KubeApiServer;
   let op: ChildProcess | undefined;
   let exited: Promise<number | null>;
-  let metrics = 0;
-  let health = 0;
-  /** Passes the operator finished (its reconcile-duration histogram's count), from its metrics endpoint. */
-  const passes = async () => {
-    const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
-    return [...text.matchAll(/^tributary_reconcile_duration_seconds_count\S* (\d+)/gm)].reduce(
-      (n, m) => n + Number(m[1]),
-      0,
-    );
-  };
+  let passes: () => Promise<number>;
   const status = () => api.get(TOPOLOGIES, NS, 'warehouse')?.status as TopologyStatus | undefined;
   const until = async (pred: () => boolean | Promise<boolean>, ms = 20_000) => {
     const end = Date.now() + ms;
@@ -54,16 +44,8 @@ describe.each(FLAVORS)('tributary operator against an API server, with real $lab
     await api.create(TOPOLOGIES, topology as KObject);
     const kubeconfig = join(sb().dir, 'kubeconfig.yaml');
     writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
-    [metrics, health] = [await freePort(), await freePort()];
-    op = spawn(
-      process.execPath,
-      [BIN, 'operator', '--metrics-port', String(metrics), '--health-port', String(health)],
-      {
-        stdio: 'ignore',
-        env: { ...process.env, KUBECONFIG: kubeconfig, TRIBUTARY_LOG_LEVEL: 'silent' },
-      },
-    );
-    exited = new Promise((r) => op!.once('exit', (code) => r(code)));
+    const started = await startOperatorProcess({ kubeconfig });
+    ({ proc: op, exited, passes } = started);
   });
   afterAll(async () => {
     if (op && op.exitCode === null) op.kill('SIGKILL');
