@@ -76,6 +76,21 @@ function hasCommand(name) {
  * Debian sid in `work` (an empty folder): debootstrap, then `packages` installed with apt inside it.
  * Installs debootstrap on the host first when it is missing. Shared with ensure-kube-api-root.mjs.
  */
+/** apt-get inside a root, its output kept back unless it fails (then its last lines say why). */
+function aptQuiet(work, args) {
+  try {
+    execFileSync('chroot', [work, 'apt-get', ...APT, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
+    });
+  } catch (e) {
+    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-40).join('\n');
+    throw new Error(`apt-get ${args[0]} inside ${work} failed:\n${out}`);
+  }
+}
+
 export function makeSidRoot(work, packages, log = say) {
   if (!hasCommand('debootstrap') && !existsSync('/usr/sbin/debootstrap')) {
     log('installing debootstrap from the host’s Debian archive…');
@@ -90,11 +105,16 @@ export function makeSidRoot(work, packages, log = say) {
   const debootstrapMs = Date.now() - t1;
   log(`apt-get install ${packages.join(' ')} inside it…`);
   const t2 = Date.now();
-  run('chroot', [work, 'apt-get', ...APT, 'update'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  run('chroot', [work, 'apt-get', ...APT, 'install', '-y', '--no-install-recommends', ...packages], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  run('chroot', [work, 'apt-get', 'clean']);
+  // Some packages' maintainer scripts read /proc (golang's and etcd's among them): mounted for apt's run.
+  const proc = join(work, 'proc');
+  run('mount', ['-t', 'proc', 'proc', proc]);
+  try {
+    aptQuiet(work, ['update']);
+    aptQuiet(work, ['install', '-y', '--no-install-recommends', ...packages]);
+    aptQuiet(work, ['clean']);
+  } finally {
+    run('umount', ['-l', proc]);
+  }
   rmSync(join(work, 'var/lib/apt/lists'), { recursive: true, force: true });
   return { debootstrapMs, aptMs: Date.now() - t2 };
 }

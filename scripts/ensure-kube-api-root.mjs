@@ -28,7 +28,8 @@ import { basename, dirname, join } from 'node:path';
 import { MARKER, makeSidRoot, say } from './debian-root.mjs';
 
 export const DEFAULT_KUBE_API_ROOT = '/var/cache/tributary/kube-api';
-const BUILD_ROOT = '/var/cache/tributary/kube-build';
+// The build root (Go, the libraries, Go's build cache); $TRIBUTARY_KUBE_BUILD_ROOT moves it.
+const BUILD_ROOT = process.env.TRIBUTARY_KUBE_BUILD_ROOT || '/var/cache/tributary/kube-build';
 const PACKAGES = ['golang-go', 'etcd-server', 'kubectl', 'golang-k8s-apiextensions-apiserver-dev'];
 const MAIN = join(import.meta.dirname, 'kube-api', 'main.go');
 export const BINARIES = ['etcd', 'apiextensions-apiserver', 'kubectl'];
