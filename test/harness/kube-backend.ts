@@ -94,6 +94,18 @@ async function waitReady(
  * presents there.
  */
 export async function startKubeBackend(opts: { coreUrl: string; token: string }): Promise<KubeBackend> {
+  // A port picked free can be taken by another test's server before etcd or the API server binds it:
+  // such a start fails at once, and the next attempt picks other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (attempt === 3) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: { coreUrl: string; token: string }): Promise<KubeBackend> {
   const root = kubeApiRoot() as string;
   const dir = mkdtempSync(join(process.env.TRIBUTARY_SANDBOX_ROOT ?? tmpdir(), 'kube-api-'));
   const [client, peer, secure] = [await freePort(), await freePort(), await freePort()];
