@@ -765,13 +765,7 @@ function startOperator(name: string, kubeconfig: string, t: StandbyTiming): Prom
   return startOperatorProcess({
     kubeconfig,
     source: CLI,
-    args: [
-      '--leader-elect',
-      `--leader-elect-lease-duration=${t.leaseS}`,
-      `--leader-elect-renew-deadline=${t.renewS}`,
-      `--leader-elect-retry-period=${t.retryS}`,
-    ],
-    env: { POD_NAME: name, POD_NAMESPACE: LEASE_NS },
+    leaderElection: { name, namespace: LEASE_NS, leaseS: t.leaseS, renewS: t.renewS, retryS: t.retryS },
   });
 }
 

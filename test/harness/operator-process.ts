@@ -23,21 +23,40 @@ export async function startOperatorProcess(opts: {
   env?: NodeJS.ProcessEnv;
   /** Run the TypeScript source through tsx instead of the built CLI (benchmarks). */
   source?: string;
+  /** `--leader-elect` with these timings (seconds), as pod `name` in `namespace`. */
+  leaderElection?: { name: string; namespace: string; leaseS: number; renewS: number; retryS: number };
 }): Promise<OperatorProcess> {
   const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const le = opts.leaderElection;
+  const electionArgs = le
+    ? [
+        '--leader-elect',
+        `--leader-elect-lease-duration=${le.leaseS}`,
+        `--leader-elect-renew-deadline=${le.renewS}`,
+        `--leader-elect-retry-period=${le.retryS}`,
+      ]
+    : [];
+  const electionEnv = le ? { POD_NAME: le.name, POD_NAMESPACE: le.namespace } : {};
   const cli = opts.source ? ['--import', 'tsx', opts.source] : [BIN];
   const proc = spawn(
     process.execPath,
     [
       ...cli,
       'operator',
+      ...electionArgs,
       ...(opts.args ?? []),
       `--metrics-port=${metricsPort}`,
       `--health-port=${healthPort}`,
     ],
     {
       stdio: 'ignore',
-      env: { ...process.env, KUBECONFIG: opts.kubeconfig, TRIBUTARY_LOG_LEVEL: 'silent', ...opts.env },
+      env: {
+        ...process.env,
+        KUBECONFIG: opts.kubeconfig,
+        TRIBUTARY_LOG_LEVEL: 'silent',
+        ...electionEnv,
+        ...opts.env,
+      },
     },
   );
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

@@ -63,13 +63,13 @@ async function setUp(api: KubeApiServer, sandbox: Sandbox): Promise<string> {
 async function startOperator(name: string, kubeconfig: string, procs: ChildProcess[]): Promise<Operator> {
   const op = await startOperatorProcess({
     kubeconfig,
-    args: [
-      '--leader-elect',
-      `--leader-elect-lease-duration=${LEASE.duration}`,
-      `--leader-elect-renew-deadline=${LEASE.renewDeadline}`,
-      `--leader-elect-retry-period=${LEASE.retry}`,
-    ],
-    env: { POD_NAME: name, POD_NAMESPACE: LEASE_NS },
+    leaderElection: {
+      name,
+      namespace: LEASE_NS,
+      leaseS: LEASE.duration,
+      renewS: LEASE.renewDeadline,
+      retryS: LEASE.retry,
+    },
   });
   procs.push(op.proc);
   return op;
