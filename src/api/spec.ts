@@ -199,12 +199,28 @@ export const FailoverSpec = z.strictObject({
     description:
       'Bound on each wait of a failover or switchover for GTIDs (relay log apply, catch-up from a survivor, the switchover target).',
   }),
+  requireDrain: z.boolean().default(false).meta({
+    description:
+      'true: a failover or switchover does not promote until the old primary has left the writer endpoints (Services and the routing hook); a failed drain holds it, reported. false: a failed drain is reported and the failover goes on.',
+  }),
   deadlineSeconds: integer(10, 86400).default(300).meta({
     description:
       'An open failover that has not promoted by then is reported as stuck (condition and event) and waits for an acknowledgement; one that promoted is closed, its unfinished channels reported as ordinary drift.',
   }),
 });
 export type FailoverSpec = z.infer<typeof FailoverSpec>;
+
+export const RoutingSpec = z.strictObject({
+  enabled: z.boolean().default(true).meta({
+    description:
+      'Keep per-group writer and reader endpoints (Services <topology>-<group>-primary and -replicas with their EndpointSlices in the operator; the routing hook wherever one is configured) following the primary.',
+  }),
+  maxReplicaLagSeconds: integer(0, 86400).default(30).meta({
+    description:
+      'A replica lagging more than this many seconds behind its primary leaves the reader endpoints until it is back within the bound.',
+  }),
+});
+export type RoutingSpec = z.infer<typeof RoutingSpec>;
 
 /** TLS modes, as MySQL's client names them (--ssl-mode), from weakest to strongest. */
 export const TlsMode = z.enum(['disabled', 'preferred', 'required', 'verify-ca', 'verify-identity']);
@@ -269,6 +285,9 @@ const TopologySpecObject = z.strictObject({
   paused: z.boolean().default(false).meta({ description: 'true: observe and report only, write nothing.' }),
   failover: FailoverSpec.default(FailoverSpec.parse({})).meta({
     description: 'Probing and automatic failover of dead primaries.',
+  }),
+  routing: RoutingSpec.default(RoutingSpec.parse({})).meta({
+    description: 'Traffic routing: writer and reader endpoints per group that follow the primary.',
   }),
   groups: z
     .array(GroupSpec)

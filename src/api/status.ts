@@ -119,6 +119,29 @@ export type Condition = z.infer<typeof Condition>;
 export const Role = z.enum(['primary', 'replica', 'fenced', 'unknown']);
 export type Role = z.infer<typeof Role>;
 
+/** What the routing targets (EndpointSlices, the routing hook) were last given for a group. */
+export const GroupRouting = z.object({
+  writer: z
+    .string()
+    .nullable()
+    .default(null)
+    .meta({
+      description: 'The member in the writer endpoints; null while drained (a failover before promotion).',
+    }),
+  writerReady: z
+    .boolean()
+    .default(false)
+    .meta({ description: 'The writer is marked ready: it is writable and reachable.' }),
+  readers: z
+    .array(z.string())
+    .default([])
+    .meta({
+      description: 'Replicas in the reader endpoints: reachable, replicating, within maxReplicaLagSeconds.',
+    }),
+  changedAt: z.string().optional().meta({ description: 'When the routing last changed.' }),
+});
+export type GroupRouting = z.infer<typeof GroupRouting>;
+
 export const GroupStatus = z.object({
   name: z.string().meta({ description: 'The group.' }),
   primary: z
@@ -128,6 +151,9 @@ export const GroupStatus = z.object({
     .meta({ description: 'The member that is its primary; absent or null when none is known.' }),
   members: z.number().int().meta({ description: 'Members declared.' }),
   ready: z.number().int().meta({ description: 'Members reachable and replicating as they should.' }),
+  routing: GroupRouting.optional().meta({
+    description: 'Where traffic is routed: the writer and the readers, as last applied.',
+  }),
 });
 
 export const InstanceStatus = z.object({
@@ -221,6 +247,16 @@ export const FailoverRecord = z.object({
   donor: z.string().optional().meta({
     description:
       'A member ahead of the candidate that may not be promoted: the candidate catches up from it first.',
+  }),
+  drainedAt: z.string().optional().meta({
+    description: 'When the old primary left the writer endpoints (before promotion).',
+  }),
+  drainProblem: z.string().optional().meta({
+    description:
+      'Why the drain failed, when the failover went on without it (spec.failover.requireDrain: false).',
+  }),
+  routedAt: z.string().optional().meta({
+    description: 'When the new primary entered the writer endpoints (once writable).',
   }),
   /** The GTID position the candidate must reach before it is promoted. */
   catchUpTo: z

@@ -1,6 +1,7 @@
 // What the local commands share: the file store, its one topology, a connection pool, the reconciler.
 import { loadInputs, observeAndVerify, replicationOf, type PassInputs } from '../controller/gather.js';
 import { createReconciler } from '../controller/reconcile.js';
+import { routingHook } from '../execute/routing-hook.js';
 import type { DecideInput } from '../plan/decide.js';
 import type { ProbeStreak } from '../plan/health.js';
 import type { Reconciler } from '../controller/pass.js';
@@ -9,6 +10,12 @@ import { LocalStore } from '../store/local.js';
 import type { TopologyRef } from '../store/store.js';
 import { UserError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
+
+/** The command line's routing hook flags, as commander parses them. */
+export interface RoutingHookFlags {
+  routingHook?: string;
+  routingHookTimeout?: number;
+}
 
 export interface LocalContext {
   store: LocalStore;
@@ -22,7 +29,13 @@ export interface LocalContext {
 export async function openLocal(
   files: string[],
   statusOut?: string,
-  opts: { settleMs?: number; wake?: (ref: TopologyRef) => void; log?: Logger } = {},
+  opts: {
+    settleMs?: number;
+    wake?: (ref: TopologyRef) => void;
+    log?: Logger;
+    /** The routing hook (--routing-hook, --routing-hook-timeout): local mode's only routing target. */
+    routingHook?: RoutingHookFlags;
+  } = {},
 ): Promise<LocalContext> {
   const log = opts.log ?? createLogger();
   const store = new LocalStore({
@@ -39,6 +52,19 @@ export async function openLocal(
     log,
     ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
     ...(opts.wake ? { wake: opts.wake } : {}),
+    ...(opts.routingHook?.routingHook
+      ? {
+          routing: {
+            targets: [
+              routingHook({
+                command: opts.routingHook.routingHook,
+                timeoutMs: (opts.routingHook.routingHookTimeout ?? 10) * 1000,
+                log,
+              }),
+            ],
+          },
+        }
+      : {}),
   });
   return { store, ref, pool, log, reconcile, close: () => pool.closeAll() };
 }

@@ -47,6 +47,8 @@ function build(): Command {
       parseListenPort,
     )
     .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
+    .addOption(routingHookOption())
+    .addOption(routingHookTimeoutOption())
     .action(async (o) => (await import('./commands/operator.js')).operatorCommand(o));
 
   program
@@ -73,6 +75,8 @@ function build(): Command {
       parseListenPort,
     )
     .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
+    .addOption(routingHookOption())
+    .addOption(routingHookTimeoutOption())
     .action(async (o) => (await import('./commands/local.js')).localCommand(o));
 
   program
@@ -93,6 +97,12 @@ function build(): Command {
     )
     .addOption(fileOption())
     .option('--status-out <file>', 'status file to read the managed-channel memory from')
+    .addOption(
+      new Option(
+        '--routing-hook <command>',
+        'plan the routing steps a routing hook would be given (not run)',
+      ),
+    )
     .action(async (o) => (await import('./commands/plan.js')).planCommand(o));
 
   program
@@ -113,6 +123,8 @@ function build(): Command {
     .requiredOption('--to <member>', 'member to promote')
     .option('--status-out <file>', 'status file (the local store memory)')
     .option('--timeout <seconds>', 'how long the target may take to catch up', Number, 30)
+    .addOption(routingHookOption())
+    .addOption(routingHookTimeoutOption())
     .action(async (o) => (await import('./commands/switchover.js')).switchoverCommand(o));
 
   program
@@ -177,3 +189,17 @@ async function main(argv: string[]): Promise<void> {
 }
 
 await main(process.argv);
+
+/** The routing hook: set by whoever runs Tributary, never by a field of the resource. */
+function routingHookOption(): Option {
+  return new Option(
+    '--routing-hook <command>',
+    'run this shell command with one JSON document on stdin per routing change (drain, route, readers)',
+  );
+}
+
+function routingHookTimeoutOption(): Option {
+  return new Option('--routing-hook-timeout <seconds>', 'how long the routing hook may take')
+    .argParser(parseSeconds)
+    .default(10);
+}

@@ -20,6 +20,7 @@ import { LeaderElector, DEFAULT_LEASE_NAME } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import { StandbyMetrics } from '../controller/standby.js';
 import { startHealthServer, startMetricsServer, type RunningServer } from '../controller/health.js';
+import type { KubernetesEndpoints } from '../store/endpoints.js';
 import { KubernetesStore } from '../store/kubernetes.js';
 import type { TopologyRef } from '../store/store.js';
 
@@ -28,6 +29,11 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export interface OperatorOptions {
   /** Watch one namespace only; all namespaces when unset. */
   namespace?: string;
+  /**
+   * The routing target kept in EndpointSlices (createKubernetesEndpoints, same namespace): its informers run
+   * beside the store's, its owner references take the topologies' uids from the store.
+   */
+  endpoints?: KubernetesEndpoints;
   metricsPort: number;
   healthPort: number;
   leaderElect: boolean;
@@ -177,6 +183,11 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
     onDeleted: (ref) => metrics.forget(ref),
     signal: watchAc.signal,
   });
+  const endpointsWatch = opts.endpoints?.watch({
+    enqueue: (ref) => loop?.controller.enqueue(ref),
+    uidOf: async (ref) => (await store.get(ref))?.uid,
+    signal: watchAc.signal,
+  });
 
   const servers: RunningServer[] = [];
   const electorAc = new AbortController();
@@ -236,6 +247,7 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
     await electorDone;
     watchAc.abort();
     await watch.done;
+    await endpointsWatch?.done;
     store.close();
     await Promise.all(servers.map((s) => s.close()));
     if (handleSignals) {

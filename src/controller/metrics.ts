@@ -5,6 +5,7 @@
 // topologies that disappeared are removed, so a dashboard never shows a channel that no longer exists.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TopologyStatus } from '../api/status.js';
+import type { RoutingResult } from '../execute/routing.js';
 import { refKey, type TopologyRef } from '../store/store.js';
 import type { PassOutcome } from './loop.js';
 
@@ -57,6 +58,9 @@ export class OperatorMetrics {
   readonly failoversTotal: Counter<string>;
   readonly failoverDuration: Histogram<string>;
   readonly statusWrites: Counter<string>;
+  readonly routingChanges: Counter<string>;
+  readonly routingFailures: Counter<string>;
+  readonly failoverRouted: Histogram<string>;
   private readonly gauges: TopologyGauge[];
   private readonly perTopology: {
     receiver: TopologyGauge;
@@ -71,6 +75,8 @@ export class OperatorMetrics {
   };
   /** Failover journal ids already counted (or already finished when first seen), per topology. */
   private readonly countedFailovers = new Map<string, Set<string>>();
+  /** Journal ids whose time to routed was observed (or already routed when first seen), per topology. */
+  private readonly routedFailovers = new Map<string, Set<string>>();
 
   constructor(options: OperatorMetricsOptions = {}) {
     const p = options.prefix ?? 'tributary_';
@@ -174,6 +180,26 @@ export class OperatorMetrics {
       labelNames: ['namespace', 'topology'],
       registers: r,
     });
+    const routing = ['namespace', 'topology', 'group', 'op'];
+    this.routingChanges = new Counter({
+      name: `${p}routing_changes_total`,
+      help: 'Routing steps every routing target took, by op (drain, route, readers)',
+      labelNames: routing,
+      registers: r,
+    });
+    this.routingFailures = new Counter({
+      name: `${p}routing_failures_total`,
+      help: 'Routing steps a routing target (services, hook) refused or did not finish',
+      labelNames: [...routing, 'target'],
+      registers: r,
+    });
+    this.failoverRouted = new Histogram({
+      name: `${p}failover_routed_seconds`,
+      help: "Time from a failover's or switchover's decision to its new primary in the writer endpoints",
+      labelNames: ['namespace', 'topology', 'group', 'reason'],
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: r,
+    });
     this.perTopology = {
       receiver: new TopologyGauge(this.receiverRunning),
       applier: new TopologyGauge(this.applierRunning),
@@ -242,6 +268,12 @@ export class OperatorMetrics {
       { labels: { ...base, state: 'total' }, value: status.channels.length },
     ]);
     this.countFailovers(ref, status);
+    this.observeRouted(ref, status);
+    // Series at 0 from the start for every routed group, so that increase() sees its first change.
+    for (const g of status.groups)
+      if (g.routing)
+        for (const op of ['drain', 'route', 'readers'])
+          this.routingChanges.inc({ ...base, group: g.name, op }, 0);
   }
 
   /** Removes every series of a topology (deleted, or no longer watched). */
@@ -249,6 +281,7 @@ export class OperatorMetrics {
     const key = refKey(ref);
     for (const g of this.gauges) g.clear(key);
     this.countedFailovers.delete(key);
+    this.routedFailovers.delete(key);
   }
 
   /** Observes one pass of the controller loop (pass it as runController's onPass). */
@@ -266,10 +299,45 @@ export class OperatorMetrics {
     if (outcome.error) this.reconcileErrors.inc(labels);
     if (outcome.statusWritten) this.statusWrites.inc(labels);
     if (outcome.result) {
+      if (outcome.result.routing) this.countRouting(labels, outcome.result.routing);
       this.updateFromStatus(ref, outcome.result.status);
       for (const i of outcome.result.status.instances)
         if (!i.reachable) this.probeErrors.inc({ ...labels, group: i.group, member: i.name });
     }
+  }
+
+  /** Counts the routing steps one pass ran and those a target refused. */
+  private countRouting(base: Labels, routing: RoutingResult): void {
+    for (const s of routing.done) this.routingChanges.inc({ ...base, group: s.group, op: s.op });
+    for (const f of routing.failures)
+      this.routingFailures.inc({ ...base, group: f.step.group, op: f.step.op, target: f.target });
+  }
+
+  /**
+   * Observes, once per journal record, the seconds from its decision (startedAt) to its new primary's
+   * routing (routedAt). Records already routed when a topology is first seen (an operator restart) were
+   * observed by the process that routed them.
+   */
+  private observeRouted(ref: TopologyRef, status: TopologyStatus): void {
+    const key = refKey(ref);
+    const routed = status.failovers.filter((f) => f.routedAt !== undefined);
+    const seen = this.routedFailovers.get(key);
+    if (!seen) {
+      this.routedFailovers.set(key, new Set(routed.map((f) => f.id)));
+      return;
+    }
+    for (const f of routed) {
+      if (seen.has(f.id)) continue;
+      seen.add(f.id);
+      const seconds = (Date.parse(f.routedAt!) - Date.parse(f.startedAt)) / 1000;
+      if (Number.isFinite(seconds) && seconds >= 0)
+        this.failoverRouted.observe(
+          { namespace: ref.namespace, topology: ref.name, group: f.group, reason: f.reason },
+          seconds,
+        );
+    }
+    const inJournal = new Set(status.failovers.map((f) => f.id));
+    for (const id of seen) if (!inJournal.has(id)) seen.delete(id);
   }
 
   setLeader(leading: boolean): void {

@@ -1,5 +1,6 @@
 // The contract of one reconciliation pass of one topology (implemented in reconcile.ts).
 import type { TopologyStatus } from '../api/status.js';
+import type { RoutingResult } from '../execute/routing.js';
 import type { Store, TopologyRef, TopologyEvent } from '../store/store.js';
 
 export interface PassResult {
@@ -7,6 +8,8 @@ export interface PassResult {
   /** True when status differs from what the store held (a write is owed). */
   statusChanged: boolean;
   events: TopologyEvent[];
+  /** Routing steps this pass ran (done) and those a target refused (failures); absent when it did not act. */
+  routing?: RoutingResult;
   /** Number of actions executed (0 at steady state). */
   actionsExecuted: number;
   /** Problems the user must fix (invalid spec, missing Secrets), one line each; empty otherwise. */

@@ -13,15 +13,19 @@ import {
   type Condition,
   type CredentialsStatus,
   type FailoverRecord,
+  type GroupRouting,
   type TopologyStatus,
 } from '../api/status.js';
+import type { TopologySpec } from '../api/spec.js';
+import { executeRouting, type RoutingResult, type RoutingTarget } from '../execute/routing.js';
+import { describeRoutingStep, routingAfter, type RoutingStep } from '../plan/routing.js';
 import { executeActions, failureLabel, type ExecuteContext, type ExecuteResult } from '../execute/execute.js';
 import { addressKey } from '../analyze/view.js';
 import { RefusedLogins } from '../observe/credentials-check.js';
 import { dialectOf } from '../observe/probe.js';
 import { channelLabel, describeAction, type Action } from '../plan/actions.js';
 import { afterExecution } from '../plan/credentials.js';
-import { assess, decidePass, type PassPlan } from '../plan/decide.js';
+import { assess, currentRouting, decidePass, type PassPlan } from '../plan/decide.js';
 import { isOpen } from '../plan/failover-step.js';
 import { nextStreaks, type ProbeStreak } from '../plan/health.js';
 import { mergeConditions, projectStatus, significantPart } from '../report/status.js';
@@ -50,6 +54,17 @@ export interface ReconcilerDeps {
   probeTimeoutMs?: number;
   /** Asks for a pass of a topology now (the loop's enqueue): a member's connection just broke. */
   wake?: (ref: TopologyRef) => void;
+  /** Where traffic is routed (the operator's EndpointSlices, a routing hook); absent: not routed. */
+  routing?: RoutingDeps;
+}
+
+export interface RoutingDeps {
+  targets: RoutingTarget[];
+  /**
+   * What the targets hold, read back (the API server's cache), per group, where a target can tell;
+   * undefined while it cannot. A difference from status is repaired like any drift.
+   */
+  observe?: (ref: TopologyRef, spec: TopologySpec) => ReadonlyMap<string, GroupRouting> | undefined;
 }
 
 /** Changes of GTID positions, lag and thread-state text alone are written at most this often. */
@@ -113,11 +128,20 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       annotations: stored.annotations,
       replication: replicationOf(inputs),
       ...(options.switchover ? { switchover: options.switchover } : {}),
+      ...routingInput(deps.routing, ref, inputs.spec),
     });
     // act
     const mayWrite = () => !options.dryRun && (options.mayWrite?.() ?? true);
     const acted = mayWrite()
-      ? await act(store, stored, inputs, plan, executionContext(plan, inputs, deps, mayWrite))
+      ? await act(
+          store,
+          stored,
+          inputs,
+          plan,
+          executionContext(plan, inputs, deps, mayWrite),
+          deps.routing,
+          now,
+        )
       : undefined;
     if (acted === 'conflict') {
       deps.log.info({ topology: refKey(ref) }, 'the topology changed while deciding; deciding again');
@@ -132,6 +156,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     // report
     const journal = acted?.journal ?? inputs.previous?.failovers ?? [];
     const execution = acted?.execution ?? { executed: [], failures: [], skipped: [] };
+    const routed = acted?.routed ?? { done: [], failures: [] };
     const credentials = acted
       ? plan.credentials &&
         afterExecution(plan.credentials, plan.view, plan.actions, execution.executed, now().toISOString())
@@ -153,13 +178,21 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         extraConditions: [
           ...plan.conditions,
           ...executionConditions(execution),
+          ...routingConditions(routed),
           ...storeConditions(stored),
         ].map((c) => ({ ...c, observedGeneration: stored.generation })),
         channelProblems: channelProblems(plan, execution),
       },
       stored.status,
     );
-    const status: TopologyStatus = credentials ? { ...projected, credentials } : projected;
+    // Routing off for this topology (spec.routing.enabled: false): status says nothing of it; the targets
+    // keep what they last had (the Services go with the topology).
+    const routingNow =
+      deps.routing?.targets.length && inputs.spec.routing.enabled
+        ? routingAfter(currentRouting(stored.status, undefined), routed.done, now().toISOString())
+        : undefined;
+    const withRouting = routingNow ? withGroupRouting(projected, routingNow) : projected;
+    const status: TopologyStatus = credentials ? { ...withRouting, credentials } : withRouting;
     const statusChanged =
       !stableEqual(status, stored.status) &&
       (!stableEqual(significantPart(status), significantPart(stored.status)) ||
@@ -170,7 +203,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return {
       status,
       statusChanged,
-      events: acted ? [...plan.events, ...executionEvents(execution), ...storeEvents(stored)] : [],
+      events: acted
+        ? [
+            ...plan.events,
+            ...routingEvents(routed, inputs.spec),
+            ...executionEvents(execution),
+            ...storeEvents(stored),
+          ]
+        : [],
+      ...(acted ? { routing: routed } : {}),
       ...(plan.problems.length ? { problems: plan.problems } : {}),
       actionsExecuted: execution.executed.length,
       // A pass that could not act (a standby) observes at the poll interval, never "at once" in a loop.
@@ -206,6 +247,7 @@ function requeueAfter(
 interface Acted {
   journal: FailoverRecord[];
   execution: ExecuteResult;
+  routed: RoutingResult;
   resourceVersion: string | undefined;
 }
 
@@ -216,6 +258,8 @@ async function act(
   inputs: PassInputs,
   plan: PassPlan,
   exec: ExecuteContext,
+  routing: RoutingDeps | undefined,
+  now: () => Date,
 ): Promise<Acted | 'conflict'> {
   let version = stored.resourceVersion;
   if (plan.journalChanged || plan.credentialsStarted) {
@@ -250,8 +294,104 @@ async function act(
     if (e instanceof ConflictError) return 'conflict';
     throw e;
   }
+  // Drains before any statement (the old primary takes no more writes before anything is promoted);
+  // routes and reader sets after them, a writer only once the statements on it succeeded.
+  const targets = routing?.targets ?? [];
+  const drains = await executeRouting(
+    stored.ref,
+    plan.routing.filter((r) => r.op === 'drain'),
+    targets,
+  );
   const execution = await executeActions(plan.actions, exec);
-  return { journal: noteRepointed(plan.journal, execution.executed), execution, resourceVersion: version };
+  const troubled = new Set([...execution.failures, ...execution.skipped].map((f) => f.action.member));
+  const routes = await executeRouting(
+    stored.ref,
+    plan.routing.filter((r) => r.op !== 'drain' && !(r.op === 'route' && troubled.has(r.members[0]!.name))),
+    targets,
+  );
+  const routed = {
+    done: [...drains.done, ...routes.done],
+    failures: [...drains.failures, ...routes.failures],
+  };
+  const journal = noteRouting(
+    noteRepointed(plan.journal, execution.executed),
+    routed,
+    inputs.spec,
+    now().toISOString(),
+  );
+  return { journal, execution, routed, resourceVersion: version };
+}
+
+/** The routing a record is waiting for, noted on it: the drain (or why it failed), then the route. */
+function noteRouting(
+  journal: FailoverRecord[],
+  routed: RoutingResult,
+  spec: TopologySpec,
+  at: string,
+): FailoverRecord[] {
+  return journal.map((r) => {
+    if (!isOpen(r)) return r;
+    const mine = (s: RoutingStep) => s.failover === r.id;
+    const drained = routed.done.some((s) => mine(s) && s.op === 'drain');
+    const failed = routed.failures.filter((f) => mine(f.step) && f.step.op === 'drain');
+    const routedTo = routed.done.some((s) => mine(s) && s.op === 'route' && s.members[0]?.name === r.to);
+    return {
+      ...r,
+      ...(drained && !r.drainedAt ? { drainedAt: at } : {}),
+      // Without requireDrain a failed drain is said and the failover goes on.
+      ...(!drained && failed.length && !spec.failover.requireDrain && r.drainProblem === undefined
+        ? { drainProblem: failed.map((f) => `${f.target}: ${f.message}`).join('; ') }
+        : {}),
+      ...(routedTo && !r.routedAt ? { routedAt: at } : {}),
+    };
+  });
+}
+
+/** Status groups with the routing their targets hold. */
+function withGroupRouting(
+  status: TopologyStatus,
+  routing: ReadonlyMap<string, GroupRouting>,
+): TopologyStatus {
+  return {
+    ...status,
+    groups: status.groups.map((g) => {
+      const r = routing.get(g.name);
+      return r ? { ...g, routing: r } : g;
+    }),
+  };
+}
+
+function routingEvents(r: RoutingResult, spec: TopologySpec): TopologyEvent[] {
+  return [
+    ...r.done.map((s): TopologyEvent => ({
+      type: s.op === 'drain' ? 'Warning' : 'Normal',
+      reason: s.op === 'drain' ? 'WriterDrained' : s.op === 'route' ? 'WriterRouted' : 'ReadersRouted',
+      message: describeRoutingStep(s),
+    })),
+    ...r.failures.map((f): TopologyEvent => ({
+      type: 'Warning',
+      reason: 'RoutingFailed',
+      message: `${f.target}: ${f.message}${f.step.op === 'drain' && f.step.failover ? (spec.failover.requireDrain ? '; the promotion waits for the drain (spec.failover.requireDrain)' : '; the failover goes on without it (spec.failover.requireDrain is false)') : ''}`,
+    })),
+  ];
+}
+
+function routingConditions(r: RoutingResult): Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>[] {
+  if (r.failures.length === 0) return [];
+  return [
+    {
+      type: 'RoutingFailed',
+      status: 'True',
+      reason: r.failures[0]!.target === 'hook' ? 'HookFailed' : 'EndpointsFailed',
+      message: r.failures.map((f) => `${f.step.group} ${f.step.op}: ${f.target}: ${f.message}`).join('; '),
+    },
+  ];
+}
+
+function routingInput(routing: RoutingDeps | undefined, ref: TopologyRef, spec: TopologySpec) {
+  if (!routing?.targets.length) return {};
+  const observed = routing.observe?.(ref, spec);
+  return { routed: true, ...(observed ? { routingObserved: observed } : {}) };
 }
 
 /** Records the channels a repointing failover's group got repointed (for status and events). */

@@ -3,7 +3,7 @@
 // steps included, so `tributary plan` shows them. moco's shape: gather → decide the state → one
 // operation per group → requeue at once while a failover is under way.
 import type { TopologySpec } from '../api/spec.js';
-import type { CredentialsStatus, FailoverRecord, TopologyStatus } from '../api/status.js';
+import type { CredentialsStatus, FailoverRecord, GroupRouting, TopologyStatus } from '../api/status.js';
 import { analyze, type Finding } from '../analyze/findings.js';
 import { buildView, type TopologyView } from '../analyze/view.js';
 import type { Observation } from '../observe/types.js';
@@ -21,6 +21,7 @@ import { adoptionReport, unverifiedCondition, type AdoptionLine } from './adopti
 import type { ConditionDraft } from './condition.js';
 import { connectionOnlyDrift } from './connection-drift.js';
 import { passwordTargets, rotationMessage, startRotation, type CredentialsInput } from './credentials.js';
+import { desiredRouting, drained, routingSteps, type RoutingStep } from './routing.js';
 
 /** Closed records kept in the journal (open ones are always kept). */
 export const JOURNAL_LENGTH = 20;
@@ -43,6 +44,25 @@ export interface DecideInput {
    * Absent: no rotation is tracked (unit tests of other parts).
    */
   replication?: CredentialsInput & { user: string };
+  /**
+   * Traffic is routed: some routing target exists (the operator's Services, a routing hook) and
+   * spec.routing is enabled. A failover then drains the old primary before it promotes.
+   */
+  routed?: boolean;
+  /** What the routing targets hold, read back from them, where that differs from status (a slice edited by hand). */
+  routingObserved?: ReadonlyMap<string, GroupRouting>;
+}
+
+/** What the routing targets hold now: status, overlaid with what they were read back as. */
+export function currentRouting(
+  previous: TopologyStatus | undefined,
+  observed: ReadonlyMap<string, GroupRouting> | undefined,
+): Map<string, GroupRouting> {
+  const out = new Map<string, GroupRouting>();
+  for (const g of previous?.groups ?? []) if (g.routing) out.set(g.name, g.routing);
+  for (const [g, r] of observed ?? [])
+    out.set(g, { ...r, ...(out.get(g)?.changedAt ? { changedAt: out.get(g)!.changedAt } : {}) });
+  return out;
 }
 
 export interface PassPlan {
@@ -60,6 +80,8 @@ export interface PassPlan {
   adoption?: AdoptionLine[];
   /** Every statement the pass may send, as actions, in run order (stages.ts: fencing, accounts, the rest). */
   actions: Action[];
+  /** Routing changes: drains run before the actions, routes and reader sets after them (routing.ts). */
+  routing: RoutingStep[];
   conditions: ConditionDraft[];
   events: TopologyEvent[];
   /** Problems the user must fix, one line each (a refused switchover, a malformed annotation). */
@@ -240,6 +262,8 @@ export function decidePass(input: DecideInput): PassPlan {
   }
 
   // Every open record takes its step; the statements of the phase it stopped in run this pass.
+  const routed = input.routed === true && spec.routing.enabled;
+  const routingNow = currentRouting(input.previous, input.routingObserved);
   const stepActions: Action[] = [];
   if (writing) {
     for (const r of journal.filter((x) => isOpen(x) && x.phase !== 'Repointing')) {
@@ -249,6 +273,7 @@ export function decidePass(input: DecideInput): PassPlan {
         previous: input.previous,
         nowMs,
         remembered: rememberChannels(spec, input.previous, observation),
+        ...(routed ? { drained: (group: string, member: string) => drained(routingNow, group, member) } : {}),
       });
       journal = upsert(journal, step.record);
       stepActions.push(...step.actions);
@@ -315,11 +340,14 @@ export function decidePass(input: DecideInput): PassPlan {
     );
     if (unverified) conditions.push(unverified);
   }
+  const routingInput = { view, journal, spec: spec.routing, current: routingNow, actions };
+  const routing = routed && writing ? routingSteps(routingInput, desiredRouting(routingInput)) : [];
   const pollMs = spec.failover.pollIntervalSeconds * 1000;
   // At once while a failover moves on (it acted or changed phase); a record held for a human waits
   // at the poll interval like everything else.
   const journalChanged = JSON.stringify(journal) !== JSON.stringify(before);
-  const movingOn = stepActions.length > 0 || journalChanged || rotation.started;
+  const movingOn =
+    stepActions.length > 0 || journalChanged || rotation.started || routing.some((r) => r.failover);
   const requeueAfterMs = movingOn
     ? 0
     : Math.min(pollMs, ...health.map((h) => nextProbeInMs(h, policy, pollMs, nowMs)));
@@ -334,6 +362,7 @@ export function decidePass(input: DecideInput): PassPlan {
     credentialsStarted: rotation.started,
     ...(rotation.adopted ? { adoption: adoptionReport(view, actions) } : {}),
     actions,
+    routing,
     conditions,
     events,
     problems,

@@ -23,6 +23,11 @@ export interface StepContext {
   nowMs: number;
   /** Managed channels declared before (status); the spec's own are always managed. */
   remembered?: readonly RememberedChannel[];
+  /**
+   * Whether a member has left its group's writer endpoints (routing.ts). Absent: traffic is not routed,
+   * nothing to drain.
+   */
+  drained?: (group: string, member: string) => boolean;
 }
 
 /** A condition a step raises: something a human can act on (type, reason, message). */

@@ -143,6 +143,15 @@ function promote(r: FailoverRecord, ctx: StepContext): Outcome {
       : { stay: [], update: { waitingFor: `${r.to}, being promoted, to answer again` } };
   // The candidate's own relay log is applied before its channel '' goes (the reset discards it); a relay
   // log that can no longer be applied was shown as a loss and acknowledged in CatchingUp.
+  // Traffic first: the old primary leaves the writer endpoints before anything is promoted (routing.ts
+  // plans the drain). A drain that failed holds the promotion only where the spec asks for it.
+  if (ctx.drained && !ctx.drained(r.group, r.from) && r.drainProblem === undefined)
+    return {
+      stay: [],
+      update: {
+        waitingFor: `${r.from} to leave the writer endpoints (drain)${ctx.spec.failover.requireDrain ? '; spec.failover.requireDrain holds the promotion until it has' : ''}`,
+      },
+    };
   const flavor = c.obs!.flavor!;
   const own = unapplied(ctx, gtidOps(flavor), flavor, r).find((x) => x.member === c && !x.lost);
   const actions: Action[] = own ? applyRelay(own, waitSeconds(r, ctx)) : [];

@@ -4,7 +4,8 @@
 import { emptyStatus } from '../api/status.js';
 import { isOpen } from './failover-step.js';
 import { afterExecution } from './credentials.js';
-import { decidePass, type DecideInput, type PassPlan } from './decide.js';
+import { currentRouting, decidePass, type DecideInput, type PassPlan } from './decide.js';
+import { routingAfter } from './routing.js';
 import { simulate } from './simulate.js';
 
 export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
@@ -12,9 +13,10 @@ export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
   let next = input;
   for (let i = 0; i < maxPasses; i++) {
     const plan = decidePass(next);
-    const idle = plan.actions.length === 0 && !plan.journalChanged;
+    const idle = plan.actions.length === 0 && plan.routing.length === 0 && !plan.journalChanged;
     const repeated =
-      JSON.stringify(plan.actions) === JSON.stringify(passes.at(-1)?.actions) && !plan.journalChanged;
+      JSON.stringify([plan.actions, plan.routing]) ===
+        JSON.stringify([passes.at(-1)?.actions, passes.at(-1)?.routing]) && !plan.journalChanged;
     if ((idle || repeated) && passes.length > 0) break;
     passes.push(plan);
     if (idle) break;
@@ -32,11 +34,29 @@ export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
         plan.actions,
         new Date(next.nowMs).toISOString(),
       );
+    // Every routing step is assumed taken too: the targets hold what the pass gave them.
+    const base = next.previous ?? emptyStatus('Ready');
+    const routing = routingAfter(
+      currentRouting(base, next.routingObserved),
+      plan.routing,
+      new Date(next.nowMs).toISOString(),
+    );
+    const { routingObserved: _read, ...unread } = rest;
     next = {
-      ...rest,
+      ...unread,
       observation: simulate(next.observation, plan.actions, next.replication?.user),
       previous: {
-        ...(next.previous ?? emptyStatus('Ready')),
+        ...base,
+        groups: plan.view.groups.map((g) => {
+          const kept = base.groups.find((x) => x.name === g.spec.name) ?? {
+            name: g.spec.name,
+            primary: null,
+            members: 0,
+            ready: 0,
+          };
+          const r = routing.get(g.spec.name);
+          return r ? { ...kept, routing: r } : kept;
+        }),
         failovers: plan.journal,
         ...(credentials ? { credentials } : {}),
       },

@@ -5,6 +5,7 @@ import type { Credentials } from '../api/validate.js';
 import { actionStatements, describeAction } from '../plan/actions.js';
 import type { PassPlan } from '../plan/decide.js';
 import { isOpen } from '../plan/failover-step.js';
+import { describeRoutingStep } from '../plan/routing.js';
 import { dialectOf } from '../observe/probe.js';
 
 /** What the failovers of a pass are doing, e.g. `failover of shard-a (a-0 → a-1): CatchingUp`. */
@@ -36,7 +37,7 @@ export function formatPlan(name: string, passes: PassPlan[], replication: Creden
     out.push(`${name}: first contact, adopting what matches the spec`);
     for (const l of first.adoption) out.push(`  ${l.target}: ${l.text}`);
   }
-  const total = passes.reduce((n, p) => n + p.actions.length, 0);
+  const total = passes.reduce((n, p) => n + p.actions.length + p.routing.length, 0);
   if (total === 0 && !passes.some((p) => p.journalChanged)) {
     out.push(`${name}: nothing to do`);
     return out.join('\n');
@@ -46,12 +47,19 @@ export function formatPlan(name: string, passes: PassPlan[], replication: Creden
   let n = 0;
   passes.forEach((plan, p) => {
     if (many) out.push(`pass ${p + 1}: ${passTitle(plan)}`);
+    // The order the pass runs them in: drains, the statements, then routes and reader sets.
+    const routing = (drains: boolean) =>
+      plan.routing
+        .filter((r) => (r.op === 'drain') === drains)
+        .forEach((r) => out.push(`${String(++n).padStart(3)}. ${describeRoutingStep(r)} [routing]`));
+    routing(true);
     for (const a of plan.actions) {
       out.push(`${String(++n).padStart(3)}. ${describeAction(a)}`);
       const obs = plan.view.members.get(a.member)?.obs;
       if (!obs?.flavor) continue;
       for (const s of actionStatements(a, dialectOf(obs), replication)) out.push(`       ${s.display};`);
     }
+    routing(false);
   });
   return out.join('\n');
 }

@@ -1,9 +1,11 @@
-// The `status -o tree` drawing: each source with the channels that replicate from it. A multi-source
-// replica appears under every one of its sources; its own subtree is drawn once, at its first place.
+// The `status -o tree` drawing: each source with the channels that replicate from it, then where each
+// group's traffic is routed, then the last failover. A multi-source replica appears under every one of
+// its sources; its own subtree is drawn once, at its first place.
 import {
   FailoverPhase,
   type ChannelReport,
   type FailoverRecord,
+  type GroupRouting,
   type InstanceStatus,
   type TopologyStatus,
 } from '../api/status.js';
@@ -72,6 +74,7 @@ export function renderTree(name: string, status: TopologyStatus): string {
     lines.push(describeInstance(i, i.name));
     draw(i.name, '  ');
   }
+  for (const g of status.groups) if (g.routing) lines.push(describeRouting(g.name, g.routing));
   const last = status.failovers.at(-1);
   if (last) lines.push(describeFailover(last));
   for (const c of orphans) {
@@ -80,6 +83,17 @@ export function renderTree(name: string, status: TopologyStatus): string {
     lines.push(`${c.replica} via ${channelName(c)} ${where}${c.managed ? '' : ' (unmanaged)'}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * One line for where a group's traffic goes (as the routing targets were last given it):
+ * `routing shard-a: writer a-1, readers a-2, a-3, changed 2026-…`. The writer is `drained` while nobody
+ * holds the writer endpoints (a failover before promotion), `(not ready)` while it is not marked ready.
+ */
+export function describeRouting(group: string, r: GroupRouting): string {
+  const writer = r.writer === null ? 'drained' : `${r.writer}${r.writerReady ? '' : ' (not ready)'}`;
+  const readers = r.readers.length ? r.readers.join(', ') : 'none';
+  return `routing ${group}: writer ${writer}, readers ${readers}${r.changedAt ? `, changed ${r.changedAt}` : ''}`;
 }
 
 /** Phases in the order a record goes through them (ties in time keep it); unknown ones last. */
@@ -103,5 +117,22 @@ export function describeFailover(r: FailoverRecord): string {
     .map((p) => `${p.phase} +${p.seconds.toFixed(3)}s`)
     .join(', ');
   const what = r.reason === 'Switchover' ? 'last switchover' : 'last failover';
-  return `${what}: ${r.group} ${r.from} → ${r.to} (${r.reason}) ${r.phase}${phases ? `: ${phases}` : ''}${r.message && r.phase === 'Aborted' ? ` (${r.message})` : ''}`;
+  const routing = routingOffsets(r);
+  return `${what}: ${r.group} ${r.from} → ${r.to} (${r.reason}) ${r.phase}${phases ? `: ${phases}` : ''}${routing ? `; ${routing}` : ''}${r.message && r.phase === 'Aborted' ? ` (${r.message})` : ''}`;
+}
+
+/** When the record's routing happened, since its decision: `drained +0.004s, routed +1.207s`, or why the drain failed. */
+function routingOffsets(r: FailoverRecord): string {
+  const start = Date.parse(r.startedAt);
+  const since = (at: string | undefined) => {
+    const s = at === undefined ? NaN : (Date.parse(at) - start) / 1000;
+    return Number.isFinite(s) ? ` +${s.toFixed(3)}s` : '';
+  };
+  return [
+    r.drainedAt !== undefined ? `drained${since(r.drainedAt)}` : '',
+    r.drainProblem !== undefined ? `drain failed, went on without it (${r.drainProblem})` : '',
+    r.routedAt !== undefined ? `routed${since(r.routedAt)}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
 }

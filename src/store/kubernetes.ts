@@ -159,6 +159,7 @@ export class KubernetesStore implements Store, LifecycleStore {
     }
     return {
       ref: { namespace: ref.namespace, name: ref.name },
+      ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}),
       generation: obj.metadata?.generation ?? 0,
       ...(obj.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
       annotations: { ...(obj.metadata?.annotations ?? {}) },

@@ -16,6 +16,8 @@ export const refKey = (ref: TopologyRef): string => `${ref.namespace}/${ref.name
 /** A MySQLTopology as stored: the spec is raw (validated by the pass), status is the last written. */
 export interface StoredTopology {
   ref: TopologyRef;
+  /** The object's uid (Kubernetes), for owner references; unset in local mode. */
+  uid?: string;
   generation: number;
   annotations: Record<string, string>;
   /** Raw spec, exactly as stored; the pass validates it. */

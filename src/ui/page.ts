@@ -68,6 +68,12 @@ svg.graph { display: block; }
 .node.external rect { fill: var(--wash); stroke-dasharray: 2 3; }
 .node .name { font-weight: 600; font-size: 13px; }
 .node .meta { font-size: 11px; fill: var(--muted); }
+.node g.badge rect { stroke-width: 1; stroke-dasharray: none; }
+.node .badge text { font-size: 10px; font-weight: 600; }
+.node .badge.routed-writes rect { fill: #ddf4ff; stroke: #0969da; } .node .badge.routed-writes text { fill: #0550ae; }
+.node .badge.routed-reads rect { fill: #dafbe1; stroke: var(--running); } .node .badge.routed-reads text { fill: var(--running); }
+.node .badge.not-ready rect { fill: #fff8c5; stroke: var(--connecting); stroke-dasharray: 3 2; } .node .badge.not-ready text { fill: #7d4e00; }
+.group .routing-note { fill: var(--broken); }
 .reach.up { fill: var(--running); }
 .reach.down { fill: var(--broken); }
 .edge { cursor: pointer; }

@@ -2,10 +2,19 @@
 // channel and member (shown on selection), the conditions, and the failover journal as a timeline.
 // Everything comes from the TopologyStatus and is escaped; the page's scripts only swap these fragments.
 //
-// Stable hooks (tests and scripts rely on them): nodes carry data-member; edges data-channel
-// ("<replica>/<channel>", '' for the default channel), data-from (the source member) and data-state.
+// Stable hooks (tests and scripts rely on them): nodes carry data-member, and data-routing="writes" or
+// "reads" when the member is in its group's writer or reader endpoints (data-ready="false" on a writer
+// not marked ready); edges data-channel ("<replica>/<channel>", '' for the default channel), data-from
+// (the source member) and data-state; groups whose traffic is routed carry data-routing="routed", or
+// "drained" while nobody holds the writer endpoints.
 import { createHash } from 'node:crypto';
-import type { ChannelReport, FailoverRecord, InstanceStatus, TopologyStatus } from '../api/status.js';
+import type {
+  ChannelReport,
+  FailoverRecord,
+  GroupRouting,
+  InstanceStatus,
+  TopologyStatus,
+} from '../api/status.js';
 import { phaseOffsets } from '../report/tree.js';
 import { refKey, type TopologyRef } from '../store/store.js';
 import { channelKey, layoutTopology, type EdgeShape, type NodeBox } from './layout.js';
@@ -38,10 +47,46 @@ export function edgeLabel(c: ChannelReport): string {
   return `${channelName(c.name)} · ${what}${c.delaySeconds > 0 ? ` (delay ${c.delaySeconds}s)` : ''}`;
 }
 
-function node(n: NodeBox): string {
+/** A member's place in its group's routing: in the writer endpoints (ready or not), or the readers'. */
+export interface RoutingMark {
+  op: 'writes' | 'reads';
+  ready: boolean;
+  changedAt?: string;
+}
+
+/** The routing marks of every member, from `groups[].routing` (groups not routed have none). */
+export function routingMarks(status: TopologyStatus): Map<string, RoutingMark> {
+  const marks = new Map<string, RoutingMark>();
+  for (const g of status.groups) {
+    const r = g.routing;
+    if (!r) continue;
+    const at = r.changedAt !== undefined ? { changedAt: r.changedAt } : {};
+    for (const m of r.readers) marks.set(m, { op: 'reads', ready: true, ...at });
+    // The writer wins should a member be listed in both (never planned so).
+    if (r.writer !== null) marks.set(r.writer, { op: 'writes', ready: r.writerReady, ...at });
+  }
+  return marks;
+}
+
+/** The badge on the node's top edge, right-aligned: `writes`, `writes · not ready` or `reads`. */
+function badge(n: NodeBox, mark: RoutingMark): string {
+  const text = mark.op === 'writes' && !mark.ready ? 'writes · not ready' : mark.op;
+  const w = Math.round(text.length * 6.2 + 12);
+  const [x, y] = [n.x + n.w - 10 - w, n.y - 8];
+  const classes = ['badge', `routed-${mark.op}`, mark.ready ? '' : 'not-ready'].filter(Boolean);
+  return (
+    `<g class="${classes.join(' ')}"><rect x="${px(x)}" y="${px(y)}" width="${w}" height="16" rx="8"/>` +
+    `<text x="${px(x + w / 2)}" y="${px(y + 11.5)}" text-anchor="middle">${esc(text)}</text></g>`
+  );
+}
+
+function node(n: NodeBox, mark: RoutingMark | undefined): string {
   const i = n.instance;
   const sel = i ? `member:${n.id}` : `external:${n.id}`;
   const classes = ['node', i ? `role-${i.role}` : 'external', i && !i.reachable ? 'unreachable' : ''];
+  const routing = mark
+    ? ` data-routing="${mark.op}"${mark.op === 'writes' ? ` data-ready="${mark.ready}"` : ''}`
+    : '';
   const line2 = i
     ? [
         i.role,
@@ -52,7 +97,7 @@ function node(n: NodeBox): string {
     : 'outside the topology';
   const line3 = i?.version ? shortVersion(i) : '';
   return [
-    `<g class="${classes.filter(Boolean).join(' ')}" ${i ? `data-member="${esc(n.id)}"` : `data-external="${esc(n.id)}"`}`,
+    `<g class="${classes.filter(Boolean).join(' ')}" ${i ? `data-member="${esc(n.id)}"` : `data-external="${esc(n.id)}"`}${routing}`,
     ` data-select="${esc(sel)}" tabindex="0" role="button" aria-label="${esc(`${i ? 'member' : 'source'} ${n.id}`)}">`,
     `<title>${esc(i?.lastError ? `${n.id}: ${i.lastError}` : n.id)}</title>`,
     `<rect x="${px(n.x)}" y="${px(n.y)}" width="${n.w}" height="${n.h}" rx="6"/>`,
@@ -62,6 +107,7 @@ function node(n: NodeBox): string {
     `<text class="name" x="${px(n.x + 10)}" y="${px(n.y + 18)}">${esc(clip(n.id, 26))}</text>`,
     `<text class="meta" x="${px(n.x + 10)}" y="${px(n.y + 34)}">${esc(line2)}</text>`,
     line3 ? `<text class="meta" x="${px(n.x + 10)}" y="${px(n.y + 48)}">${esc(line3)}</text>` : '',
+    mark ? badge(n, mark) : '',
     '</g>',
   ].join('');
 }
@@ -88,18 +134,31 @@ export function renderGraph(status: TopologyStatus): string {
     (s) =>
       `<marker id="arrow-${s}" class="arrow state-${s}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>`,
   ).join('');
+  const routingOf = new Map(status.groups.map((g) => [g.name, g.routing]));
   const groups = l.groups
-    .map(
-      (g) =>
-        `<g class="group" data-group="${esc(g.name)}"><rect x="${px(g.x)}" y="${px(g.y)}" width="${g.w}" height="${px(g.h)}" rx="10"/>` +
-        `<text x="${px(g.x + 12)}" y="${px(g.y + 20)}">${esc(g.name)}</text></g>`,
-    )
+    .map((g) => {
+      const r = routingOf.get(g.name);
+      const drained = r?.writer === null;
+      return (
+        `<g class="group${drained ? ' drained' : ''}" data-group="${esc(g.name)}"${r ? ` data-routing="${drained ? 'drained' : 'routed'}"` : ''}>` +
+        `<rect x="${px(g.x)}" y="${px(g.y)}" width="${g.w}" height="${px(g.h)}" rx="10"/>` +
+        `<text x="${px(g.x + 12)}" y="${px(g.y + 20)}">${esc(g.name)}</text>` +
+        (drained
+          ? `<text class="routing-note" x="${px(g.x + g.w - 12)}" y="${px(g.y + 20)}" text-anchor="end"><title>${esc(drainedTitle(r))}</title>writes drained</text>`
+          : '') +
+        '</g>'
+      );
+    })
     .join('');
+  const marks = routingMarks(status);
   return (
     `<svg class="graph" xmlns="http://www.w3.org/2000/svg" width="${px(l.width)}" height="${px(l.height)}" viewBox="0 0 ${px(l.width)} ${px(l.height)}" role="img" aria-label="replication graph">` +
-    `<defs>${markers}</defs>${groups}${l.edges.map(edge).join('')}${l.nodes.map(node).join('')}</svg>`
+    `<defs>${markers}</defs>${groups}${l.edges.map(edge).join('')}${l.nodes.map((n) => node(n, marks.get(n.id))).join('')}</svg>`
   );
 }
+
+const drainedTitle = (r: GroupRouting) =>
+  `No member in the writer endpoints (a failover before its promotion)${r.changedAt ? ` since ${r.changedAt}` : ''}`;
 
 /** A definition list of label → value; empty values are left out. */
 function facts(rows: [string, unknown][]): string {
@@ -143,12 +202,20 @@ function channelDetails(c: ChannelReport): string {
   );
 }
 
-function memberDetails(i: InstanceStatus): string {
+function trafficOf(mark: RoutingMark | undefined): string | undefined {
+  if (!mark) return undefined;
+  if (mark.op === 'reads') return 'in the reader endpoints';
+  return mark.ready ? 'in the writer endpoints' : 'in the writer endpoints, not marked ready';
+}
+
+function memberDetails(i: InstanceStatus, mark: RoutingMark | undefined): string {
   return (
     `<section class="details" data-details="member:${esc(i.name)}" hidden><h3>Member ${esc(i.name)}</h3>` +
     facts([
       ['group', i.group],
       ['role', i.role],
+      ['traffic', trafficOf(mark)],
+      ['routing changed', mark?.changedAt],
       ['reachable', yesNo(i.reachable)],
       ['read-only', yesNo(i.readOnly)],
       ['super-read-only', yesNo(i.superReadOnly)],
@@ -212,6 +279,9 @@ function journal(status: TopologyStatus): string {
         ['repointed', list(r.repointed)],
         ['passed over', list(r.passedOver.map((p) => `${p.member} (${p.reason})`))],
         ['stranded', list(r.stranded.map((s) => `${s.member}: ${s.missing}`))],
+        ['drained', r.drainedAt],
+        ['drain failed', r.drainProblem === undefined ? undefined : `${r.drainProblem} (went on without it)`],
+        ['routed', r.routedAt],
         ['acknowledged', r.acknowledged ? 'yes' : undefined],
         ['message', r.message],
       ];
@@ -231,13 +301,14 @@ export function renderTopology(ref: TopologyRef, status: TopologyStatus): { html
   const running = s?.channelsRunning ?? status.channels.filter((c) => c.state === 'Running').length;
   const total = s?.channelsTotal ?? status.channels.length;
   const attrs = `data-topology="${esc(refKey(ref))}" data-phase="${status.phase}"`;
+  const marks = routingMarks(status);
   const body =
     `<header><h2>${esc(ref.name)} <small>${esc(ref.namespace)}</small></h2>` +
     `<span class="phase phase-${status.phase}">${status.phase}</span>` +
     `<span class="summary">${running}/${total} channels running · ${status.groups.length} groups · ${status.instances.length} members</span></header>` +
     `<div class="canvas">${renderGraph(status)}</div>` +
     `<div class="panels"><div class="selection"><h3 class="hint">Select a channel or a member for its details.</h3>` +
-    `${status.channels.map(channelDetails).join('')}${status.instances.map(memberDetails).join('')}</div>` +
+    `${status.channels.map(channelDetails).join('')}${status.instances.map((i) => memberDetails(i, marks.get(i.name))).join('')}</div>` +
     `<div class="side"><h3>Conditions</h3>${conditions(status)}<h3>Failover journal</h3>${journal(status)}</div></div>`;
   const version = createHash('sha1').update(attrs).update(body).digest('hex').slice(0, 16);
   return { html: `<section class="topology" ${attrs} data-version="${version}">${body}</section>`, version };

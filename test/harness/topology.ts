@@ -26,7 +26,8 @@ export function warehouseDocs(
   mutate?: (spec: Record<string, any>) => void,
   opts: { asAdmin?: boolean } = {},
 ): unknown[] {
-  const docs = demoManifests(sb) as Record<string, any>[];
+  // A copy: the demo's manifests share constants that a mutation must not change for the next caller.
+  const docs = structuredClone(demoManifests(sb)) as Record<string, any>[];
   mutate?.(docs[0]!.spec);
   if (!opts.asAdmin) {
     const admin = docs.find(

@@ -9,8 +9,10 @@ import { renderCrdYaml } from '../../src/api/crd.js';
 import type { TopologyStatus } from '../../src/api/status.js';
 import { demoManifests } from '../../src/cli/commands/demo.js';
 import {
+  ENDPOINT_SLICES,
   EVENTS,
   KubeApiServer,
+  SERVICES,
   SECRETS,
   TOPOLOGIES,
   secretManifest,
@@ -28,6 +30,22 @@ describe.each(FLAVORS)('tributary operator against an API server, with real $lab
   let exited: Promise<number | null>;
   let passes: () => Promise<number>;
   const status = () => api.get(TOPOLOGIES, NS, 'warehouse')?.status as TopologyStatus | undefined;
+  /** The addresses:ports a Service's EndpointSlices hold, with `!` for an endpoint not ready. */
+  const endpointsOf = (service: string) =>
+    api
+      .list(ENDPOINT_SLICES, NS)
+      .filter((x) => x.metadata.labels?.['kubernetes.io/service-name'] === service)
+      .flatMap((x) => {
+        const slice = x as unknown as {
+          ports?: { port: number }[];
+          endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
+        };
+        return (slice.endpoints ?? []).map(
+          (e) => `${e.addresses[0]}:${slice.ports?.[0]?.port}${e.conditions?.ready ? '' : '!'}`,
+        );
+      })
+      .sort();
+  const at = (member: string) => `127.0.0.1:${sb().server(member).port}`;
   const until = async (pred: () => boolean | Promise<boolean>, ms = 20_000) => {
     const end = Date.now() + ms;
     while (!(await pred()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -63,6 +81,26 @@ describe.each(FLAVORS)('tributary operator against an API server, with real $lab
     const patches = api.requestsMatching('PATCH', '/mysqltopologies/warehouse/status');
     expect(patches.length).toBeGreaterThan(0);
     expect(patches.every((p) => p.contentType === 'application/merge-patch+json')).toBe(true);
+    // Traffic: a writer and a reader Service per group, their EndpointSlices following the roles.
+    expect(await until(() => endpointsOf('warehouse-shard-a-replicas').length === 1)).toBe(true);
+    expect(endpointsOf('warehouse-shard-a-primary')).toEqual([at('a-0')]);
+    expect(endpointsOf('warehouse-shard-a-replicas')).toEqual([at('a-1')]);
+    expect(endpointsOf('warehouse-dw-primary')).toEqual([at('dw-0')]);
+    const svc = api.get(SERVICES, NS, 'warehouse-shard-a-primary')!;
+    const owners = (svc.metadata as { ownerReferences?: Record<string, unknown>[] }).ownerReferences;
+    expect(owners?.[0]).toMatchObject({
+      kind: 'MySQLTopology',
+      name: 'warehouse',
+      uid: api.get(TOPOLOGIES, NS, 'warehouse')!.metadata.uid,
+    });
+    expect((svc as unknown as { spec: { selector?: unknown } }).spec.selector).toBeUndefined();
+    // The status the pass writes after it says the same.
+    await until(() => status()?.groups.find((g) => g.name === 'shard-a')?.routing?.readers.length === 1);
+    expect(status()!.groups.find((g) => g.name === 'shard-a')?.routing).toMatchObject({
+      writer: 'a-0',
+      writerReady: true,
+      readers: ['a-1'],
+    });
   });
 
   it('at steady state writes no status and sends no request at all (informer caches)', async () => {
@@ -111,6 +149,12 @@ describe.each(FLAVORS)('tributary operator against an API server, with real $lab
       expect.arrayContaining(['ChannelCreated', 'FailoverStarted', 'FailoverFinished']),
     );
     expect(JSON.stringify(api.list(EVENTS, NS))).not.toMatch(/replpass|adminpass/);
+    // The writer endpoints followed: a-0 drained before a-1 was promoted, a-1 routed once writable.
+    expect(await until(() => endpointsOf('warehouse-shard-a-primary').join() === at('a-1'))).toBe(true);
+    const r = status()!.failovers.at(-1)!;
+    expect(Date.parse(r.drainedAt!)).toBeLessThanOrEqual(Date.parse(r.phaseTimes['Promoting']!));
+    expect(r.routedAt).toBeDefined();
+    expect(reasons()).toEqual(expect.arrayContaining(['WriterDrained', 'WriterRouted']));
   });
 
   it('stops cleanly on SIGTERM', async () => {

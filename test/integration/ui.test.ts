@@ -90,6 +90,16 @@ const edges = (page: Page) =>
     })),
   );
 
+/** Each member's routing mark, as the page has it. */
+const routing = async (page: Page) =>
+  Object.fromEntries(
+    await page
+      .locator('[data-member][data-routing]')
+      .evaluateAll((els) =>
+        els.map((e) => [e.getAttribute('data-member')!, e.getAttribute('data-routing')!]),
+      ),
+  ) as Record<string, string>;
+
 describe('web view of a diamond with a multi-source replica, in a real browser', () => {
   const sb = useSandbox({ names: MEMBERS });
   let browser: Browser;
@@ -113,7 +123,18 @@ describe('web view of a diamond with a multi-source replica, in a real browser',
     await sb().server('l-0').sql('CREATE TABLE left_db.t (id INT PRIMARY KEY)');
     await sb().server('r-0').sql('CREATE DATABASE right_db');
     await sb().server('r-0').sql('CREATE TABLE right_db.t (id INT PRIMARY KEY)');
-    local = await startServing(['local', '-f', file, '--status-out', statusFile, '--ui-port', '0']);
+    // A routing hook that takes every step: the view marks the routed writer and readers.
+    local = await startServing([
+      'local',
+      '-f',
+      file,
+      '--status-out',
+      statusFile,
+      '--ui-port',
+      '0',
+      '--routing-hook',
+      'cat >/dev/null',
+    ]);
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
   });
@@ -164,6 +185,31 @@ describe('web view of a diamond with a multi-source replica, in a real browser',
     expect(await page.content()).not.toMatch(/replpass|adminpass|MASTER_PASSWORD/);
   });
 
+  it("marks the routed writer and the readers with badges on their member's node", async () => {
+    await page
+      .locator('[data-member="h-0"][data-routing="writes"][data-ready="true"]')
+      .waitFor({ timeout: 20_000 });
+    await page.locator('[data-member="h-1"][data-routing="reads"]').waitFor({ timeout: 20_000 });
+    expect(await routing(page)).toEqual({
+      'h-0': 'writes',
+      'h-1': 'reads',
+      'k-0': 'writes',
+      'l-0': 'writes',
+      'r-0': 'writes',
+    });
+    expect(await page.locator('[data-member="h-0"] .badge').textContent()).toBe('writes');
+    expect(await page.locator('[data-member="h-1"] .badge').textContent()).toBe('reads');
+    // Drawn on the node's top edge, within its width, and visible.
+    const node = (await page.locator('[data-member="h-0"] > rect').boundingBox())!;
+    const badge = (await page.locator('[data-member="h-0"] .badge rect').boundingBox())!;
+    expect(badge.x).toBeGreaterThan(node.x);
+    expect(badge.x + badge.width).toBeLessThan(node.x + node.width);
+    expect(badge.y).toBeLessThan(node.y);
+    expect(badge.y + badge.height).toBeGreaterThan(node.y);
+    expect(await page.locator('[data-member="h-0"] .badge').isVisible()).toBe(true);
+    expect(await page.locator('[data-group="hub"]').getAttribute('data-routing')).toBe('routed');
+  });
+
   it('a kill -9 of the hub primary turns its edges to Connecting, then Running from the new primary', async () => {
     await page.evaluate(RECORD_EDGES);
     const killed = Date.now();
@@ -186,6 +232,15 @@ describe('web view of a diamond with a multi-source replica, in a real browser',
     await page.waitForSelector('li.failover[data-phase="Done"]', { timeout: 20_000 });
     expect(await page.locator('li.failover[data-phase="Done"] .mark').count()).toBeGreaterThanOrEqual(3);
     expect(await page.locator('[data-member="h-0"]').getAttribute('class')).toContain('unreachable');
+    // Writes follow the new primary; the dead one is in no endpoints; the journal says when it drained and routed.
+    await page
+      .locator('[data-member="h-1"][data-routing="writes"][data-ready="true"]')
+      .waitFor({ timeout: 20_000 });
+    expect((await routing(page))['h-0']).toBeUndefined();
+    expect(await page.locator('[data-group="hub"]').getAttribute('data-routing')).toBe('routed');
+    const done = await page.locator('li.failover[data-phase="Done"] dl').textContent();
+    expect(done).toMatch(/drained\d{4}-/);
+    expect(done).toMatch(/routed\d{4}-/);
     // The diamond and the multi-source replica are untouched.
     const after = await edges(page);
     expect(

@@ -17,10 +17,15 @@ export async function localCommand(o: {
   ackFailover?: string[];
   uiPort?: number;
   uiAddress?: string;
+  routingHook?: string;
+  routingHookTimeout?: number;
 }): Promise<void> {
   let controller: Controller | undefined;
   // A member's connection breaking wakes a pass at once (a killed primary is seen in milliseconds).
-  const ctx = await openLocal(o.filename, o.statusOut, { wake: (ref) => controller?.enqueue(ref) });
+  const ctx = await openLocal(o.filename, o.statusOut, {
+    wake: (ref) => controller?.enqueue(ref),
+    routingHook: o,
+  });
   for (const group of o.ackFailover ?? []) ctx.store.setAnnotation(ANNOTATION_ACK_FAILOVER, group);
   const abort = new AbortController();
   const stop = () => abort.abort();

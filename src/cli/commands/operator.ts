@@ -1,11 +1,13 @@
 // `tributary operator`: the same reconciler, with the Kubernetes API as its store.
 import { createReconciler } from '../../controller/reconcile.js';
+import { routingHook } from '../../execute/routing-hook.js';
 import { SqlClientPool } from '../../sql/client.js';
 import type { TopologyRef } from '../../store/store.js';
 import { createLogger } from '../../util/log.js';
 import { boardFromPasses, StatusBoard } from '../../ui/feed.js';
 import { startUiServer } from '../../ui/server.js';
-import { runOperator } from '../operator.js';
+import { loadKubeConfig, runOperator } from '../operator.js';
+import { createKubernetesEndpoints } from '../../store/endpoints.js';
 
 /** Exit status when the Lease is lost: the process ends at once and its Deployment restarts it. */
 export const EXIT_LEADERSHIP_LOST = 3;
@@ -20,6 +22,8 @@ export async function operatorCommand(o: {
   leaderElectRetryPeriod?: number;
   uiPort?: number;
   uiAddress?: string;
+  routingHook?: string;
+  routingHookTimeout?: number;
 }): Promise<void> {
   const log = createLogger();
   const pool = new SqlClientPool();
@@ -36,6 +40,11 @@ export async function operatorCommand(o: {
         });
   if (ui) log.info({ url: ui.url }, 'web view listening (read-only)');
   let enqueue: ((ref: TopologyRef) => void) | undefined;
+  const kubeConfig = loadKubeConfig();
+  const endpoints = createKubernetesEndpoints(kubeConfig, {
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    log,
+  });
   const ms = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);
   try {
     await runOperator({
@@ -48,7 +57,24 @@ export async function operatorCommand(o: {
         renewDeadlineMs: ms(o.leaderElectRenewDeadline),
         retryPeriodMs: ms(o.leaderElectRetryPeriod),
       },
-      reconcile: createReconciler({ pool, log, wake: (ref) => enqueue?.(ref) }),
+      kubeConfig,
+      endpoints,
+      reconcile: createReconciler({
+        pool,
+        log,
+        wake: (ref) => enqueue?.(ref),
+        // Writer and reader endpoints: EndpointSlices always (spec.routing.enabled decides per topology),
+        // and the routing hook where whoever runs the operator configured one.
+        routing: {
+          targets: [
+            endpoints,
+            ...(o.routingHook
+              ? [routingHook({ command: o.routingHook, timeoutMs: (o.routingHookTimeout ?? 10) * 1000, log })]
+              : []),
+          ],
+          observe: (ref, spec) => endpoints.observe(ref, spec.groups),
+        },
+      }),
       onEnqueue: (fn) => (enqueue = fn),
       onPass: boardFromPasses(board),
       // Like controller-runtime: no graceful stop once the Lease is gone (a pass still running must not go

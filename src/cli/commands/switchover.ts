@@ -13,10 +13,12 @@ export async function switchoverCommand(o: {
   to: string;
   statusOut?: string;
   timeout: number;
+  routingHook?: string;
+  routingHookTimeout?: number;
 }): Promise<void> {
   if (!Number.isFinite(o.timeout) || o.timeout <= 0 || o.timeout > 3600)
     throw new UserError(`--timeout: must be 1–3600 seconds`);
-  const ctx = await openLocal(o.filename, o.statusOut);
+  const ctx = await openLocal(o.filename, o.statusOut, { routingHook: o });
   try {
     const first = await ctx.reconcile(ctx.store, ctx.ref, {
       switchover: { group: o.group, to: o.to, timeoutSeconds: o.timeout },

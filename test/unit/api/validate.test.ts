@@ -568,8 +568,10 @@ describe('validateTopology: valid resources', () => {
         failureThreshold: 3,
         cooldownSeconds: 300,
         catchUpTimeoutSeconds: 30,
+        requireDrain: false,
         deadlineSeconds: 300,
       });
+      expect(result.topology.spec.routing).toEqual({ enabled: true, maxReplicaLagSeconds: 30 });
     }
   });
 

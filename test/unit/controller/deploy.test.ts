@@ -42,6 +42,8 @@ const rulesOf = (o: K8sObject) =>
 const CLUSTER_RULES = [
   'core/events: create,patch',
   'core/secrets: get,list,watch',
+  'core/services: create,delete,get,list,patch,update,watch',
+  'discovery.k8s.io/endpointslices: create,delete,get,list,patch,update,watch',
   'tributary.dev/mysqltopologies/finalizers: update',
   'tributary.dev/mysqltopologies/status: get,patch,update',
   'tributary.dev/mysqltopologies: get,list,patch,update,watch',

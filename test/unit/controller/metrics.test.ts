@@ -8,6 +8,8 @@ import {
 } from '../../../src/api/status.js';
 import { startHealthServer, startMetricsServer } from '../../../src/controller/health.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
+import type { RoutingResult } from '../../../src/execute/routing.js';
+import type { RoutingStep } from '../../../src/plan/routing.js';
 
 const ref = { namespace: 'db', name: 'warehouse' };
 
@@ -221,6 +223,101 @@ describe('OperatorMetrics', () => {
     expect(t).toContain(`tributary_channel_state{${labels('dw-0', 'shard_a')},state="Connecting"} 1`);
     expect(t).not.toContain('state="Running"');
     expect(t).not.toContain('channel="manual"');
+  });
+
+  it('counts routing steps taken and refused, by group, op and target; routed groups start at 0', async () => {
+    const m = new OperatorMetrics({ processMetrics: false });
+    const step = (group: string, op: RoutingStep['op'], member: string): RoutingStep => ({
+      group,
+      op,
+      members: [{ name: member, host: '127.0.0.1', port: 3306, ready: op !== 'drain' }],
+      reason: 'x',
+    });
+    const [drain, route, readers] = [
+      step('shard-a', 'drain', 'a-0'),
+      step('shard-a', 'route', 'a-1'),
+      step('shard-b', 'readers', 'b-1'),
+    ];
+    const routedStatus = status({
+      groups: [
+        {
+          name: 'shard-a',
+          primary: 'a-1',
+          members: 2,
+          ready: 1,
+          routing: { writer: 'a-1', writerReady: true, readers: [] },
+        },
+        { name: 'shard-b', primary: 'b-0', members: 2, ready: 2 },
+      ],
+    });
+    const pass = (routing?: RoutingResult) =>
+      m.observePass({
+        ref,
+        result: {
+          status: routedStatus,
+          statusChanged: true,
+          events: [],
+          actionsExecuted: 0,
+          requeueAfterMs: 1000,
+          ...(routing ? { routing } : {}),
+        },
+        durationMs: 10,
+        statusWritten: true,
+        eventsEmitted: 0,
+      });
+    pass();
+    const labels = (group: string, op: string) =>
+      `namespace="db",topology="warehouse",group="${group}",op="${op}"`;
+    let t = await text(m);
+    for (const op of ['drain', 'route', 'readers'])
+      expect(t).toContain(`tributary_routing_changes_total{${labels('shard-a', op)}} 0`);
+    // A group whose traffic is not routed has no series.
+    expect(t).not.toContain('group="shard-b",op=');
+    pass({
+      done: [drain],
+      failures: [
+        { step: route, target: 'hook', message: 'routing hook failed (exit 1)' },
+        { step: readers, target: 'services', message: 'forbidden' },
+      ],
+    });
+    pass({ done: [route, readers], failures: [{ step: route, target: 'hook', message: 'exit 1' }] });
+    t = await text(m);
+    for (const [line, present] of [
+      [`tributary_routing_changes_total{${labels('shard-a', 'drain')}} 1`, true],
+      [`tributary_routing_changes_total{${labels('shard-a', 'route')}} 1`, true],
+      [`tributary_routing_changes_total{${labels('shard-a', 'readers')}} 0`, true],
+      [`tributary_routing_changes_total{${labels('shard-b', 'readers')}} 1`, true],
+      [`tributary_routing_failures_total{${labels('shard-a', 'route')},target="hook"} 2`, true],
+      [`tributary_routing_failures_total{${labels('shard-b', 'readers')},target="services"} 1`, true],
+      [`tributary_routing_failures_total{${labels('shard-a', 'drain')}`, false],
+    ] as const)
+      expect(t.includes(line), line).toBe(present);
+  });
+
+  it('observes the time from decision to routed once per record, not for records routed before it watched', async () => {
+    const m = new OperatorMetrics({ processMetrics: false });
+    const at = (s: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + s * 1000).toISOString();
+    const routed = (id: string, seconds: number | undefined, phase: FailoverRecord['phase'] = 'Done') => ({
+      ...failover(id, phase),
+      ...(seconds === undefined ? {} : { routedAt: at(seconds) }),
+    });
+    const series = 'namespace="db",topology="warehouse",group="shard-a",reason="DeadPrimary"';
+    m.updateFromStatus(ref, status({ failovers: [routed('old', 4), routed('f1', undefined, 'Promoting')] }));
+    expect(await text(m)).not.toMatch(/^tributary_failover_routed_seconds_count\{/m);
+    m.updateFromStatus(ref, status({ failovers: [routed('old', 4), routed('f1', 2.5, 'Repointing')] }));
+    m.updateFromStatus(ref, status({ failovers: [routed('old', 4), routed('f1', 2.5)] }));
+    let t = await text(m);
+    expect(t).toContain(`tributary_failover_routed_seconds_count{${series}} 1`);
+    expect(t).toContain(`tributary_failover_routed_seconds_sum{${series}} 2.5`);
+    expect(t).toContain(`tributary_failover_routed_seconds_bucket{le="5",${series}} 1`);
+    expect(t).toContain(`tributary_failover_routed_seconds_bucket{le="2",${series}} 0`);
+    // Forgotten, then seen again: what it holds then was routed before.
+    m.forget(ref);
+    m.updateFromStatus(ref, status({ failovers: [routed('f1', 2.5), routed('f2', undefined, 'Promoting')] }));
+    m.updateFromStatus(ref, status({ failovers: [routed('f1', 2.5), routed('f2', 0.75)] }));
+    t = await text(m);
+    expect(t).toContain(`tributary_failover_routed_seconds_count{${series}} 2`);
+    expect(t).toContain(`tributary_failover_routed_seconds_sum{${series}} 3.25`);
   });
 
   it('includes process metrics by default', async () => {

@@ -81,6 +81,41 @@ describe('YAML 1.1 and 1.2 read every manifest the same', () => {
   });
 });
 
+/** What the routing endpoints (src/store/endpoints.ts) need on Services and EndpointSlices. */
+const ROUTING_VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+
+/** The rules of the ClusterRole/Role a manifest holds, as `group/resource: verbs`. */
+const routingRules = (docs: unknown[]) =>
+  (docs as { kind?: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }[])
+    .filter((d) => d?.kind === 'ClusterRole' || d?.kind === 'Role')
+    .flatMap((d) => d.rules ?? [])
+    .filter((r) => r.resources.includes('services') || r.resources.includes('endpointslices'))
+    .map((r) => `${r.apiGroups.join(',') || 'core'}/${r.resources.join(',')}: ${r.verbs.join(',')}`)
+    .sort();
+
+describe('RBAC for the routing endpoints', () => {
+  const expected = [
+    `core/services: ${ROUTING_VERBS.join(',')}`,
+    `discovery.k8s.io/endpointslices: ${ROUTING_VERBS.join(',')}`,
+  ];
+  it.each(['deploy/operator/rbac.yaml', 'deploy/namespaced/rbac.yaml'])(
+    '%s grants services and endpointslices',
+    (file) => {
+      expect(routingRules(readAll(readFileSync(join(root, file), 'utf8'), '1.1'))).toEqual(expected);
+    },
+  );
+  it('the chart grants them in its ClusterRole or Role (watchNamespace)', () => {
+    const text = staticPart(readFileSync(join(root, 'charts/tributary/templates/rbac.yaml'), 'utf8'));
+    const docs = readAll(text, '1.1').map((d) =>
+      // The kind is templated (Role or ClusterRole): the rules are what matter here.
+      /^TEMPLATEDRoleTEMPLATEDClusterRoleTEMPLATED$/.test(String((d as { kind?: string })?.kind))
+        ? { ...(d as object), kind: 'Role' }
+        : d,
+    );
+    expect(routingRules(docs)).toEqual(expected);
+  });
+});
+
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
 describe.skipIf(kubectl.status !== 0)('deploy/namespaced (kubectl kustomize)', () => {
   it('watches one namespace with a Role there: no cluster-wide grant besides none, Lease in its own namespace', () => {
@@ -89,16 +124,36 @@ describe.skipIf(kubectl.status !== 0)('deploy/namespaced (kubectl kustomize)', (
     const objs = readAll(r.stdout, '1.1') as {
       kind: string;
       metadata: { name: string; namespace?: string };
-      rules?: { resources: string[]; verbs: string[] }[];
+      rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
       spec?: { template: { spec: { containers: { args: string[] }[] } } };
     }[];
     expect(objs.filter((o) => o.kind.startsWith('Cluster'))).toEqual([]);
     const role = objs.find((o) => o.kind === 'Role' && o.metadata.name === 'tributary-operator')!;
     expect(role.metadata.namespace).toBe('db');
     expect(role.rules!.flatMap((x) => x.resources).sort()).toEqual(
-      ['events', 'mysqltopologies', 'mysqltopologies/finalizers', 'mysqltopologies/status', 'secrets'].sort(),
+      [
+        'endpointslices',
+        'events',
+        'mysqltopologies',
+        'mysqltopologies/finalizers',
+        'mysqltopologies/status',
+        'secrets',
+        'services',
+      ].sort(),
     );
     expect(role.rules!.find((x) => x.resources.includes('secrets'))!.verbs).toEqual(['get', 'list', 'watch']);
+    // The routing endpoints, in the watched namespace only (no ClusterRole above).
+    for (const [group, resource] of [
+      ['', 'services'],
+      ['discovery.k8s.io', 'endpointslices'],
+    ])
+      expect(
+        role.rules!.find((x) => x.resources.includes(resource!)),
+        resource,
+      ).toMatchObject({
+        apiGroups: [group],
+        verbs: ROUTING_VERBS,
+      });
     const binding = objs.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'tributary-operator')!;
     expect(binding.metadata.namespace).toBe('db');
     const deployment = objs.find((o) => o.kind === 'Deployment')!;

@@ -103,6 +103,50 @@ describe('kubectl tributary status', () => {
     expect(JSON.parse(json.lines.join('\n'))).toEqual(JSON.parse(JSON.stringify(stored)));
   });
 
+  it('shows where each routed group sends traffic: the writer (not ready, or drained) and the readers', async () => {
+    await writeStatus(
+      diamond((s) => {
+        s.groups = s.groups.map((g) =>
+          g.name === 'hub'
+            ? {
+                ...g,
+                routing: {
+                  writer: null,
+                  writerReady: false,
+                  readers: ['h-1'],
+                  changedAt: '2026-01-01T00:00:00.004Z',
+                },
+              }
+            : g.name === 'left'
+              ? { ...g, routing: { writer: 'l-0', writerReady: false, readers: [] } }
+              : g,
+        );
+        s.failovers = [
+          record({
+            phase: 'Promoting',
+            finishedAt: undefined,
+            phaseTimes: { Decided: '2026-01-01T00:00:00.000Z' },
+            drainedAt: '2026-01-01T00:00:00.004Z',
+          }),
+        ];
+      }),
+    );
+    const io = capture();
+    expect(await statusCommand('diamond', { ...opts(), output: 'tree' }, io)).toBe(0);
+    expect(
+      io.lines
+        .join('\n')
+        .split('\n')
+        .filter((l) => l.startsWith('routing ')),
+    ).toEqual([
+      'routing hub: writer drained, readers h-1, changed 2026-01-01T00:00:00.004Z',
+      'routing left: writer l-0 (not ready), readers none',
+    ]);
+    expect(io.lines.join('\n')).toContain(
+      'last failover: hub h-0 → h-1 (DeadPrimary) Promoting: Decided +0.000s; drained +0.004s',
+    );
+  });
+
   it.each([
     ['a topology without status', 'diamond', {}, /^diamond: no status yet/],
     ['another namespace', 'diamond', { namespace: 'other' }, /mysqltopology other\/diamond not found/],

@@ -58,7 +58,7 @@ describe('alert rules', () => {
 
   it('pass promtool check rules and the promtool unit tests', () => {
     writeFileSync(join(work, 'rules.yaml'), stringify(rule.spec));
-    expect(promtool('check', 'rules', 'rules.yaml')).toContain('SUCCESS: 7 rules found');
+    expect(promtool('check', 'rules', 'rules.yaml')).toContain('SUCCESS: 8 rules found');
     copyFileSync(join(import.meta.dirname, 'alerts.promtest.yaml'), join(work, 'alerts.promtest.yaml'));
     expect(promtool('test', 'rules', 'alerts.promtest.yaml')).toContain('SUCCESS');
   });
@@ -71,13 +71,14 @@ describe('alert rules', () => {
       'TributaryFailoverAborted',
       'TributaryNoLeader',
       'TributaryOperatorDown',
+      'TributaryRoutingFailing',
       'TributaryTopologyInvalid',
     ]);
   });
 });
 
 describe('the Grafana dashboard', () => {
-  it('has panels for channels running/total, lag per channel, failovers, pass duration and probe errors', () => {
+  it('has panels for channels running/total, lag per channel, failovers, routing, pass duration and probe errors', () => {
     const used = queries.map((q) => q.expr).join('\n');
     for (const metric of [
       'tributary_topology_channels',
@@ -85,6 +86,9 @@ describe('the Grafana dashboard', () => {
       'tributary_failovers_total',
       'tributary_reconcile_duration_seconds_bucket',
       'tributary_member_probe_errors_total',
+      'tributary_routing_changes_total',
+      'tributary_routing_failures_total',
+      'tributary_failover_routed_seconds_bucket',
     ])
       expect(used).toContain(metric);
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace', 'topology']);

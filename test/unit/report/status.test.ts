@@ -3,7 +3,8 @@ import { analyze } from '../../../src/analyze/findings.js';
 import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
 import { channelState, projectStatus, significantPart } from '../../../src/report/status.js';
-import { renderTree } from '../../../src/report/tree.js';
+import { FailoverRecord, type GroupRouting } from '../../../src/api/status.js';
+import { describeFailover, renderTree } from '../../../src/report/tree.js';
 import { gtidOps } from '../../../src/sql/gtid/index.js';
 import { channel, converged, fresh, warehouse } from '../../fixtures/topology.js';
 
@@ -148,5 +149,75 @@ describe('tree', () => {
     expect(lines.some((l) => l.includes('(see above)'))).toBe(true);
     expect(text.indexOf('a-0 [shard-a] primary')).toBeLessThan(text.indexOf('via shard_a'));
     expect(text.indexOf('b-0 [shard-b] primary')).toBeLessThan(text.indexOf('via shard_b'));
+  });
+});
+
+describe('tree: routing', () => {
+  const routed = (routing: Record<string, GroupRouting>) => {
+    const s = project(converged());
+    s.groups = s.groups.map((g) => (routing[g.name] ? { ...g, routing: routing[g.name] } : g));
+    return renderTree('warehouse', s).split('\n');
+  };
+
+  it('one line per routed group: the writer (not ready, or drained), the readers, the time of the last change', () => {
+    const lines = routed({
+      'shard-a': {
+        writer: 'a-0',
+        writerReady: true,
+        readers: ['a-1'],
+        changedAt: '2026-11-21T00:00:01.000Z',
+      },
+      'shard-b': { writer: 'b-0', writerReady: false, readers: [] },
+      dw: { writer: null, writerReady: false, readers: ['dw-1'], changedAt: '2026-11-21T00:00:02.000Z' },
+    });
+    expect(lines.filter((l) => l.startsWith('routing '))).toEqual([
+      'routing shard-a: writer a-0, readers a-1, changed 2026-11-21T00:00:01.000Z',
+      'routing shard-b: writer b-0 (not ready), readers none',
+      'routing dw: writer drained, readers dw-1, changed 2026-11-21T00:00:02.000Z',
+    ]);
+    // After the members, before the journal.
+    expect(lines.findIndex((l) => l.startsWith('routing '))).toBeGreaterThan(
+      lines.findIndex((l) => l.includes('dw-1 [dw] replica')),
+    );
+  });
+
+  it('no routing line for a group whose traffic is not routed', () => {
+    const lines = routed({ 'shard-a': { writer: 'a-0', writerReady: true, readers: [] } });
+    expect(lines.filter((l) => l.startsWith('routing '))).toEqual([
+      'routing shard-a: writer a-0, readers none',
+    ]);
+    expect(renderTree('warehouse', project(converged()))).not.toContain('routing ');
+  });
+
+  it("a failover's drain and route are told with their time since the decision, a failed drain with why", () => {
+    const record = (over: Partial<FailoverRecord>) =>
+      FailoverRecord.parse({
+        id: 'f1',
+        group: 'shard-a',
+        from: 'a-0',
+        to: 'a-1',
+        reason: 'DeadPrimary',
+        phase: 'Done',
+        startedAt: '2026-01-01T00:00:00.000Z',
+        phaseTimes: { Decided: '2026-01-01T00:00:00.000Z', Done: '2026-01-01T00:00:02.000Z' },
+        ...over,
+      });
+    expect(
+      describeFailover(
+        record({ drainedAt: '2026-01-01T00:00:00.004Z', routedAt: '2026-01-01T00:00:01.250Z' }),
+      ),
+    ).toBe(
+      'last failover: shard-a a-0 → a-1 (DeadPrimary) Done: Decided +0.000s, Done +2.000s; drained +0.004s, routed +1.250s',
+    );
+    expect(
+      describeFailover(
+        record({ drainProblem: 'hook: routing hook failed (exit 1)', routedAt: '2026-01-01T00:00:01.000Z' }),
+      ),
+    ).toBe(
+      'last failover: shard-a a-0 → a-1 (DeadPrimary) Done: Decided +0.000s, Done +2.000s; drain failed, went on without it (hook: routing hook failed (exit 1)), routed +1.000s',
+    );
+    expect(describeFailover(record({}))).toBe(
+      'last failover: shard-a a-0 → a-1 (DeadPrimary) Done: Decided +0.000s, Done +2.000s',
+    );
   });
 });

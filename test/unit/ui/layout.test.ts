@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { groupRanks, layoutTopology } from '../../../src/ui/layout.js';
 import { phaseOffsets } from '../../../src/report/tree.js';
-import { edgeLabel, renderTopology } from '../../../src/ui/render.js';
+import { edgeLabel, renderGraph, renderTopology, routingMarks } from '../../../src/ui/render.js';
 import { chan, diamond, record } from './statuses.js';
 
 describe('groupRanks', () => {
@@ -205,5 +205,138 @@ describe('rendering', () => {
       ['Repointing', 2.5],
       ['Done', 2.5],
     ]);
+  });
+});
+
+describe('routing marks', () => {
+  const ref = { namespace: 'db', name: 'd' };
+  /** The node of a member in the drawing: its opening tag and what it holds, up to the next node. */
+  const nodeOf = (svg: string, member: string) => {
+    const at = svg.lastIndexOf('<g class="node', svg.indexOf(`data-member="${member}"`));
+    const next = svg.indexOf('<g class="node', at + 1);
+    return svg.slice(at, next < 0 ? undefined : next);
+  };
+  const groupOf = (svg: string, group: string) => {
+    const at = svg.lastIndexOf('<g class="group', svg.indexOf(`data-group="${group}"`));
+    return svg.slice(at, svg.indexOf('</g>', at));
+  };
+  const routed = diamond((s) => {
+    const hub = s.groups.find((g) => g.name === 'hub')!;
+    hub.routing = {
+      writer: 'h-0',
+      writerReady: true,
+      readers: ['h-1'],
+      changedAt: '2026-01-01T00:00:05.000Z',
+    };
+    const left = s.groups.find((g) => g.name === 'left')!;
+    left.routing = { writer: 'l-0', writerReady: false, readers: [] };
+  });
+
+  it('the routed writer carries a "writes" badge, each reader a "reads" badge; members not routed none', () => {
+    const svg = renderGraph(routed);
+    expect(nodeOf(svg, 'h-0')).toMatch(
+      /^<g class="node role-primary" data-member="h-0" data-routing="writes" data-ready="true"/,
+    );
+    expect(nodeOf(svg, 'h-0')).toMatch(
+      /<g class="badge routed-writes"><rect [^>]*\/><text [^>]*>writes<\/text><\/g>/,
+    );
+    expect(nodeOf(svg, 'h-1')).toMatch(
+      /^<g class="node role-replica" data-member="h-1" data-routing="reads" /,
+    );
+    expect(nodeOf(svg, 'h-1')).toContain('<g class="badge routed-reads">');
+    expect(nodeOf(svg, 'h-1')).toContain('>reads</text>');
+    for (const m of ['r-0', 'k-0']) {
+      expect(nodeOf(svg, m)).toContain(`data-member="${m}"`);
+      expect(nodeOf(svg, m)).not.toContain('data-routing');
+      expect(nodeOf(svg, m)).not.toContain('badge');
+    }
+    expect(groupOf(svg, 'hub')).toContain('data-routing="routed"');
+    expect(groupOf(svg, 'right')).not.toContain('data-routing');
+  });
+
+  it('a writer not marked ready says so on its badge', () => {
+    const l0 = nodeOf(renderGraph(routed), 'l-0');
+    expect(l0).toContain('data-routing="writes" data-ready="false"');
+    expect(l0).toContain('<g class="badge routed-writes not-ready">');
+    expect(l0).toContain('>writes · not ready</text>');
+  });
+
+  it('the badge sits on the top edge of its node, inside its width', () => {
+    const l = layoutTopology(routed);
+    const svg = renderGraph(routed);
+    for (const m of ['h-0', 'h-1', 'l-0']) {
+      const n = l.nodes.find((x) => x.id === m)!;
+      const [, x, y, w] = /<g class="badge[^"]*"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"/
+        .exec(nodeOf(svg, m))!
+        .map(Number);
+      expect(y! + 8).toBe(n.y);
+      expect(x).toBeGreaterThan(n.x);
+      expect(x! + w!).toBeLessThan(n.x + n.w);
+    }
+  });
+
+  it('a drained group shows it, and nobody in it writes; its readers keep their badge', () => {
+    const drained = diamond((s) => {
+      s.groups.find((g) => g.name === 'hub')!.routing = {
+        writer: null,
+        writerReady: false,
+        readers: ['h-1'],
+        changedAt: '2026-01-01T00:00:06.000Z',
+      };
+    });
+    const svg = renderGraph(drained);
+    expect(groupOf(svg, 'hub')).toMatch(/^<g class="group drained" data-group="hub" data-routing="drained">/);
+    expect(groupOf(svg, 'hub')).toContain('writes drained</text>');
+    expect(groupOf(svg, 'hub')).toContain('since 2026-01-01T00:00:06.000Z');
+    expect(svg).not.toContain('data-routing="writes"');
+    expect(nodeOf(svg, 'h-1')).toContain('data-routing="reads"');
+    expect(groupOf(renderGraph(routed), 'hub')).not.toContain('drained');
+  });
+
+  it('member details tell the traffic; the journal tells the drain and the route', () => {
+    const { html } = renderTopology(
+      ref,
+      diamond((s) => {
+        Object.assign(s, routed);
+        s.failovers = [
+          record({
+            drainedAt: '2026-01-01T00:00:00.004Z',
+            routedAt: '2026-01-01T00:00:01.250Z',
+            drainProblem: 'hook: routing hook failed (exit 1)',
+          }),
+        ];
+      }),
+    );
+    const details = (m: string) => {
+      const at = html.indexOf(`data-details="member:${m}"`);
+      return html.slice(at, html.indexOf('</section>', at));
+    };
+    expect(details('h-0')).toContain(
+      '<dt>traffic</dt><dd>in the writer endpoints</dd><dt>routing changed</dt><dd>2026-01-01T00:00:05.000Z</dd>',
+    );
+    expect(details('h-1')).toContain('<dt>traffic</dt><dd>in the reader endpoints</dd>');
+    expect(details('l-0')).toContain('<dt>traffic</dt><dd>in the writer endpoints, not marked ready</dd>');
+    expect(details('r-0')).not.toContain('traffic');
+    expect(html).toContain('<dt>drained</dt><dd>2026-01-01T00:00:00.004Z</dd>');
+    expect(html).toContain(
+      '<dt>drain failed</dt><dd>hook: routing hook failed (exit 1) (went on without it)</dd>',
+    );
+    expect(html).toContain('<dt>routed</dt><dd>2026-01-01T00:00:01.250Z</dd>');
+  });
+
+  it('marks come from groups[].routing alone; a change of routing changes the version', () => {
+    expect([...routingMarks(routed)]).toEqual([
+      ['h-1', { op: 'reads', ready: true, changedAt: '2026-01-01T00:00:05.000Z' }],
+      ['h-0', { op: 'writes', ready: true, changedAt: '2026-01-01T00:00:05.000Z' }],
+      ['l-0', { op: 'writes', ready: false }],
+    ]);
+    expect(routingMarks(diamond()).size).toBe(0);
+    const moved = diamond((s) => {
+      Object.assign(s, routed);
+      s.groups = s.groups.map((g) =>
+        g.name === 'hub' ? { ...g, routing: { ...g.routing!, writer: 'h-1', readers: [] } } : g,
+      );
+    });
+    expect(renderTopology(ref, moved).version).not.toBe(renderTopology(ref, routed).version);
   });
 });
