@@ -26,7 +26,13 @@
 // BENCH_STANDBY_LEASE / BENCH_STANDBY_WINDOW (seconds) change the lease duration (renew deadline and retry
 // scaled as 10/15 and 2/15 of it) and the window.
 //
-// BENCH_TRIALS (default 10): trials per scenario. `--scenario a|b|c` runs one scenario only. `--flavor mysql|mariadb|both` (default both): every
+// (d) routing (issue 17's figures; bench/failover-routing.ts): HAProxy with the routing hook and the
+// EndpointSlices in front of shard-a, an application writing through HAProxy only; a switchover (write
+// pause, acknowledged writes lost, writes on the old primary after its drain), then kill -9 of the primary
+// (kill → writer endpoints at the new primary, kill → first write acknowledged there). BENCH_ROUTING_TRIALS
+// (default 3) trials per flavor, a fresh sandbox and HAProxy each, one API server for the run.
+//
+// BENCH_TRIALS (default 10): trials per scenario. `--scenario a|b|c|d` runs one scenario only. `--flavor mysql|mariadb|both` (default both): every
 // scenario on each flavor in turn, then the figures side by side. The servers are read through the SQL
 // layer's dialect (SHOW ALL REPLICAS STATUS / SHOW REPLICA STATUS), the same words for both flavors here.
 // On MySQL a kill under load can leave transactions that only dw-0 holds; they cannot be fetched without
@@ -58,6 +64,14 @@ import {
   type KObject,
 } from '../test/harness/kube-api-server.js';
 import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator-process.js';
+import {
+  printRouting,
+  routingSummaryRows,
+  routingTrialsFromEnv,
+  runRoutingTrial,
+  startRoutingApi,
+  type RoutingTrial,
+} from './failover-routing.js';
 import {
   FLAVOR_LABEL,
   envNumber,
@@ -631,24 +645,43 @@ async function main(): Promise<void> {
   );
   const only = scenarioFromArgs();
   const standby: Partial<Record<SandboxFlavor, StandbyTrial[]>> = {};
-  for (const flavor of flavors) {
-    for (const [i, sc] of SCENARIOS.entries()) {
-      if (only && only !== String.fromCharCode(97 + i)) continue;
-      const trials: Trial[] = [];
-      for (let i = 0; i < count; i++) trials.push(await runTrial(sc, flavor));
-      heads[flavor] = `${FLAVOR_LABEL[flavor]} ${serverVersion.split('-')[0]}`;
-      results.set(sc.title, { ...results.get(sc.title), [flavor]: trials });
-      printScenario(sc, trials, flavor);
-      failed += trials.filter((t) => t.error || t.lost > 0 || t.sqlErrors.length > 0).length;
+  const routing: Partial<Record<SandboxFlavor, RoutingTrial[]>> = {};
+  // One API server for every routing trial (its backend takes a second or two to start).
+  const routingApi = !only || only === 'd' ? await startRoutingApi() : undefined;
+  try {
+    for (const flavor of flavors) {
+      for (const [i, sc] of SCENARIOS.entries()) {
+        if (only && only !== String.fromCharCode(97 + i)) continue;
+        const trials: Trial[] = [];
+        for (let i = 0; i < count; i++) trials.push(await runTrial(sc, flavor));
+        heads[flavor] = `${FLAVOR_LABEL[flavor]} ${serverVersion.split('-')[0]}`;
+        results.set(sc.title, { ...results.get(sc.title), [flavor]: trials });
+        printScenario(sc, trials, flavor);
+        failed += trials.filter((t) => t.error || t.lost > 0 || t.sqlErrors.length > 0).length;
+      }
+      if (!only || only === 'c') {
+        const trials: StandbyTrial[] = [];
+        for (let i = 0; i < count; i++) trials.push(await runStandbyTrial(flavor));
+        heads[flavor] = `${FLAVOR_LABEL[flavor]} ${serverVersion.split('-')[0]}`;
+        standby[flavor] = trials;
+        printStandby(trials, flavor);
+        failed += trials.filter((t) => t.error || t.lost > 0 || t.sqlErrors.length > 0).length;
+      }
+      if (routingApi) {
+        const trials: RoutingTrial[] = [];
+        for (let i = 0; i < routingTrialsFromEnv(); i++)
+          trials.push(await runRoutingTrial(flavor, routingApi));
+        serverVersion = trials.find((t) => t.version)?.version ?? serverVersion;
+        heads[flavor] = `${FLAVOR_LABEL[flavor]} ${serverVersion.split('-')[0]}`;
+        routing[flavor] = trials;
+        printRouting(trials, flavor);
+        failed += trials.filter(
+          (t) => t.error || t.swLost > 0 || t.afterDrain > 0 || t.stopAfterDrain > 0,
+        ).length;
+      }
     }
-    if (!only || only === 'c') {
-      const trials: StandbyTrial[] = [];
-      for (let i = 0; i < count; i++) trials.push(await runStandbyTrial(flavor));
-      heads[flavor] = `${FLAVOR_LABEL[flavor]} ${serverVersion.split('-')[0]}`;
-      standby[flavor] = trials;
-      printStandby(trials, flavor);
-      failed += trials.filter((t) => t.error || t.lost > 0 || t.sqlErrors.length > 0).length;
-    }
+  } finally {
+    await routingApi?.close();
   }
   const rows: [string, Partial<Record<SandboxFlavor, string>>][] = [];
   const cell = (title: string, fn: (ok: Trial[], all: Trial[]) => string) =>
@@ -696,6 +729,7 @@ async function main(): Promise<void> {
     ]);
   }
   if (Object.keys(standby).length > 0) rows.push(...standbySummaryRows(flavors, standby));
+  if (Object.keys(routing).length > 0) rows.push(...routingSummaryRows(flavors, routing));
   printSideBySide('summary (same machine, one run)', heads, rows);
   if (failed > 0) process.exitCode = 1;
 }
@@ -1063,15 +1097,15 @@ function standbySummaryRows(
   ];
 }
 
-/** `--scenario a|b|c`: one scenario only (all by default). */
+/** `--scenario a|b|c|d`: one scenario only (all by default). */
 function scenarioFromArgs(argv: readonly string[] = process.argv.slice(2)): string | undefined {
   let value: string | undefined;
   argv.forEach((a, i) => {
     if (a === '--scenario') value = argv[i + 1] ?? '';
     else if (a.startsWith('--scenario=')) value = a.slice('--scenario='.length);
   });
-  if (value !== undefined && !['a', 'b', 'c'].includes(value))
-    throw new Error(`--scenario must be a, b or c, not ${JSON.stringify(value)}`);
+  if (value !== undefined && !['a', 'b', 'c', 'd'].includes(value))
+    throw new Error(`--scenario must be a, b, c or d, not ${JSON.stringify(value)}`);
   return value;
 }
 

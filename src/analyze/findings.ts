@@ -8,6 +8,7 @@ import { declaredChannels } from './managed-channels.js';
 import {
   channelSourceMember,
   failingOver,
+  groupOf,
   type GroupView,
   type MemberView,
   type TopologyView,
@@ -197,7 +198,19 @@ function analyzeGroup(ctx: AnalyzeContext, g: GroupView, out: Finding[]): void {
 
 /** The group's primary has replicas (its own group's, or other groups' channels): it needs the account. */
 export function feedsReplicas(view: Pick<TopologyView, 'spec'>, g: GroupView): boolean {
-  return g.members.length > 1 || view.spec.groups.some((o) => o.channels.some((c) => c.from === g.spec.name));
+  return g.members.length > 1 || channelSources(view.spec).has(g.spec.name);
+}
+
+const sourceGroups = new WeakMap<TopologyView['spec'], Set<string>>();
+
+/** The groups some channel receives from, once per spec (asked per group: a scan would be quadratic). */
+function channelSources(spec: TopologyView['spec']): Set<string> {
+  let out = sourceGroups.get(spec);
+  if (!out) {
+    out = new Set(spec.groups.flatMap((o) => o.channels.map((c) => c.from)));
+    sourceGroups.set(spec, out);
+  }
+  return out;
 }
 
 /** Server-wide settings every member needs, whatever its role. */
@@ -325,7 +338,7 @@ function analyzePrimaryChannels(ctx: AnalyzeContext, g: GroupView, p: MemberView
     }
     if (!isManagedName(ctx, g, ch.name))
       out.push({ kind: 'UnmanagedChannel', member: name, channel: ch.name });
-    else if (!g.spec.channels.some((c) => sameName(c.name, ch.name)))
+    else if (!(declaredNames(view).get(g.spec.name)?.has(ch.name.toLowerCase()) ?? false))
       out.push({ kind: 'ChannelRemovedFromSpec', member: name, channel: ch.name });
   }
   const domains = new Map<number, string>();
@@ -449,16 +462,41 @@ function sourceConflict(
   current: ChannelStatus | undefined,
   desired: DesiredChannel,
 ): { otherChannel: string; source: string } | undefined {
-  const channels = ctx.view.members.get(desired.member)?.obs?.channels ?? [];
   const wanted = `${desired.sourceHost.toLowerCase()}:${desired.sourcePort}`;
-  const other = channels.find(
-    (c) =>
-      c !== current &&
-      !sameName(c.name, desired.channel) &&
-      (channelSourceMember(ctx.view, c) === desired.source ||
-        `${c.sourceHost.toLowerCase()}:${c.sourcePort}` === wanted),
-  );
-  return other ? { otherChannel: other.name, source: `${desired.source} (${wanted})` } : undefined;
+  const index = sourceIndex(ctx.view, desired.member);
+  // The first channel, in the server's order, that receives from the source by member or by address.
+  const at = [...(index.get(`m:${desired.source}`) ?? []), ...(index.get(`a:${wanted}`) ?? [])]
+    .filter(({ c }) => c !== current && !sameName(c.name, desired.channel))
+    .sort((x, y) => x.i - y.i)[0];
+  return at ? { otherChannel: at.c.name, source: `${desired.source} (${wanted})` } : undefined;
+}
+
+type SourceIndex = Map<string, { c: ChannelStatus; i: number }[]>;
+const sourceIndexes = new WeakMap<TopologyView, Map<string, SourceIndex>>();
+
+/**
+ * A member's channels by what they receive from (`m:` its source member, `a:` host:port), built once per
+ * view: every managed channel of a replica asks it, and a scan of its channels each time would be
+ * quadratic in an aggregator's channels.
+ */
+function sourceIndex(view: TopologyView, member: string): SourceIndex {
+  let perMember = sourceIndexes.get(view);
+  if (!perMember) sourceIndexes.set(view, (perMember = new Map()));
+  let index = perMember.get(member);
+  if (index) return index;
+  index = new Map();
+  const add = (key: string, entry: { c: ChannelStatus; i: number }) => {
+    const list = index!.get(key);
+    if (list) list.push(entry);
+    else index!.set(key, [entry]);
+  };
+  (view.members.get(member)?.obs?.channels ?? []).forEach((c, i) => {
+    const src = channelSourceMember(view, c);
+    if (src !== undefined) add(`m:${src}`, { c, i });
+    add(`a:${c.sourceHost.toLowerCase()}:${c.sourcePort}`, { c, i });
+  });
+  perMember.set(member, index);
+  return index;
 }
 
 const sortedLower = (xs: string[]) =>
@@ -513,11 +551,51 @@ export function tlsDifferences(current: ChannelStatus, tls: ChannelTls): string[
 }
 
 /** Declared now, or declared before (status remembers): the operator's to act on. */
-function isManagedName(ctx: AnalyzeContext, g: GroupView, name: string): boolean {
+function isManagedName(
+  ctx: Pick<AnalyzeContext, 'view' | 'remembered'>,
+  g: GroupView,
+  name: string,
+): boolean {
+  const lower = name.toLowerCase();
   return (
-    g.spec.channels.some((c) => sameName(c.name, name)) ||
-    ctx.remembered.some((r) => r.group === g.spec.name && sameName(r.name, name))
+    (declaredNames(ctx.view).get(g.spec.name)?.has(lower) ?? false) ||
+    (rememberedNames(ctx.remembered).get(g.spec.name)?.has(lower) ?? false)
   );
+}
+
+// Channel names per group, lower case, indexed once per view and per remembered list: every channel of
+// every member asks whether it is managed, and a scan of the declarations each time would be quadratic.
+const declaredIndexes = new WeakMap<TopologyView, Map<string, Set<string>>>();
+const rememberedIndexes = new WeakMap<object, Map<string, Set<string>>>();
+
+function namesByGroup(entries: Iterable<{ group: string; name: string }>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const { group, name } of entries) {
+    const names = out.get(group) ?? new Set<string>();
+    names.add(name.toLowerCase());
+    out.set(group, names);
+  }
+  return out;
+}
+
+function declaredNames(view: TopologyView): Map<string, Set<string>> {
+  let index = declaredIndexes.get(view);
+  if (!index) {
+    index = namesByGroup(
+      view.spec.groups.flatMap((g) => g.channels.map((c) => ({ group: g.name, name: c.name }))),
+    );
+    declaredIndexes.set(view, index);
+  }
+  return index;
+}
+
+function rememberedNames(remembered: AnalyzeContext['remembered']): Map<string, Set<string>> {
+  let index = rememberedIndexes.get(remembered);
+  if (!index) {
+    index = namesByGroup(remembered);
+    rememberedIndexes.set(remembered, index);
+  }
+  return index;
 }
 
 export function isManagedChannel(
@@ -527,10 +605,10 @@ export function isManagedChannel(
 ): boolean {
   const m = ctx.view.members.get(member);
   if (!m) return false;
-  const g = ctx.view.groups.find((x) => x.spec.name === m.group)!;
+  const g = groupOf(ctx.view, m.group)!;
   if (ch.name === '') {
     const src = channelSourceMember(ctx.view, ch);
     return g.primary !== member || (src !== undefined && g.members.some((x) => x.spec.name === src));
   }
-  return isManagedName(ctx as AnalyzeContext, g, ch.name);
+  return isManagedName(ctx, g, ch.name);
 }

@@ -4,7 +4,7 @@
 // it (channel names match case-insensitively).
 import type { ChannelSpec } from '../api/spec.js';
 import type { ChannelStatus } from '../api/status.js';
-import type { GroupView, MemberView, TopologyView } from './view.js';
+import { groupOf, type GroupView, type MemberView, type TopologyView } from './view.js';
 
 /** A declared channel of a group whose source group has a primary. */
 export interface DeclaredChannel {
@@ -22,12 +22,16 @@ export function declaredChannels(
   view: Pick<TopologyView, 'groups' | 'members'>,
   g: GroupView,
 ): DeclaredChannel[] {
-  const channels = (g.primary && view.members.get(g.primary)?.obs?.channels) || [];
+  // The primary's channels by lower-case name, the first of a name kept: looked up once per declared
+  // channel (a scan per channel would be quadratic in an aggregator's channels).
+  const channels = new Map<string, ChannelStatus>();
+  for (const c of (g.primary && view.members.get(g.primary)?.obs?.channels) || [])
+    if (!channels.has(c.name.toLowerCase())) channels.set(c.name.toLowerCase(), c);
   return g.spec.channels.flatMap((spec) => {
-    const from = view.groups.find((x) => x.spec.name === spec.from);
+    const from = groupOf(view, spec.from);
     const source = from?.members.find((m) => m.spec.name === from.primary);
     if (!source) return [];
-    const current = channels.find((c) => c.name.toLowerCase() === spec.name.toLowerCase());
+    const current = channels.get(spec.name.toLowerCase());
     return [{ spec, name: current?.name ?? spec.name, source, current }];
   });
 }
@@ -37,6 +41,8 @@ export interface ManagedChannelRef {
   member: string;
   channel: string;
   source: string;
+  /** The member holds a channel of exactly that name now (known here, so callers need not scan for it). */
+  held: boolean;
 }
 
 /** Every managed channel the view expects, replicas' default channels first, group by group. */
@@ -45,9 +51,20 @@ export function managedChannels(view: Pick<TopologyView, 'groups' | 'members'>):
   for (const g of view.groups) {
     if (!g.primary) continue;
     for (const m of g.members)
-      if (m.spec.name !== g.primary) out.push({ member: m.spec.name, channel: '', source: g.primary });
+      if (m.spec.name !== g.primary)
+        out.push({
+          member: m.spec.name,
+          channel: '',
+          source: g.primary,
+          held: m.obs?.channels.some((c) => c.name === '') ?? false,
+        });
     for (const c of declaredChannels(view, g))
-      out.push({ member: g.primary, channel: c.name, source: c.source.spec.name });
+      out.push({
+        member: g.primary,
+        channel: c.name,
+        source: c.source.spec.name,
+        held: c.current !== undefined,
+      });
   }
   return out;
 }

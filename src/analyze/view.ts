@@ -71,6 +71,10 @@ export function buildView(
   const byAddress = new Map<string, string>();
   for (const g of spec.groups) for (const m of g.members) byAddress.set(addressKey(m.host, m.port), m.name);
   const obsByName = new Map(observation.instances.map((o) => [o.member, o]));
+  // The primary status remembers per group (the first entry of a name, as a scan would find it).
+  const remembered = new Map<string, string | undefined>();
+  for (const s of previous?.groups ?? [])
+    if (!remembered.has(s.name)) remembered.set(s.name, s.primary ?? undefined);
   const members = new Map<string, MemberView>();
   const groups: GroupView[] = spec.groups.map((g) => {
     const views = g.members.map((m): MemberView => {
@@ -87,7 +91,7 @@ export function buildView(
       members.set(m.name, v);
       return v;
     });
-    const { primary, basis } = decidePrimary(g, views, previous);
+    const { primary, basis } = decidePrimary(g, views, previous, remembered);
     return { spec: g, primary, primaryBasis: basis, members: views };
   });
   return { spec, groups, members, byAddress, previous };
@@ -103,13 +107,17 @@ export function decidePrimary(
   g: GroupSpec,
   views: MemberView[],
   previous: TopologyStatus | undefined,
+  /** The primary status remembers per group, when the caller indexed it (buildView does, once). */
+  rememberedPrimaries?: ReadonlyMap<string, string | undefined>,
 ): { primary: string | undefined; basis: GroupView['primaryBasis'] } {
   const record = governingFailover(g.name, previous?.failovers ?? []);
   if (record && ['Promoting', 'Repointing', 'Done'].includes(record.phase))
     return { primary: record.to, basis: 'failover' };
   if (record) return { primary: record.from, basis: 'remembered' };
   const memberNames = new Set(g.members.map((m) => m.name));
-  const remembered = previous?.groups.find((s) => s.name === g.name)?.primary ?? undefined;
+  const remembered = rememberedPrimaries
+    ? rememberedPrimaries.get(g.name)
+    : (previous?.groups.find((s) => s.name === g.name)?.primary ?? undefined);
   const writableRoots = views.filter(
     (v) => v.reachable && v.readOnly === false && !(v.defaultSource && memberNames.has(v.defaultSource)),
   );
@@ -135,6 +143,15 @@ export function memberRole(view: TopologyView, g: GroupView, m: MemberView, fenc
   return m.defaultSource === g.primary ? 'replica' : 'fenced';
 }
 
-export function groupOf(view: TopologyView, name: string): GroupView | undefined {
-  return view.groups.find((g) => g.spec.name === name);
+const groupIndexes = new WeakMap<readonly GroupView[], Map<string, GroupView>>();
+
+/** A group of the view by name: indexed once per view (it is looked up per channel; a scan would be quadratic). */
+export function groupOf(view: Pick<TopologyView, 'groups'>, name: string): GroupView | undefined {
+  let index = groupIndexes.get(view.groups);
+  if (!index) {
+    index = new Map();
+    for (const g of view.groups) if (!index.has(g.spec.name)) index.set(g.spec.name, g);
+    groupIndexes.set(view.groups, index);
+  }
+  return index.get(name);
 }

@@ -121,23 +121,16 @@ export type Role = z.infer<typeof Role>;
 
 /** What the routing targets (EndpointSlices, the routing hook) were last given for a group. */
 export const GroupRouting = z.object({
-  writer: z
-    .string()
-    .nullable()
-    .default(null)
-    .meta({
-      description: 'The member in the writer endpoints; null while drained (a failover before promotion).',
-    }),
+  writer: z.string().nullable().default(null).meta({
+    description: 'The member in the writer endpoints; null while drained (a failover before promotion).',
+  }),
   writerReady: z
     .boolean()
     .default(false)
     .meta({ description: 'The writer is marked ready: it is writable and reachable.' }),
-  readers: z
-    .array(z.string())
-    .default([])
-    .meta({
-      description: 'Replicas in the reader endpoints: reachable, replicating, within maxReplicaLagSeconds.',
-    }),
+  readers: z.array(z.string()).default([]).meta({
+    description: 'Replicas in the reader endpoints: reachable, replicating, within maxReplicaLagSeconds.',
+  }),
   changedAt: z.string().optional().meta({ description: 'When the routing last changed.' }),
 });
 export type GroupRouting = z.infer<typeof GroupRouting>;

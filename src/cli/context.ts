@@ -35,6 +35,8 @@ export async function openLocal(
     log?: Logger;
     /** The routing hook (--routing-hook, --routing-hook-timeout): local mode's only routing target. */
     routingHook?: RoutingHookFlags;
+    /** --max-connections-per-server (default 2). */
+    maxConnectionsPerServer?: number;
   } = {},
 ): Promise<LocalContext> {
   const log = opts.log ?? createLogger();
@@ -46,7 +48,7 @@ export async function openLocal(
   const refs = await store.list();
   const ref = refs[0];
   if (!ref) throw new UserError(`no MySQLTopology in ${files.join(', ')}`);
-  const pool = new SqlClientPool();
+  const pool = new SqlClientPool({ maxConnectionsPerServer: opts.maxConnectionsPerServer });
   const reconcile = createReconciler({
     pool,
     log,

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { oneLine, UserError } from '../util/errors.js';
+import { maxConnectionsOption } from './connection-limit.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -49,6 +50,7 @@ function build(): Command {
     .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
     .addOption(routingHookOption())
     .addOption(routingHookTimeoutOption())
+    .addOption(maxConnectionsOption())
     .action(async (o) => (await import('./commands/operator.js')).operatorCommand(o));
 
   program
@@ -77,6 +79,7 @@ function build(): Command {
     .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
     .addOption(routingHookOption())
     .addOption(routingHookTimeoutOption())
+    .addOption(maxConnectionsOption())
     .action(async (o) => (await import('./commands/local.js')).localCommand(o));
 
   program

@@ -58,7 +58,7 @@ export interface OperatorOptions {
   /** Called after each pass of this replica's loop, besides the metrics (the web view's feed). */
   onPass?: (outcome: PassOutcome) => void;
   /** Receives the function that asks for a pass of a topology now (the reconciler's wake-ups use it). */
-  onEnqueue?: (enqueue: (ref: TopologyRef) => void) => void;
+  onEnqueue?: (enqueue: (ref: TopologyRef, options?: { urgent?: boolean }) => void) => void;
   /**
    * Called the moment the Lease is lost; the CLI exits the process there (non-zero). Without it, runOperator
    * stops and rejects with LeadershipLostError.
@@ -176,7 +176,7 @@ export async function runOperator(opts: OperatorOptions): Promise<void> {
     await l.controller.done;
   };
 
-  opts.onEnqueue?.((ref) => loop?.controller.enqueue(ref));
+  opts.onEnqueue?.((ref, options) => loop?.controller.enqueue(ref, options));
   const watchAc = new AbortController();
   const watch = store.watch({
     enqueue: (ref) => loop?.controller.enqueue(ref),

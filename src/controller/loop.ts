@@ -71,7 +71,8 @@ export interface ControllerOptions {
 
 export interface Controller {
   /** Asks for a pass of the topology as soon as possible (watch events). */
-  enqueue(ref: TopologyRef): void;
+  /** urgent: before every routine pass (a member's connection just broke). */
+  enqueue(ref: TopologyRef, options?: { urgent?: boolean }): void;
   /** Lists the store now and enqueues every topology; forgets timers of topologies that disappeared. */
   resync(): Promise<void>;
   /** Resolves once the loop has stopped (signal aborted and running passes finished). */
@@ -135,11 +136,11 @@ export function runController(options: ControllerOptions): Controller {
     });
   }
 
-  function enqueue(ref: TopologyRef): void {
+  function enqueue(ref: TopologyRef, options: { urgent?: boolean } = {}): void {
     if (signal.aborted) return;
     const copy = { namespace: ref.namespace, name: ref.name };
     known.set(refKey(copy), copy);
-    queue.add(copy);
+    queue.add(copy, options);
   }
 
   async function processOne(ref: TopologyRef): Promise<void> {
@@ -217,7 +218,8 @@ export function runController(options: ControllerOptions): Controller {
           : Number.isFinite(result.requeueAfterMs)
             ? Math.min(maxRequeueMs, Math.max(minRequeueMs, result.requeueAfterMs))
             : maxRequeueMs;
-      queue.addAfter(ref, requeue);
+      // At once, and a suspect primary's re-probes, go before other topologies' routine passes.
+      queue.addAfter(ref, requeue, { urgent: requeue === 0 || result.urgent === true });
       outcome.nextInMs = requeue;
     } catch (e) {
       outcome.error = e;

@@ -17,6 +17,11 @@ export interface PassResult {
   /** Milliseconds until this topology wants its next pass (its pollIntervalSeconds, or sooner; 0: at once). */
   requeueAfterMs: number;
   /**
+   * The next pass goes before routine passes of other topologies: a primary is suspect or dead, or a
+   * failover is open (its re-probes and phases never wait behind the fleet).
+   */
+  urgent?: boolean;
+  /**
    * The stored object's version after the pass's own writes: the status write that follows the pass is
    * conditional on it, so a status decided on a stale copy never overwrites a newer journal.
    */

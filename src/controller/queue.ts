@@ -5,7 +5,10 @@
 // - adding a key that is already waiting is a no-op; adding a key that is being processed marks it dirty,
 //   and done() queues it once more: any number of adds during a pass coalesce into one follow-up;
 // - each key has at most one armed timer (addAfter replaces it), so a topology never accumulates timers;
-// - addRateLimited() delays by exponential backoff per key until forget() resets it.
+// - addRateLimited() delays by exponential backoff per key until forget() resets it;
+// - an urgent add (a failover moving on, a member whose connection just broke) is handed out before every
+//   ordinary one, urgent keys first come first served: a failover never waits behind other topologies'
+//   routine passes.
 import { backoffDelay, systemClock, type Cancel, type Clock } from '../util/clock.js';
 
 export interface WorkQueueOptions {
@@ -20,8 +23,11 @@ export class WorkQueue<T> {
   private readonly clock: Clock;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
-  /** Keys waiting for a worker, in order. */
+  /** Keys waiting for a worker, in order: the urgent ones, then the others. */
+  private readonly readyUrgent: string[] = [];
   private readonly ready: string[] = [];
+  /** Keys added urgently and not yet handed out. */
+  private readonly urgentKeys = new Set<string>();
   /** Keys added and not yet handed out (waiting in `ready`, or to be re-queued when their pass is done). */
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
@@ -41,10 +47,19 @@ export class WorkQueue<T> {
   }
 
   /** Makes the item ready now (coalescing with a pending or running pass of the same key). */
-  add(item: T): void {
+  add(item: T, options: { urgent?: boolean } = {}): void {
     if (this.stopped) return;
     const key = this.keyOf(item);
     this.items.set(key, item);
+    if (options.urgent && !this.urgentKeys.has(key)) {
+      this.urgentKeys.add(key);
+      // Already waiting as an ordinary key: it moves up.
+      const i = this.ready.indexOf(key);
+      if (i >= 0) {
+        this.ready.splice(i, 1);
+        this.readyUrgent.push(key);
+      }
+    }
     if (this.dirty.has(key)) return;
     this.dirty.add(key);
     if (this.processing.has(key)) return;
@@ -52,21 +67,21 @@ export class WorkQueue<T> {
   }
 
   /** Arms the key's timer to add it after ms, replacing a timer armed before. */
-  addAfter(item: T, ms: number): void {
+  addAfter(item: T, ms: number, options: { urgent?: boolean } = {}): void {
     if (this.stopped) return;
     const key = this.keyOf(item);
     this.items.set(key, item);
     this.timers.get(key)?.cancel();
     if (ms <= 0) {
       this.timers.delete(key);
-      this.add(item);
+      this.add(item, options);
       return;
     }
     const entry = {
       due: this.clock.now() + ms,
       cancel: this.clock.schedule(ms, () => {
         if (this.timers.get(key) === entry) this.timers.delete(key);
-        this.add(this.items.get(key) ?? item);
+        this.add(this.items.get(key) ?? item, options);
       }),
     };
     this.timers.set(key, entry);
@@ -100,8 +115,11 @@ export class WorkQueue<T> {
     this.failureCounts.delete(key);
     if (!this.processing.has(key)) {
       this.dirty.delete(key);
-      const i = this.ready.indexOf(key);
-      if (i >= 0) this.ready.splice(i, 1);
+      this.urgentKeys.delete(key);
+      for (const list of [this.readyUrgent, this.ready]) {
+        const i = list.indexOf(key);
+        if (i >= 0) list.splice(i, 1);
+      }
       this.items.delete(key);
     }
   }
@@ -114,7 +132,7 @@ export class WorkQueue<T> {
   /** Waits for the next ready key and marks it processing; undefined once shut down. */
   get(): Promise<T | undefined> {
     if (this.stopped) return Promise.resolve(undefined);
-    const key = this.ready.shift();
+    const key = this.readyUrgent.shift() ?? this.ready.shift();
     if (key !== undefined) return Promise.resolve(this.take(key));
     return new Promise((resolve) => this.waiters.push(resolve));
   }
@@ -134,6 +152,8 @@ export class WorkQueue<T> {
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
     this.ready.length = 0;
+    this.readyUrgent.length = 0;
+    this.urgentKeys.clear();
     this.dirty.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }
@@ -144,7 +164,7 @@ export class WorkQueue<T> {
 
   /** Keys waiting for a worker. */
   get length(): number {
-    return this.ready.length;
+    return this.readyUrgent.length + this.ready.length;
   }
 
   /** Keys being processed now. */
@@ -164,11 +184,12 @@ export class WorkQueue<T> {
   private push(key: string): void {
     const waiter = this.waiters.shift();
     if (waiter) waiter(this.take(key));
-    else this.ready.push(key);
+    else (this.urgentKeys.has(key) ? this.readyUrgent : this.ready).push(key);
   }
 
   private take(key: string): T {
     this.dirty.delete(key);
+    this.urgentKeys.delete(key);
     this.processing.add(key);
     return this.items.get(key) as T;
   }

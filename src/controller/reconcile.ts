@@ -99,7 +99,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const watchers = watchAddresses(deps);
   return async (store, ref, options: PassOptions = {}): Promise<PassResult | undefined> => {
     const stored = await store.get(ref);
-    if (!stored || stored.deleting) return undefined;
+    if (!stored || stored.deleting) {
+      watchers.release(ref);
+      return undefined;
+    }
     const started = now();
     const inputs = await loadInputs(store, stored);
     if ('errors' in inputs) return invalidResult(stored, inputs.errors, started.toISOString());
@@ -111,60 +114,121 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     };
     memory.set(refKey(ref), mem);
 
-    // gather. A pass that may not write (a standby) does not verify the Secret either: a refused login
-    // changes the server too (it counts toward FAILED_LOGIN_ATTEMPTS / max_password_errors).
-    const observation =
-      (options.mayWrite?.() ?? true)
-        ? await observeAndVerify(inputs, deps.pool, deps.probeTimeoutMs, mem.refused)
-        : await observe(inputs, deps.pool, deps.probeTimeoutMs);
-    mem.streaks = nextStreaks(mem.streaks, observation.instances, now().getTime());
-    // decide
-    const plan = decidePass({
-      spec: inputs.spec,
-      observation,
-      previous: inputs.previous,
-      streaks: mem.streaks,
-      nowMs: now().getTime(),
-      annotations: stored.annotations,
-      replication: replicationOf(inputs),
-      ...(options.switchover ? { switchover: options.switchover } : {}),
-      ...routingInput(deps.routing, ref, inputs.spec),
-    });
-    // act
+    // A failover's phases follow one another within the pass while each follows from what it just did:
+    // every cycle observes again, decides again and journals first (conditionally on the version its own
+    // write returned), exactly as consecutive passes would, without waiting for a new pass to be queued.
     const mayWrite = () => !options.dryRun && (options.mayWrite?.() ?? true);
-    const acted = mayWrite()
-      ? await act(
-          store,
-          stored,
-          inputs,
-          plan,
-          executionContext(plan, inputs, deps, mayWrite),
-          deps.routing,
-          now,
-        )
-      : undefined;
-    if (acted === 'conflict') {
-      deps.log.info({ topology: refKey(ref) }, 'the topology changed while deciding; deciding again');
-      return {
-        status: stored.status ?? emptyStatus('Ready'),
-        statusChanged: false,
-        events: [],
-        actionsExecuted: 0,
-        requeueAfterMs: 0,
+    let current = stored;
+    let cycleInputs = inputs;
+    const done: Action[] = [];
+    const events: TopologyEvent[] = [];
+    const routedAll: RoutingResult = { done: [], failures: [] };
+    let plan: PassPlan;
+    let acted: Acted | undefined;
+    let credentials = inputs.previous?.credentials;
+    for (let cycle = 0; ; cycle++) {
+      // gather. A pass that may not write (a standby) does not verify the Secret either: a refused login
+      // changes the server too (it counts toward FAILED_LOGIN_ATTEMPTS / max_password_errors).
+      const observation = mayWrite()
+        ? await observeAndVerify(cycleInputs, deps.pool, deps.probeTimeoutMs, mem.refused)
+        : await observe(cycleInputs, deps.pool, deps.probeTimeoutMs);
+      mem.streaks = nextStreaks(mem.streaks, observation.instances, now().getTime());
+      // decide
+      plan = decidePass({
+        spec: inputs.spec,
+        observation,
+        previous: cycleInputs.previous,
+        streaks: mem.streaks,
+        nowMs: now().getTime(),
+        annotations: current.annotations,
+        replication: replicationOf(inputs),
+        ...(options.switchover && cycle === 0 ? { switchover: options.switchover } : {}),
+        ...routingInput(deps.routing, ref, inputs.spec),
+      });
+      // act
+      const result = mayWrite()
+        ? await act(
+            store,
+            current,
+            cycleInputs,
+            plan,
+            executionContext(plan, cycleInputs, deps, mayWrite),
+            deps.routing,
+            now,
+          )
+        : undefined;
+      if (result === 'conflict') {
+        deps.log.info({ topology: refKey(ref) }, 'the topology changed while deciding; deciding again');
+        return {
+          status: current.status ?? emptyStatus('Ready'),
+          statusChanged: false,
+          events,
+          actionsExecuted: done.length,
+          requeueAfterMs: 0,
+          ...(current.resourceVersion !== undefined ? { resourceVersion: current.resourceVersion } : {}),
+        };
+      }
+      acted = result && {
+        ...result,
+        execution: { ...result.execution, executed: [...done, ...result.execution.executed] },
+      };
+      if (!result) break;
+      done.push(...result.execution.executed);
+      routedAll.done.push(...result.routed.done);
+      routedAll.failures.push(...result.routed.failures);
+      credentials =
+        plan.credentials &&
+        afterExecution(
+          plan.credentials,
+          plan.view,
+          plan.actions,
+          result.execution.executed,
+          now().toISOString(),
+        );
+      events.push(
+        ...plan.events,
+        ...routingEvents(result.routed, inputs.spec),
+        ...executionEvents(result.execution),
+      );
+      log(deps, refKey(ref), plan, result.execution);
+      const next = chained(cycle, plan, result, credentials);
+      if (!next || !mayWrite()) break;
+      // The next cycle starts from what this one wrote and did: the journal, the primaries it decided
+      // (a remembered primary keeps its place while it lives: a dead one must not come back), the routing.
+      const base = cycleInputs.previous ?? emptyStatus('FailingOver');
+      const previous: TopologyStatus = {
+        ...base,
+        groups: plan.view.groups.map((g) => ({
+          ...(base.groups.find((x) => x.name === g.spec.name) ?? { members: g.members.length, ready: 0 }),
+          name: g.spec.name,
+          primary: g.primary ?? null,
+        })),
+        failovers: result.journal,
+        ...(credentials ? { credentials } : {}),
+      };
+      const routing = routingAfter(
+        currentRouting(cycleInputs.previous, undefined),
+        result.routed.done,
+        now().toISOString(),
+      );
+      const withRouting = withGroupRouting(previous, routing, true);
+      cycleInputs = { ...cycleInputs, previous: withRouting };
+      current = {
+        ...current,
+        status: withRouting,
+        annotations: Object.fromEntries(
+          Object.entries(current.annotations).filter(([k]) => !plan.consume.includes(k)),
+        ),
+        ...(result.resourceVersion !== undefined ? { resourceVersion: result.resourceVersion } : {}),
       };
     }
     // report
     const journal = acted?.journal ?? inputs.previous?.failovers ?? [];
     const execution = acted?.execution ?? { executed: [], failures: [], skipped: [] };
-    const routed = acted?.routed ?? { done: [], failures: [] };
-    const credentials = acted
-      ? plan.credentials &&
-        afterExecution(plan.credentials, plan.view, plan.actions, execution.executed, now().toISOString())
-      : inputs.previous?.credentials;
-    log(deps, refKey(ref), plan, execution);
+    const routed = routedAll;
     const after =
       execution.executed.length > 0
-        ? await settle(inputs, deps, journal, startedChannels(execution.executed), credentials)
+        ? await settle(cycleInputs, deps, journal, startedChannels(execution.executed), credentials)
         : plan;
     const projected = projectStatus(
       {
@@ -203,15 +267,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return {
       status,
       statusChanged,
-      events: acted
-        ? [
-            ...plan.events,
-            ...routingEvents(routed, inputs.spec),
-            ...executionEvents(execution),
-            ...storeEvents(stored),
-          ]
-        : [],
+      events: acted ? [...events, ...storeEvents(stored)] : [],
       ...(acted ? { routing: routed } : {}),
+      ...(plan.health.some((h) => h.state === 'Suspect' || h.state === 'Dead') || journal.some(isOpen)
+        ? { urgent: true }
+        : {}),
       ...(plan.problems.length ? { problems: plan.problems } : {}),
       actionsExecuted: execution.executed.length,
       // A pass that could not act (a standby) observes at the poll interval, never "at once" in a loop.
@@ -351,14 +411,37 @@ function noteRouting(
 function withGroupRouting(
   status: TopologyStatus,
   routing: ReadonlyMap<string, GroupRouting>,
+  addMissing = false,
 ): TopologyStatus {
-  return {
-    ...status,
-    groups: status.groups.map((g) => {
-      const r = routing.get(g.name);
-      return r ? { ...g, routing: r } : g;
-    }),
-  };
+  const groups = status.groups.map((g) => {
+    const r = routing.get(g.name);
+    return r ? { ...g, routing: r } : g;
+  });
+  if (addMissing)
+    for (const [name, r] of routing)
+      if (!groups.some((g) => g.name === name))
+        groups.push({ name, primary: null, members: 0, ready: 0, routing: r });
+  return { ...status, groups };
+}
+
+/** Cycles of one pass at most: a failover has four phases to go through, a few statements each. */
+const MAX_CYCLES = 6;
+
+/**
+ * Whether the pass goes on with another cycle at once: a failover or switchover is open and moved on
+ * (it acted or changed phase) without a failure — what would otherwise be a new pass queued at once.
+ */
+function chained(
+  cycle: number,
+  plan: PassPlan,
+  acted: Acted,
+  credentials: CredentialsStatus | undefined,
+): boolean {
+  if (cycle + 1 >= MAX_CYCLES) return false;
+  if (acted.execution.failures.length > 0 || acted.execution.skipped.length > 0) return false;
+  if (acted.routed.failures.length > 0) return false;
+  if (!acted.journal.some(isOpen)) return false;
+  return requeueAfter(plan, acted.journal, acted.execution, credentials) === 0;
 }
 
 function routingEvents(r: RoutingResult, spec: TopologySpec): TopologyEvent[] {
@@ -481,23 +564,46 @@ function log(deps: ReconcilerDeps, topology: string, plan: PassPlan, e: ExecuteR
   for (const f of e.failures) deps.log.warn({ topology, statement: f.statement, errno: f.errno }, f.message);
 }
 
-/** Which topologies probe which address: a member's broken connection wakes their pass at once. */
+/**
+ * Which topologies probe which address: a member's broken connection wakes their pass at once, and an
+ * address no topology's spec names any more (its member left, or its topology was deleted) has its
+ * connections closed.
+ */
 function watchAddresses(deps: ReconcilerDeps) {
   const watchers = new Map<string, Map<string, TopologyRef>>();
+  /** The addresses each topology used at its last pass, by refKey. */
+  const used = new Map<string, Map<string, { host: string; port: number }>>();
   const { wake } = deps;
   if (wake) {
     deps.pool.onConnectionLost((a) => {
       for (const ref of watchers.get(addressKey(a.host, a.port))?.values() ?? []) wake(ref);
     });
   }
+  /** The topology uses `now` (nothing, once deleted): addresses it let go of and no one else uses close. */
+  const use = (ref: TopologyRef, now: Map<string, { host: string; port: number }>) => {
+    const topology = refKey(ref);
+    for (const [key, address] of used.get(topology) ?? []) {
+      if (now.has(key)) continue;
+      const refs = watchers.get(key);
+      refs?.delete(topology);
+      if (refs?.size) continue;
+      watchers.delete(key);
+      void deps.pool.closeServer(address).catch(() => undefined);
+    }
+    for (const key of now.keys()) watchers.set(key, (watchers.get(key) ?? new Map()).set(topology, ref));
+    if (now.size) used.set(topology, now);
+    else used.delete(topology);
+  };
   return {
     track(ref: TopologyRef, inputs: PassInputs): void {
+      const now = new Map<string, { host: string; port: number }>();
       for (const m of inputs.spec.groups.flatMap((g) => g.members)) {
         const target = m.connect ?? m;
-        const key = addressKey(target.host, target.port);
-        watchers.set(key, (watchers.get(key) ?? new Map()).set(refKey(ref), ref));
+        now.set(addressKey(target.host, target.port), { host: target.host, port: target.port });
       }
+      use(ref, now);
     },
+    release: (ref: TopologyRef) => use(ref, new Map()),
   };
 }
 

@@ -40,21 +40,22 @@ export async function executeRouting(
   await Promise.all(
     [...byGroup.values()].map(async (list) => {
       for (const step of list) {
-        let ok = true;
-        // Every target gets the step even when another failed: each holds as much of the truth as it can.
-        for (const t of targets) {
-          try {
-            await t.apply(ref, step);
-          } catch (e) {
-            ok = false;
-            result.failures.push({
-              step,
-              target: t.name,
-              message: oneLine((e as Error).message ?? String(e)),
-            });
-          }
-        }
-        if (ok) result.done.push(step);
+        // Every target gets the step, at the same time: each holds as much of the truth as it can, and a slow
+        // one (a hook) does not hold back another (the EndpointSlices).
+        const failures = (
+          await Promise.all(
+            targets.map(async (t): Promise<RoutingFailure | undefined> => {
+              try {
+                await t.apply(ref, step);
+                return undefined;
+              } catch (e) {
+                return { step, target: t.name, message: oneLine((e as Error).message ?? String(e)) };
+              }
+            }),
+          )
+        ).filter((f): f is RoutingFailure => f !== undefined);
+        if (failures.length === 0) result.done.push(step);
+        else result.failures.push(...failures);
       }
     }),
   );

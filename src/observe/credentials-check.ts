@@ -7,7 +7,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Member, TopologySpec } from '../api/spec.js';
 import type { Credentials, TlsMaterial } from '../api/validate.js';
-import { SqlClient, type SqlClientOptions, type SqlClientPool } from '../sql/client.js';
+import type { SqlClientOptions, SqlClientPool } from '../sql/client.js';
 import { SqlError } from '../sql/errors.js';
 import { dialectOf } from './probe.js';
 import type { InstanceObservation, Observation } from './types.js';
@@ -141,17 +141,16 @@ async function loginOnce(
 
 /**
  * A login as the replication account with the Secret's password, over the operator's TLS settings, on a
- * connection of its own (closed at once).
+ * connection of its own (closed at once) that counts toward the server's connection limit.
  */
 async function tryLogin(
   target: Pick<SqlClientOptions, 'host' | 'port' | 'label'>,
   opts: VerifyOptions,
 ): Promise<Login> {
-  const client = new SqlClient({
+  const client = opts.pool.oneOffClient({
     ...target,
     user: opts.replication.username,
     password: opts.replication.password,
-    connectionLimit: 1,
     connectTimeoutMs: opts.timeoutMs ?? 3000,
     queryTimeoutMs: opts.timeoutMs ?? 3000,
     ...(opts.tls ? { tls: opts.tls } : {}),

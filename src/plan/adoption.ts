@@ -56,8 +56,18 @@ const will = (view: TopologyView, a: Action) =>
  */
 export function adoptionReport(view: TopologyView, actions: readonly Action[]): AdoptionLine[] {
   const out: AdoptionLine[] = [];
-  const memberWide = (m: string) =>
-    actions.filter((a) => a.member === m && actionTarget(a).channel === undefined);
+  // Actions by target (member-wide, or one channel), in plan order, indexed once: a scan of every action
+  // per member and per channel would grow with their product.
+  const key = (member: string, channel: string | undefined) =>
+    channel === undefined ? member : `${member}\u0000${channel.toLowerCase()}`;
+  const byTarget = new Map<string, Action[]>();
+  for (const a of actions) {
+    const k = key(a.member, actionTarget(a).channel);
+    const list = byTarget.get(k);
+    if (list) list.push(a);
+    else byTarget.set(k, [a]);
+  }
+  const memberWide = (m: string) => byTarget.get(key(m, undefined)) ?? [];
   for (const g of view.groups) {
     for (const m of g.members) {
       const name = m.spec.name;
@@ -84,16 +94,14 @@ export function adoptionReport(view: TopologyView, actions: readonly Action[]): 
   }
   for (const c of managedChannels(view)) {
     const label = channelLabel(c.member, c.channel);
-    const mine = actions.filter(
-      (a) => a.member === c.member && actionTarget(a).channel?.toLowerCase() === c.channel.toLowerCase(),
-    );
+    const mine = byTarget.get(key(c.member, c.channel)) ?? [];
     const obs = view.members.get(c.member)?.obs;
     if (!obs?.reachable) continue;
     if (mine.length > 0) {
       for (const a of mine) out.push({ target: label, changes: true, text: will(view, a) });
       continue;
     }
-    if (!obs.channels.some((x) => x.name === c.channel)) continue;
+    if (!c.held) continue;
     const stored = obs.channelCredentials?.[c.channel];
     if (stored === false) {
       // Read, and not the Secret's: it gets the Secret's once its source's account has it (a rotation).
@@ -138,7 +146,7 @@ export function unverifiedCondition(
           const obs = view.members.get(c.member)?.obs;
           return (
             obs?.reachable === true &&
-            obs.channels.some((x) => x.name === c.channel) &&
+            c.held &&
             // Read and found different is not "unverified": the rotation gives it the Secret's.
             (obs.channelCredentials?.[c.channel] ?? null) === null &&
             !touched.has(channelLabel(c.member, c.channel))

@@ -114,19 +114,21 @@ const RULE_RANK: Record<PromotionRule, number> = { prefer: 0, neutral: 1, prefer
 /** Chooses the member to promote after the primary `input.primary` died. */
 export function chooseCandidate(input: CandidateInput): CandidateChoice {
   const ops = gtidOps(input.flavor);
-  const assessed = input.members.map((m, i) => assess(m, i, input.observations, ops, input.flavor));
+  const observed = byMember(input.observations);
+  const assessed = input.members.map((m, i) => assess(m, i, observed, ops, input.flavor));
   const usable = usableOf(assessed);
   const others = usable.filter((u) => u.member.name !== input.primary);
   const primary = usable.find((u) => u.member.name === input.primary); // reachable when leaving, not dead
   const known = [...(primary ? [primary.executed] : []), ...others.map((u) => u.received)];
   const noRecord = input.lastPrimaryExecuted === undefined && !primary;
 
+  const byVersion = oldestFirst(usable);
   const judged = others.map((u): Judged => {
     const standIns = noRecord ? others.filter((o) => o !== u).map((o) => o.executed) : [];
     const errant = ops.errant(u.executed, input.lastPrimaryExecuted ?? '', {
       alsoLegit: [...known, ...standIns],
     });
-    return { ...u, errant, blockers: ruleBlockers(u, errant, peersOf(u, usable)) };
+    return { ...u, errant, blockers: ruleBlockers(u, errant, peersOf(u, byVersion)) };
   });
   const ranked = judged.filter((j) => j.blockers.length === 0).sort(compareRank(ops));
   const candidate = ranked[0];
@@ -192,7 +194,8 @@ export function compareDonors(
 ): (a: string, b: string) => number {
   const ops = gtidOps(flavor);
   const ranked = new Map<string, Usable>();
-  for (const a of members.map((m, i) => assess(m, i, observations, ops, flavor)))
+  const observed = byMember(observations);
+  for (const a of members.map((m, i) => assess(m, i, observed, ops, flavor)))
     if (a.usable) ranked.set(a.member.name, { ...a.usable, progress: ops.progress(a.usable.executed) });
   const rank = compareRank(ops);
   return (a, b) => {
@@ -212,7 +215,8 @@ export function checkSwitchoverTarget(input: SwitchoverInput): string | undefine
   if (!input.members.some((m) => m.name === input.target))
     return `${input.target} is not a member of this group`;
   if (input.target === input.primary) return `${input.target} is already the primary`;
-  const assessed = input.members.map((m, i) => assess(m, i, input.observations, ops, input.flavor));
+  const observed = byMember(input.observations);
+  const assessed = input.members.map((m, i) => assess(m, i, observed, ops, input.flavor));
   const primary = assessed.find((a) => a.member.name === input.primary);
   if (!primary) return `the primary ${input.primary} is not a member of this group`;
   if (!primary.usable)
@@ -221,7 +225,7 @@ export function checkSwitchoverTarget(input: SwitchoverInput): string | undefine
   if (!target.usable) return target.unusable;
   const t = target.usable;
   const errant = ops.errant(t.executed, primary.usable.executed, { alsoLegit: [t.received] });
-  const reasons = ruleBlockers(t, errant, peersOf(t, usableOf(assessed)));
+  const reasons = ruleBlockers(t, errant, peersOf(t, oldestFirst(usableOf(assessed))));
   const channel = t.channel;
   if (!channel) reasons.push(`does not replicate from ${input.primary} (no channel '')`);
   else if (channel.ioRunning !== 'Yes')
@@ -229,15 +233,22 @@ export function checkSwitchoverTarget(input: SwitchoverInput): string | undefine
   return reasons.length > 0 ? reasons.join('; ') : undefined;
 }
 
+/** Observations by member, the first of a name (indexed once: a scan per member would be quadratic). */
+function byMember(observations: readonly InstanceObservation[]): Map<string, InstanceObservation> {
+  const out = new Map<string, InstanceObservation>();
+  for (const o of observations) if (!out.has(o.member)) out.set(o.member, o);
+  return out;
+}
+
 /** Reads what the rules need from one member's observation; missing or unreadable data is the reason. */
 function assess(
   member: Member,
   index: number,
-  observations: readonly InstanceObservation[],
+  observations: ReadonlyMap<string, InstanceObservation>,
   ops: GtidOps,
   flavor: Flavor,
 ): Assessed {
-  const obs = observations.find((o) => o.member === member.name);
+  const obs = observations.get(member.name);
   if (!obs) return { member, unusable: 'not observed' };
   if (!obs.reachable) return { member, unusable: `unreachable${obs.error ? ` (${obs.error})` : ''}` };
   if (!obs.vars) return { member, unusable: 'reachable, but its server variables were not read' };
@@ -294,12 +305,18 @@ function ruleBlockers(u: Usable, errant: string, peers: readonly Usable[]): stri
   return out;
 }
 
+/** Usable members with a known version, oldest first: sorted once per decision, not once per member. */
+const oldestFirst = (usable: readonly Usable[]): Usable[] =>
+  usable.filter((p) => p.version).sort((a, b) => compareVersions(a.version, b.version));
+
 /**
- * The members whose version u must not exceed: every other reachable member, the leaving primary
- * included, as all of them will replicate from u. Oldest first, so that a reason names the oldest.
+ * The member whose version u must not exceed: the oldest other reachable member, the leaving primary
+ * included, as all of them will replicate from u (newer than none of them unless newer than the oldest),
+ * so that a reason names the oldest. `byVersion`: oldestFirst of the usable members.
  */
-function peersOf(u: Usable, usable: readonly Usable[]): Usable[] {
-  return usable.filter((p) => p !== u && p.version).sort((a, b) => compareVersions(a.version, b.version));
+function peersOf(u: Usable, byVersion: readonly Usable[]): Usable[] {
+  const oldest = byVersion[0] === u ? byVersion[1] : byVersion[0];
+  return oldest ? [oldest] : [];
 }
 
 /** True when a runs a newer major.minor than b (patch levels only break ties). Unknown versions never do. */

@@ -125,18 +125,18 @@ function alreadyThere(
   adopting: boolean,
 ): { accounts: string[]; channels: string[]; complete: boolean } {
   const accounts = [...view.members.keys()].filter((m) => obsOf(view, m)?.replicationLogin === true).sort();
+  const accepting = new Set(accounts);
   const channels: string[] = [];
   let covered = true;
   for (const c of managedChannels(view)) {
     const stored = obsOf(view, c.member)?.channelCredentials?.[c.channel];
-    const exists = obsOf(view, c.member)?.channels.some((x) => x.name === c.channel) ?? false;
-    const holds =
-      exists && (stored === true || (adopting && stored !== false && accounts.includes(c.source)));
+    const exists = c.held;
+    const holds = exists && (stored === true || (adopting && stored !== false && accepting.has(c.source)));
     if (holds) channels.push(channelLabel(c.member, c.channel));
     else if (exists) covered = false;
   }
   const primariesHaveIt = view.groups.every(
-    (g) => !feedsReplicas(view, g) || (g.primary !== undefined && accounts.includes(g.primary)),
+    (g) => !feedsReplicas(view, g) || (g.primary !== undefined && accepting.has(g.primary)),
   );
   const allSeen = [...view.members.values()].every((m) => m.reachable);
   return { accounts, channels: channels.sort(), complete: primariesHaveIt && allSeen && covered };

@@ -102,9 +102,11 @@ export function rememberChannels(
   const declared = spec.groups.flatMap((g) =>
     g.channels.map((c) => ({ group: g.name, name: c.name, from: c.from })),
   );
+  // Declared names by group (a scan of the declarations per remembered channel would be quadratic).
+  const key = (group: string, name: string) => `${group}\u0000${name.toLowerCase()}`;
+  const declaredKeys = new Set(declared.map((d) => key(d.group, d.name)));
   const stillThere = (previous?.managedChannels ?? []).filter((r) => {
-    if (declared.some((d) => d.group === r.group && d.name.toLowerCase() === r.name.toLowerCase()))
-      return false;
+    if (declaredKeys.has(key(r.group, r.name))) return false;
     const g = spec.groups.find((x) => x.name === r.group);
     if (!g || !observation) return true;
     // Forget it once every member is reachable and none holds it any more.

@@ -1,6 +1,6 @@
 // The passes a topology would go through from what is observed now, each decided from the servers as
 // the previous pass's statements would leave them (simulate.ts): how `tributary plan` shows a whole
-// failover, statement by statement, although a failover runs one phase per pass. Pure.
+// failover, statement by statement, although a failover decides one phase at a time. Pure.
 import { emptyStatus } from '../api/status.js';
 import { isOpen } from './failover-step.js';
 import { afterExecution } from './credentials.js';

@@ -72,9 +72,13 @@ export const drained = (current: ReadonlyMap<string, GroupRouting>, group: strin
 /** The writer and readers each group should have now. */
 export function desiredRouting(input: RoutingInput): Map<string, DesiredRouting> {
   const out = new Map<string, DesiredRouting>();
+  // Members this pass's statements make writable, found once (not a scan of every action per group).
+  const madeWritable = new Set(
+    input.actions.flatMap((a) => (a.kind === 'SetReadOnly' && !a.readOnly ? [a.member] : [])),
+  );
   for (const g of input.view.groups) {
     const record = openRecord(input.journal, g.spec.name);
-    const writer = desiredWriter(g, record, input.actions);
+    const writer = desiredWriter(g, record, madeWritable);
     const previous = input.current.get(g.spec.name)?.readers ?? [];
     out.set(g.spec.name, {
       writer: writer?.name ?? null,
@@ -88,12 +92,11 @@ export function desiredRouting(input: RoutingInput): Map<string, DesiredRouting>
 function desiredWriter(
   g: GroupView,
   record: FailoverRecord | undefined,
-  actions: readonly Action[],
+  madeWritable: ReadonlySet<string>,
 ): { name: string; ready: boolean } | undefined {
   // A member this pass's statements make writable is routed, ready, after them (the route stage runs last).
-  const madeWritable = (name: string) =>
-    actions.some((a) => a.kind === 'SetReadOnly' && !a.readOnly && a.member === name);
-  const ready = (name: string) => madeWritable(name) || writable(g.members.find((x) => x.spec.name === name));
+  const ready = (name: string) =>
+    madeWritable.has(name) || writable(g.members.find((x) => x.spec.name === name));
   if (record && record.phase !== 'Repointing')
     // Before promotion nobody takes writes.
     return record.phase === 'Promoting' && ready(record.to) ? { name: record.to, ready: true } : undefined;

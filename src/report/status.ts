@@ -86,12 +86,15 @@ export function projectStatus(input: ReportInput, previous: TopologyStatus | und
   );
   const instances: InstanceStatus[] = [];
   const channels: ChannelReport[] = [];
+  // Looked up by name, the first of a name (a scan of the previous instances per member would be quadratic).
+  const before = new Map<string, InstanceStatus>();
+  for (const i of previous?.instances ?? []) if (!before.has(i.name)) before.set(i.name, i);
   const groups = view.groups.map((g) => {
     let ready = 0;
     for (const m of g.members) {
       const role = memberRole(view, g, m, fenced);
       const o = m.obs;
-      const prev = previous?.instances.find((i) => i.name === m.spec.name);
+      const prev = before.get(m.spec.name);
       const inst: InstanceStatus = { name: m.spec.name, group: g.spec.name, reachable: m.reachable, role };
       if (m.reachable && o?.vars) {
         Object.assign(inst, {
@@ -121,11 +124,15 @@ export function projectStatus(input: ReportInput, previous: TopologyStatus | und
     }
     return { name: g.spec.name, primary: g.primary ?? null, members: g.members.length, ready };
   });
+  const reported = new Set(channels.map((c) => `${c.replica}\u0000${c.name.toLowerCase()}`));
   for (const f of findings) {
     if ((f.kind === 'ChannelMissing' || f.kind === 'ChannelSourceConflict') && f.channel !== '') {
       const from = f.kind === 'ChannelMissing' ? f.desired.fromGroup : fromOf(view, f.member, f.channel);
-      if (!channels.some((c) => c.replica === f.member && c.name.toLowerCase() === f.channel.toLowerCase()))
+      const key = `${f.member}\u0000${f.channel.toLowerCase()}`;
+      if (!reported.has(key)) {
+        reported.add(key);
         channels.push(missingChannel(f.member, f.channel, from));
+      }
     }
   }
   for (const c of channels) {

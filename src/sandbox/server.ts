@@ -93,6 +93,7 @@ export class SandboxServer {
   #startPromise: Promise<void> | null = null;
   #conn: Promise<Connection> | null = null;
   #disposed = false;
+  #frozen = false;
 
   constructor(init: SandboxServerInit) {
     this.#init = init;
@@ -267,6 +268,7 @@ export class SandboxServer {
         if (this.#child === child) {
           this.#child = null;
           this.#exited = null;
+          this.#frozen = false;
           this.#dropConnection();
           this.#init.onPidChange();
           if (!this.#expectExit && !this.#starting)
@@ -352,6 +354,22 @@ export class SandboxServer {
     }
   }
 
+  /**
+   * SIGSTOP: alive but frozen (a hung host, a stalled VM): its sockets stay open and nothing answers until
+   * thaw(). stop() and kill9() thaw it as they signal it, so a frozen server still goes away.
+   */
+  freeze(): void {
+    if (!this.#child) throw new Error(`${this.name}: not running, nothing to freeze`);
+    this.#child.kill('SIGSTOP');
+    this.#frozen = true;
+  }
+
+  /** SIGCONT after freeze(); no-op when not frozen. */
+  thaw(): void {
+    if (this.#frozen) this.#child?.kill('SIGCONT');
+    this.#frozen = false;
+  }
+
   /** SIGTERM, then wait for the process to exit (SIGKILL after the stop timeout). No-op when stopped. */
   async stop(): Promise<void> {
     await this.#signalAndWait('SIGTERM', this.#init.stopTimeoutMs);
@@ -375,6 +393,8 @@ export class SandboxServer {
     this.#expectExit = true;
     this.#dropConnection();
     child.kill(signal);
+    // A stopped process keeps SIGTERM pending until it runs again.
+    this.thaw();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       exited.then(() => false),

@@ -19,6 +19,8 @@ export async function resolveHost(host: string, nowMs = Date.now()): Promise<str
     cache.set(host, { at: nowMs, addresses });
     return addresses;
   } catch (e) {
-    throw new Error(`${host}: does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(
+      `${host}: does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }

@@ -187,7 +187,9 @@ describe.each(FLAVORS)(
       // A rebuilt a-0 first replays a-1's whole history (the schema included), so wait for all of it.
       const onA1 = (await ids(sb().server('a-1'), 'shop.orders')).length;
       expect(await waitRows(sb(), 'a-0', 'shop.orders', onA1, 30_000)).toBe(onA1);
-      expect(Number(await sb().server('a-0').scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001'))).toBe(1);
+      expect(
+        Number(await sb().server('a-0').scalar('SELECT COUNT(*) FROM shop.orders WHERE id = 1000001')),
+      ).toBe(1);
     });
 
     it('(h) a second failure inside the cooldown: no automatic failover, reported; ack lifts it', async () => {

@@ -85,7 +85,13 @@ describe('kubectl tributary with a running operator and real members', () => {
     writeFileSync(kubeconfig, api.kubeConfig(NS).exportConfig());
     uiPort = await freePort();
     op = (await startOperatorProcess({ kubeconfig, args: ['--ui-port', String(uiPort)] })).proc;
-    expect(await until(async () => (await stored()).status?.phase === 'Ready')).toBe(true);
+    // Ready, and routed: a-1 in the readers once its channel runs (the status then stays as it is).
+    expect(
+      await until(async () => {
+        const s = (await stored()).status;
+        return s?.phase === 'Ready' && s.groups[0]?.routing?.readers.length === 1;
+      }),
+    ).toBe(true);
   });
   afterAll(async () => {
     if (op && op.exitCode === null) op.kill('SIGKILL');
@@ -99,8 +105,15 @@ describe('kubectl tributary with a running operator and real members', () => {
     expect(r.stdout).toMatch(/^pair: Ready, 1\/1 channels running/);
     const json = await plugin(['status', 'pair', '-o', 'json']);
     expect(JSON.parse(json.stdout).groups).toEqual([
-      { name: 'shard-a', primary: 'a-0', members: 2, ready: 2 },
+      {
+        name: 'shard-a',
+        primary: 'a-0',
+        members: 2,
+        ready: 2,
+        routing: { writer: 'a-0', writerReady: true, readers: ['a-1'], changedAt: expect.any(String) },
+      },
     ]);
+    expect(r.stdout).toMatch(/routing shard-a: writer a-0, readers a-1/);
     const missing = await plugin(['status', 'nope']);
     expect([missing.code, missing.stderr]).toEqual([
       1,

@@ -19,12 +19,14 @@ export async function localCommand(o: {
   uiAddress?: string;
   routingHook?: string;
   routingHookTimeout?: number;
+  maxConnectionsPerServer?: number;
 }): Promise<void> {
   let controller: Controller | undefined;
   // A member's connection breaking wakes a pass at once (a killed primary is seen in milliseconds).
   const ctx = await openLocal(o.filename, o.statusOut, {
-    wake: (ref) => controller?.enqueue(ref),
+    wake: (ref) => controller?.enqueue(ref, { urgent: true }),
     routingHook: o,
+    maxConnectionsPerServer: o.maxConnectionsPerServer,
   });
   for (const group of o.ackFailover ?? []) ctx.store.setAnnotation(ANNOTATION_ACK_FAILOVER, group);
   const abort = new AbortController();

@@ -24,9 +24,10 @@ export async function operatorCommand(o: {
   uiAddress?: string;
   routingHook?: string;
   routingHookTimeout?: number;
+  maxConnectionsPerServer?: number;
 }): Promise<void> {
   const log = createLogger();
-  const pool = new SqlClientPool();
+  const pool = new SqlClientPool({ maxConnectionsPerServer: o.maxConnectionsPerServer });
   // The web view of every topology this replica reconciles (a standby shows them once it leads).
   const board = new StatusBoard();
   const ui =
@@ -39,7 +40,7 @@ export async function operatorCommand(o: {
           note: "tributary operator · this replica's passes · read-only",
         });
   if (ui) log.info({ url: ui.url }, 'web view listening (read-only)');
-  let enqueue: ((ref: TopologyRef) => void) | undefined;
+  let enqueue: ((ref: TopologyRef, options?: { urgent?: boolean }) => void) | undefined;
   const kubeConfig = loadKubeConfig();
   const endpoints = createKubernetesEndpoints(kubeConfig, {
     ...(o.namespace ? { namespace: o.namespace } : {}),
@@ -62,7 +63,8 @@ export async function operatorCommand(o: {
       reconcile: createReconciler({
         pool,
         log,
-        wake: (ref) => enqueue?.(ref),
+        // A member's connection broke (a primary may be dying): before every routine pass.
+        wake: (ref) => enqueue?.(ref, { urgent: true }),
         // Writer and reader endpoints: EndpointSlices always (spec.routing.enabled decides per topology),
         // and the routing hook where whoever runs the operator configured one.
         routing: {

@@ -103,4 +103,32 @@ describe('clock helpers', () => {
     expect(aborted).toBe(true);
     expect(clock.pending).toBe(0);
   });
+
+  it('hands out urgent keys before routine ones, first come first served; an ordinary waiting key moves up', async () => {
+    const q = new WorkQueue<string>(id);
+    for (const k of ['r1', 'r2', 'r3']) q.add(k);
+    q.add('u1', { urgent: true });
+    q.add('r3', { urgent: true });
+    q.add('u2', { urgent: true });
+    const order: (string | undefined)[] = [];
+    for (let i = 0; i < 5; i++) order.push(await q.get());
+    expect(order).toEqual(['u1', 'r3', 'u2', 'r1', 'r2']);
+    // A key urgent while it runs comes back urgent once it is done.
+    q.add('r1', { urgent: true });
+    q.add('x');
+    q.done('r1');
+    expect(await q.get()).toBe('r1');
+    // An urgent timer (a suspect primary's next probe) fires into the urgent lane.
+    const clock = new FakeClock();
+    const t = new WorkQueue<string>(id, { clock });
+    t.add('routine');
+    t.addAfter('suspect', 100, { urgent: true });
+    await clock.advance(100);
+    expect(await t.get()).toBe('suspect');
+    // Removed keys leave both lanes.
+    q.add('y', { urgent: true });
+    q.remove('y');
+    expect(q.length).toBe(1);
+    expect(await q.get()).toBe('x');
+  });
 });

@@ -4,24 +4,17 @@ import type { Observation } from '../../../src/observe/types.js';
 import { describeAction } from '../../../src/plan/actions.js';
 import { decidePass, type DecideInput } from '../../../src/plan/decide.js';
 import { previewPasses } from '../../../src/plan/preview.js';
-import { channel, converged, warehouse, warehouseStatus, failoverRecord } from '../../fixtures/topology.js';
+import {
+  channel,
+  converged,
+  deadA0,
+  warehouse,
+  warehouseStatus,
+  failoverRecord,
+} from '../../fixtures/topology.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00.000Z');
 const previous = warehouseStatus;
-
-/** a-0 killed: its replicas' receivers reconnect; the window decides. */
-const deadA0 = (): Observation =>
-  converged({
-    'a-0': { reachable: false },
-    'a-1': {
-      vars: { readOnly: true, gtidExecuted: '1-1-10', gtidCurrentPos: '1-1-10', gtidSlavePos: '1-1-10' },
-      channels: [channel('', 'a-0', { ioRunning: 'Connecting', retrievedGtidSet: '1-1-10' })],
-    },
-    'dw-0': {
-      vars: { gtidExecuted: '1-1-10,4-4-3', gtidCurrentPos: '1-1-10,4-4-3' },
-      channels: [channel('shard_a', 'a-0', { ioRunning: 'Connecting' }), channel('shard_b', 'b-0')],
-    },
-  });
 
 const input = (over: Partial<DecideInput> = {}): DecideInput => ({
   spec: warehouse(),

@@ -15,7 +15,14 @@ import {
   routingSteps,
 } from '../../../src/plan/routing.js';
 import { formatPlan } from '../../../src/report/plan-text.js';
-import { channel, converged, failoverRecord, warehouse, warehouseStatus } from '../../fixtures/topology.js';
+import {
+  channel,
+  converged,
+  deadA0,
+  failoverRecord,
+  warehouse,
+  warehouseStatus,
+} from '../../fixtures/topology.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00.000Z');
 const AT = '2026-11-21T11:00:00.000Z';
@@ -130,19 +137,7 @@ describe('routing: the writer and readers each group should have', () => {
 });
 
 describe('routing: a failover drains before it promotes', () => {
-  /** a-0 dead, and every replica agrees: its receivers reconnect in vain. */
-  const down = () =>
-    converged({
-      'a-0': { reachable: false },
-      'a-1': {
-        vars: { readOnly: true, gtidExecuted: '1-1-10', gtidCurrentPos: '1-1-10', gtidSlavePos: '1-1-10' },
-        channels: [channel('', 'a-0', { ioRunning: 'Connecting', retrievedGtidSet: '1-1-10' })],
-      },
-      'dw-0': {
-        vars: { gtidExecuted: '1-1-10,4-4-3', gtidCurrentPos: '1-1-10,4-4-3' },
-        channels: [channel('shard_a', 'a-0', { ioRunning: 'Connecting' }), channel('shard_b', 'b-0')],
-      },
-    });
+  const down = deadA0;
   const step = (r: FailoverRecord, current: Map<string, GroupRouting> | undefined) => {
     const spec = warehouse();
     const view = buildView(spec, down(), { ...warehouseStatus([r]) });
