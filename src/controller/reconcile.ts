@@ -196,10 +196,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       // The next cycle starts from what this one wrote and did: the journal, the primaries it decided
       // (a remembered primary keeps its place while it lives: a dead one must not come back), the routing.
       const base = cycleInputs.previous ?? emptyStatus('FailingOver');
+      const byName = new Map(base.groups.map((g) => [g.name, g]));
       const previous: TopologyStatus = {
         ...base,
         groups: plan.view.groups.map((g) => ({
-          ...(base.groups.find((x) => x.name === g.spec.name) ?? { members: g.members.length, ready: 0 }),
+          ...(byName.get(g.spec.name) ?? { members: g.members.length, ready: 0 }),
           name: g.spec.name,
           primary: g.primary ?? null,
         })),
@@ -417,10 +418,10 @@ function withGroupRouting(
     const r = routing.get(g.name);
     return r ? { ...g, routing: r } : g;
   });
+  const present = new Set(groups.map((g) => g.name));
   if (addMissing)
     for (const [name, r] of routing)
-      if (!groups.some((g) => g.name === name))
-        groups.push({ name, primary: null, members: 0, ready: 0, routing: r });
+      if (!present.has(name)) groups.push({ name, primary: null, members: 0, ready: 0, routing: r });
   return { ...status, groups };
 }
 

@@ -42,13 +42,14 @@ export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
       new Date(next.nowMs).toISOString(),
     );
     const { routingObserved: _read, ...unread } = rest;
+    const byName = new Map(base.groups.map((g) => [g.name, g]));
     next = {
       ...unread,
       observation: simulate(next.observation, plan.actions, next.replication?.user),
       previous: {
         ...base,
         groups: plan.view.groups.map((g) => {
-          const kept = base.groups.find((x) => x.name === g.spec.name) ?? {
+          const kept = byName.get(g.spec.name) ?? {
             name: g.spec.name,
             primary: null,
             members: 0,

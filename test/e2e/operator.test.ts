@@ -212,9 +212,11 @@ describe('the operator process against a Kubernetes API server', () => {
         plural: PLURAL,
         name: 'warehouse',
       });
+    // The pass's report (its instances): a journal written before acting (first contact's credentials
+    // record) comes first, with observedGeneration too.
     const obj = await waitFor('status with observedGeneration 1', async () => {
       const o = await get();
-      return o.status?.observedGeneration === 1 ? o : undefined;
+      return o.status?.observedGeneration === 1 && o.status.instances?.length > 0 ? o : undefined;
     });
     expect(obj.metadata.finalizers).toContain('tributary.dev/finalizer');
     expect(obj.status.phase).toBeTruthy();
