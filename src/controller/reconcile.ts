@@ -277,7 +277,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       actionsExecuted: execution.executed.length,
       // A pass that could not act (a standby) observes at the poll interval, never "at once" in a loop.
       requeueAfterMs: acted
-        ? requeueAfter(plan, journal, execution, credentials)
+        ? requeueAfter(plan, journal, execution, credentials, routed)
         : plan.requeueAfterMs || inputs.spec.failover.pollIntervalSeconds * 1000,
       ...(resourceVersion !== undefined ? { resourceVersion } : {}),
     };
@@ -293,9 +293,12 @@ function requeueAfter(
   journal: FailoverRecord[],
   e: ExecuteResult,
   credentials: CredentialsStatus | undefined,
+  routed: RoutingResult,
 ): number {
-  // A failed statement is retried after a second, never in a tight loop (even while a failover moves).
-  if (e.failures.length > 0) return plan.requeueAfterMs === 0 ? 1000 : Math.min(plan.requeueAfterMs, 1000);
+  // A failed statement or routing step (a hook that fails at once) is retried after a second, never in a
+  // tight loop (even while a failover moves).
+  if (e.failures.length > 0 || routed.failures.length > 0)
+    return plan.requeueAfterMs === 0 ? 1000 : Math.min(plan.requeueAfterMs, 1000);
   const repointed = journal.some((r) => isOpen(r) && r.phase === 'Repointing') && e.executed.length > 0;
   // A rotation whose accounts just got the password: the channels from them follow at once.
   const accountsSet = e.executed.some(
@@ -442,7 +445,7 @@ function chained(
   if (acted.execution.failures.length > 0 || acted.execution.skipped.length > 0) return false;
   if (acted.routed.failures.length > 0) return false;
   if (!acted.journal.some(isOpen)) return false;
-  return requeueAfter(plan, acted.journal, acted.execution, credentials) === 0;
+  return requeueAfter(plan, acted.journal, acted.execution, credentials, acted.routed) === 0;
 }
 
 function routingEvents(r: RoutingResult, spec: TopologySpec): TopologyEvent[] {

@@ -172,8 +172,9 @@ describe.each(FLAVORS)('$label: a failed drain', (f) => {
         /leave the writer endpoints/.test(lastRecord(x, 'shard-a')?.waitingFor ?? ''),
     );
     expect(lastRecord(held, 'shard-a')).toMatchObject({ phase: 'Promoting' });
-    // Several more passes, each retrying the drain: a-1 stays read-only and answers.
-    for (let i = 0; i < 3; i++) await d.pass();
+    // Several more passes, each retrying the drain a second later (never in a tight loop): a-1 stays
+    // read-only and answers.
+    for (let i = 0; i < 3; i++) expect((await d.pass()).requeueAfterMs).toBe(1000);
     expect(Number(await sb().server('a-1').scalar('SELECT @@read_only'))).toBe(1);
     rmSync(join(sb().dir, 'fail'));
     const s = await d.until((x) => lastRecord(x, 'shard-a')?.phase === 'Done');
