@@ -208,7 +208,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         ...(credentials ? { credentials } : {}),
       };
       const routing = routingAfter(
-        currentRouting(cycleInputs.previous, undefined),
+        currentRouting(cycleInputs.previous),
         result.routed.done,
         now().toISOString(),
       );
@@ -254,7 +254,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     // keep what they last had (the Services go with the topology).
     const routingNow =
       deps.routing?.targets.length && inputs.spec.routing.enabled
-        ? routingAfter(currentRouting(stored.status, undefined), routed.done, now().toISOString())
+        ? routingAfter(currentRouting(stored.status), routed.done, now().toISOString())
         : undefined;
     const withRouting = routingNow ? withGroupRouting(projected, routingNow) : projected;
     const status: TopologyStatus = credentials ? { ...withRouting, credentials } : withRouting;

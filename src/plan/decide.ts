@@ -49,19 +49,14 @@ export interface DecideInput {
    * spec.routing is enabled. A failover then drains the old primary before it promotes.
    */
   routed?: boolean;
-  /** What the routing targets hold, read back from them, where that differs from status (a slice edited by hand). */
+  /** What the routing targets hold, read back where a target can tell (the slices): drift is put back. */
   routingObserved?: ReadonlyMap<string, GroupRouting>;
 }
 
-/** What the routing targets hold now: status, overlaid with what they were read back as. */
-export function currentRouting(
-  previous: TopologyStatus | undefined,
-  observed: ReadonlyMap<string, GroupRouting> | undefined,
-): Map<string, GroupRouting> {
+/** What the routing targets were last given, as status remembers it (the state steps start from). */
+export function currentRouting(previous: TopologyStatus | undefined): Map<string, GroupRouting> {
   const out = new Map<string, GroupRouting>();
   for (const g of previous?.groups ?? []) if (g.routing) out.set(g.name, g.routing);
-  for (const [g, r] of observed ?? [])
-    out.set(g, { ...r, ...(out.get(g)?.changedAt ? { changedAt: out.get(g)!.changedAt } : {}) });
   return out;
 }
 
@@ -265,7 +260,7 @@ export function decidePass(input: DecideInput): PassPlan {
 
   // Every open record takes its step; the statements of the phase it stopped in run this pass.
   const routed = input.routed === true && spec.routing.enabled;
-  const routingNow = currentRouting(input.previous, input.routingObserved);
+  const routingNow = currentRouting(input.previous);
   const stepActions: Action[] = [];
   if (writing) {
     for (const r of journal.filter((x) => isOpen(x) && x.phase !== 'Repointing')) {
@@ -275,6 +270,8 @@ export function decidePass(input: DecideInput): PassPlan {
         previous: input.previous,
         nowMs,
         remembered: rememberChannels(spec, input.previous, observation),
+        // Drained once every target took the drain (status records it then; a slice deleted by hand does
+        // not drain the hook).
         ...(routed ? { drained: (group: string, member: string) => drained(routingNow, group, member) } : {}),
       });
       journal = upsert(journal, step.record);
@@ -342,7 +339,14 @@ export function decidePass(input: DecideInput): PassPlan {
     );
     if (unverified) conditions.push(unverified);
   }
-  const routingInput = { view, journal, spec: spec.routing, current: routingNow, actions };
+  const routingInput = {
+    view,
+    journal,
+    spec: spec.routing,
+    current: routingNow,
+    actions,
+    ...(input.routingObserved ? { observed: input.routingObserved } : {}),
+  };
   const routing = routed && writing ? routingSteps(routingInput, desiredRouting(routingInput)) : [];
   const pollMs = spec.failover.pollIntervalSeconds * 1000;
   // At once while a failover moves on (it acted or changed phase); a record held for a human waits

@@ -36,11 +36,7 @@ export function previewPasses(input: DecideInput, maxPasses = 8): PassPlan[] {
       );
     // Every routing step is assumed taken too: the targets hold what the pass gave them.
     const base = next.previous ?? emptyStatus('Ready');
-    const routing = routingAfter(
-      currentRouting(base, next.routingObserved),
-      plan.routing,
-      new Date(next.nowMs).toISOString(),
-    );
+    const routing = routingAfter(currentRouting(base), plan.routing, new Date(next.nowMs).toISOString());
     const { routingObserved: _read, ...unread } = rest;
     const byName = new Map(base.groups.map((g) => [g.name, g]));
     next = {

@@ -56,8 +56,13 @@ export interface RoutingInput {
   view: TopologyView;
   journal: readonly FailoverRecord[];
   spec: RoutingSpec;
-  /** What the targets hold now, per group (status, or the targets' own read-back where it differs). */
+  /** What the targets were last given, per group (status): steps start from it. */
   current: ReadonlyMap<string, GroupRouting>;
+  /**
+   * What a target reads back where it can (the EndpointSlices): where it differs from what is wanted and
+   * no step covers it, a step puts it back (a slice edited or deleted by hand).
+   */
+  observed?: ReadonlyMap<string, GroupRouting>;
   /** This pass's statements: a member made writable by them is routed after them. */
   actions: readonly Action[];
 }
@@ -184,13 +189,45 @@ export function routingSteps(
               ? `${want.writer} is writable and reachable again`
               : `${want.writer} is not writable or not reachable`,
       });
-    if (!have || !sameSet(want.readers, have.readers))
+    const readersStep = !have || !sameSet(want.readers, have.readers);
+    if (readersStep)
       routes.push({
         group: name,
         op: 'readers',
         members: want.readers.map((n) => member(n, true)),
         ...failover,
         reason: readersReason(have?.readers ?? [], want.readers),
+      });
+    // Drift a target read back, not covered by a step above: the wanted state is given again.
+    const seen = input.observed?.get(name);
+    if (!seen) continue;
+    const writerStep =
+      drains.some((s) => s.group === name) || routes.some((s) => s.group === name && s.op === 'route');
+    if (!writerStep && (seen.writer !== want.writer || seen.writerReady !== want.writerReady)) {
+      if (want.writer !== null)
+        routes.push({
+          group: name,
+          op: 'route',
+          members: [member(want.writer, want.writerReady)],
+          ...failover,
+          reason: 'the writer endpoints were changed by someone else',
+        });
+      else
+        drains.push({
+          group: name,
+          op: 'drain',
+          members: seen.writer && input.view.members.has(seen.writer) ? [member(seen.writer, false)] : [],
+          ...failover,
+          reason: 'the writer endpoints were changed by someone else',
+        });
+    }
+    if (!readersStep && !sameSet(want.readers, seen.readers))
+      routes.push({
+        group: name,
+        op: 'readers',
+        members: want.readers.map((n) => member(n, true)),
+        ...failover,
+        reason: 'the reader endpoints were changed by someone else',
       });
   }
   return [...drains, ...routes];

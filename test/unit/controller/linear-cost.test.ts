@@ -245,7 +245,7 @@ function report(plan: PassPlan, previous: TopologyStatus | undefined): TopologyS
     },
     previous,
   );
-  const routing = routingAfter(currentRouting(previous, undefined), plan.routing, NOW_ISO);
+  const routing = routingAfter(currentRouting(previous), plan.routing, NOW_ISO);
   return {
     ...projected,
     groups: projected.groups.map((g) => {

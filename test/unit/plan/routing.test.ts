@@ -75,6 +75,29 @@ describe('routing: the writer and readers each group should have', () => {
     expect(plan(converged(), routedAsConverged()).steps).toEqual([]);
   });
 
+  it('drift a target reads back (a slice edited by hand) is put back; status alone decides what is drained', () => {
+    const view = buildView(warehouse(), converged(), warehouseStatus());
+    const observed = new Map(routedAsConverged())
+      .set('shard-a', { writer: 'a-1', writerReady: true, readers: [] })
+      .set('dw', { writer: null, writerReady: false, readers: ['dw-1'] });
+    const input = {
+      view,
+      journal: [],
+      spec: warehouse().routing,
+      current: routedAsConverged(),
+      actions: [],
+      observed,
+    };
+    const steps = routingSteps(input, desiredRouting(input));
+    expect(steps.map((s) => `${s.group} ${s.op} ${s.members.map((m) => m.name).join(',')}`)).toEqual([
+      'shard-a route a-0',
+      'shard-a readers a-1',
+      'dw route dw-0',
+    ]);
+    // What status remembers still holds a-0 as the writer: not drained, whatever the slices say.
+    expect(drained(routedAsConverged(), 'shard-a', 'a-0')).toBe(false);
+  });
+
   it('a replica lagging past maxReplicaLagSeconds leaves the readers, and returns within the bound', () => {
     const lagging = converged({
       'a-1': { vars: { readOnly: true }, channels: [channel('', 'a-0', { secondsBehindSource: 31 })] },
