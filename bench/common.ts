@@ -326,6 +326,33 @@ export function flavorsFromArgs(argv: readonly string[] = process.argv.slice(2))
   throw new Error(`--flavor must be mysql, mariadb or both, not ${JSON.stringify(value)}`);
 }
 
+/**
+ * The cells of one side-by-side summary row: per flavor that ran, `fn` of its trials that ended without an
+ * error and of all of them.
+ */
+export function summaryCells<T extends { error?: unknown }>(
+  flavors: readonly SandboxFlavor[],
+  results: Partial<Record<SandboxFlavor, T[]>>,
+): (fn: (ok: T[], all: T[]) => string) => Partial<Record<SandboxFlavor, string>> {
+  return (fn) =>
+    Object.fromEntries(
+      flavors.flatMap((f) => {
+        const all = results[f];
+        return all
+          ? [
+              [
+                f,
+                fn(
+                  all.filter((x) => !x.error),
+                  all,
+                ),
+              ],
+            ]
+          : [];
+      }),
+    );
+}
+
 export const FLAVOR_LABEL: Record<SandboxFlavor, string> = {
   mariadb: 'MariaDB',
   mariadb11: 'MariaDB 11.8',

@@ -51,7 +51,7 @@ import { silentLog } from '../src/util/log-sink.js';
 import { APP_PASSWORD, APP_USER } from '../test/harness/app.js';
 import { HOOK_SCRIPT, startHaproxy, type Haproxy } from '../test/harness/haproxy.js';
 import { ENDPOINT_SLICES, KubeApiServer, TOPOLOGIES, type KObject } from '../test/harness/kube-api-server.js';
-import { FLAVOR_LABEL, envNumber, sleep, summarize, writeManifestFile } from './common.js';
+import { FLAVOR_LABEL, envNumber, sleep, summarize, summaryCells, writeManifestFile } from './common.js';
 
 const NS = 'db';
 const TOPOLOGY = 'warehouse';
@@ -652,23 +652,7 @@ export function routingSummaryRows(
   flavors: readonly SandboxFlavor[],
   results: Partial<Record<SandboxFlavor, RoutingTrial[]>>,
 ): [string, Partial<Record<SandboxFlavor, string>>][] {
-  const cell = (fn: (ok: RoutingTrial[], all: RoutingTrial[]) => string) =>
-    Object.fromEntries(
-      flavors.flatMap((f) => {
-        const all = results[f];
-        return all
-          ? [
-              [
-                f,
-                fn(
-                  all.filter((x) => !x.error),
-                  all,
-                ),
-              ],
-            ]
-          : [];
-      }),
-    );
+  const cell = summaryCells(flavors, results);
   const stat = (pick: (x: RoutingTrial) => number, p: 'p50' | 'max') => (ok: RoutingTrial[]) =>
     fmt(summarize(ok.map(pick).filter(Number.isFinite))[p], 0).trim();
   const both = (pick: (x: RoutingTrial) => number) => (ok: RoutingTrial[]) =>

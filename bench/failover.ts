@@ -81,6 +81,7 @@ import {
   serversRss,
   sleep,
   summarize,
+  summaryCells,
   writeManifestFile,
 } from './common.js';
 
@@ -1055,23 +1056,7 @@ function standbySummaryRows(
   standby: Partial<Record<SandboxFlavor, StandbyTrial[]>>,
 ): [string, Partial<Record<SandboxFlavor, string>>][] {
   const t = standbyTiming();
-  const cell = (fn: (ok: StandbyTrial[], all: StandbyTrial[]) => string) =>
-    Object.fromEntries(
-      flavors.flatMap((f) => {
-        const all = standby[f];
-        return all
-          ? [
-              [
-                f,
-                fn(
-                  all.filter((x) => !x.error),
-                  all,
-                ),
-              ],
-            ]
-          : [];
-      }),
-    );
+  const cell = summaryCells(flavors, standby);
   const running = (ok: StandbyTrial[], p: 'p50' | 'max') =>
     fmt(summarize(ok.map((x) => x.running).filter(Number.isFinite))[p], 0).trim();
   return [
