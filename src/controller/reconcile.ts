@@ -326,7 +326,8 @@ async function act(
   now: () => Date,
 ): Promise<Acted | 'conflict'> {
   let version = stored.resourceVersion;
-  if (plan.journalChanged || plan.credentialsStarted) {
+  // A move the journal may defer (into Repointing or Done) rides on the next cycle's write or the report's.
+  if (plan.journalFirst || plan.credentialsStarted) {
     const base = inputs.previous ?? emptyStatus(plan.journal.some(isOpen) ? 'FailingOver' : 'Degraded');
     const status: TopologyStatus = {
       ...base,

@@ -4,8 +4,7 @@ import type { TlsMaterial } from '../api/validate.js';
 import type { Credentials } from '../api/validate.js';
 import type { SqlClient, SqlClientPool } from '../sql/client.js';
 import { REFUSAL_KINDS, SqlError } from '../sql/errors.js';
-import { quoteString } from '../sql/escape.js';
-import { REPLICATION_ACCOUNT_HOST } from '../sql/grants.js';
+import { REPLICATION_ACCOUNT_HOST, replicationAccountExists } from '../sql/grants.js';
 import type { Dialect } from '../sql/dialect.js';
 import { detectFlavor, dialectFor } from '../sql/flavor.js';
 import { oneLine } from '../util/errors.js';
@@ -112,15 +111,10 @@ async function readInstance(
   const dialect = dialectFor(flavor, version);
   const configStatement = dialect.showChannelConfig();
   // In parallel over the client's connections (two by default): with the configuration read (MySQL), two
-  // statements per connection, the same depth as three.
-  const [varRows, channelRows, userRows, configRows] = await Promise.all([
-    client.query<Record<string, unknown>>(dialect.showVariables()),
+  // statements per connection. The replication account's existence rides on the variables row.
+  const [varRows, channelRows, configRows] = await Promise.all([
+    client.query<Record<string, unknown>>(dialect.showVariables(replication)),
     client.query<Record<string, unknown>>(dialect.showChannels()),
-    // User and host: a `repl`@`10.%` made by hand is not the account channels log in with. Reading only
-    // these two columns needs only SELECT (User, Host) ON mysql.user: no password hashes.
-    client.query<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${quoteString(replication.user)} AND Host = ${quoteString(replication.host)}`,
-    ),
     // Optional detail (heartbeat periods): a server that refuses it is still observed, those fields null.
     configStatement
       ? client.query<Record<string, unknown>>(configStatement).catch(() => undefined)
@@ -129,5 +123,5 @@ async function readInstance(
   if (!varRows[0]) throw new Error('server returned no variables row');
   const vars = dialect.parseVariables(varRows[0]);
   const channels = dialect.parseChannels(channelRows, vars, configRows);
-  return { flavor, vars, channels, replicationUserExists: Number(userRows[0]?.n ?? 0) > 0 };
+  return { flavor, vars, channels, replicationUserExists: replicationAccountExists(varRows[0]) ?? false };
 }

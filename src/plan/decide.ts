@@ -14,7 +14,7 @@ import { channelLabel, type Action } from './actions.js';
 import { planConvergence } from './converge.js';
 import { activeFailover, decideFailovers, decideSwitchover, parseSwitchoverAnnotation } from './failover.js';
 import { showLoss, type StepCondition } from './failover-common.js';
-import { isOpen, moveTo, stepFailover } from './failover-step.js';
+import { isOpen, journalFirst, moveTo, stepFailover } from './failover-step.js';
 import { assessPrimaries, nextProbeInMs, type PrimaryHealth, type ProbeStreak } from './health.js';
 import { inRunOrder } from './stages.js';
 import { adoptionReport, unverifiedCondition, type AdoptionLine } from './adoption.js';
@@ -68,6 +68,8 @@ export interface PassPlan {
   /** The failover journal after this pass's decisions; written (conditionally) before anything acts. */
   journal: FailoverRecord[];
   journalChanged: boolean;
+  /** Whether the journal's change must be written before the statements (failover-step.ts journalFirst). */
+  journalFirst: boolean;
   /** The credentials record this pass works from; a new rotation (started) is journaled before acting. */
   credentials?: CredentialsStatus;
   credentialsStarted: boolean;
@@ -364,6 +366,7 @@ export function decidePass(input: DecideInput): PassPlan {
     remembered,
     journal,
     journalChanged,
+    journalFirst: journalChanged && journalFirst(before, journal),
     ...(rotation.credentials ? { credentials: rotation.credentials } : {}),
     credentialsStarted: rotation.started,
     ...(rotation.adopted ? { adoption: adoptionReport(view, actions) } : {}),

@@ -54,6 +54,31 @@ export function moveTo(
   };
 }
 
+/** Fields a move into Repointing or Done changes on its own (the phase, when, and a closing message). */
+const MOVE_FIELDS = new Set(['phase', 'phaseTimes', 'finishedAt', 'message', 'waitingFor']);
+
+/**
+ * Whether a journal change must be written before the pass's statements run (a restarted operator must
+ * resume from it), or may ride on the pass's report. Only moves into Repointing or Done may wait: a
+ * promoted record's Repointing statements are ordinary convergence towards the primary the Promoting
+ * record already names (a pass resuming from Promoting derives the same ones: promote() has nothing left
+ * and moves on), and Done has none. A new record, or any other change, is journaled first.
+ */
+export function journalFirst(before: readonly FailoverRecord[], after: readonly FailoverRecord[]): boolean {
+  const was = new Map(before.map((r) => [r.id, r]));
+  return after.some((r) => {
+    const b = was.get(r.id);
+    if (!b) return true;
+    if (JSON.stringify(b) === JSON.stringify(r)) return false;
+    const deferrable =
+      (b.phase === 'Promoting' || b.phase === 'Repointing') &&
+      (r.phase === 'Repointing' || r.phase === 'Done');
+    if (!deferrable) return true;
+    const keys = new Set([...Object.keys(b), ...Object.keys(r)]) as Set<keyof FailoverRecord>;
+    return [...keys].some((k) => !MOVE_FIELDS.has(k) && JSON.stringify(b[k]) !== JSON.stringify(r[k]));
+  });
+}
+
 /** Advances the record as far as the observation allows and returns the statements of where it stopped. */
 export function stepFailover(start: FailoverRecord, ctx: StepContext): StepResult {
   let record = start;

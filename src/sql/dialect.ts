@@ -100,8 +100,12 @@ export interface Dialect {
     vars?: Pick<ServerVariables, 'gtidSlavePos' | 'gtidExecuted'>,
     config?: Record<string, unknown>[],
   ): ChannelStatus[];
-  /** One query returning the server-level facts; parseVariables reads its first row. */
-  showVariables(): Statement;
+  /**
+   * One query returning the server-level facts; parseVariables reads its first row. With `account`, the
+   * row also says whether that replication account exists (column `replication_account`, read by
+   * replicationAccountExists): one round trip fewer per probe than asking apart.
+   */
+  showVariables(account?: { user: string; host: string }): Statement;
   parseVariables(row: Record<string, unknown>): ServerVariables;
   /** Creates or repoints a channel (must be stopped). */
   changeSource(channel: string, source: ChannelSource): Statement;

@@ -2,7 +2,7 @@
 // shows (a unit test keeps the two equal) and the sandbox gives its `tributary` account. Found by running
 // every statement of a pass (probe, convergence, failover, switchover, rotation) on MariaDB 10.11.19 and
 // MySQL 9.7.4 with exactly these grants; each line says which statements need it.
-import { quoteString } from './escape.js';
+import { lit, quoteString, sql, type SqlFragment } from './escape.js';
 
 /** The flavors whose grants differ: MariaDB (10.5.9+) and MySQL (8.0.23+, 8.4, 9.x). */
 export type GrantFlavor = 'mariadb' | 'mysql';
@@ -19,6 +19,18 @@ export interface Grant {
  * connect from wherever they run). An account of the same user on another host is not it.
  */
 export const REPLICATION_ACCOUNT_HOST = '%';
+
+/**
+ * A column saying whether the replication account exists: user and host, a `repl`@`10.%` made by hand is
+ * not the account channels log in with. Reading only these two columns needs only SELECT (User, Host) ON
+ * mysql.user: no password hashes.
+ */
+export const accountExistsColumn = (a: { user: string; host: string }): SqlFragment =>
+  sql`, (SELECT COUNT(*) FROM mysql.user WHERE User = ${lit(a.user, 'replication user')} AND Host = ${lit(a.host, 'replication host')}) AS replication_account`;
+
+/** What accountExistsColumn read: undefined when the row has no such column (not asked). */
+export const replicationAccountExists = (row: Record<string, unknown>): boolean | undefined =>
+  row.replication_account === undefined ? undefined : Number(row.replication_account) > 0;
 
 /** `'user'@'host'`, quoted as a string literal would be. */
 export const account = (user: string, host: string): string => `${quoteString(user)}@${quoteString(host)}`;

@@ -35,6 +35,7 @@ import {
   waitReached,
   type Row,
 } from '../rows.js';
+import { accountExistsColumn } from '../grants.js';
 
 const connection = (channel: string): SqlFragment =>
   lit(validateChannelName(channel, { allowDefault: true }), 'channel name');
@@ -78,8 +79,8 @@ export const mariadbDialect: Dialect = {
     });
   },
 
-  showVariables: () =>
-    sql`SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.read_only AS read_only, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_binlog_pos AS gtid_binlog_pos, @@GLOBAL.gtid_slave_pos AS gtid_slave_pos, @@GLOBAL.gtid_current_pos AS gtid_current_pos, @@GLOBAL.gtid_domain_id AS gtid_domain_id, @@GLOBAL.gtid_strict_mode AS gtid_strict_mode`,
+  showVariables: (account) =>
+    sql`SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.read_only AS read_only, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_binlog_pos AS gtid_binlog_pos, @@GLOBAL.gtid_slave_pos AS gtid_slave_pos, @@GLOBAL.gtid_current_pos AS gtid_current_pos, @@GLOBAL.gtid_domain_id AS gtid_domain_id, @@GLOBAL.gtid_strict_mode AS gtid_strict_mode${account ? accountExistsColumn(account) : empty}`,
 
   parseVariables(row: Row): ServerVariables {
     return {

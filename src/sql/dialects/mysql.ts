@@ -7,6 +7,7 @@ import type { ChannelStatus } from '../../api/status.js';
 import type { ChannelSource, Dialect, ServerVariables, Statement, Threads } from '../dialect.js';
 import { FilterUnsupportedError } from '../errors.js';
 import {
+  empty,
   ident,
   int,
   join,
@@ -23,6 +24,7 @@ import {
   type SqlFragment,
 } from '../escape.js';
 import type { ServerVersion } from '../flavor.js';
+import { accountExistsColumn } from '../grants.js';
 import {
   COL,
   bool,
@@ -176,11 +178,11 @@ export function mysqlDialect(flavor: MysqlFlavor, version?: ServerVersion): Dial
 
     // One round trip. persisted_variables answers with performance_schema OFF too (checked on 9.7.4): the
     // server fills it from mysqld-auto.cnf, not from instrumentation.
-    showVariables: () => {
+    showVariables: (account) => {
       const persisted = w.persist
         ? sql`(SELECT VARIABLE_VALUE FROM performance_schema.persisted_variables WHERE VARIABLE_NAME = 'super_read_only')`
         : sql`NULL`;
-      return sql`SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, ${persisted} AS super_read_only_persisted, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.${kw(w.logReplicaUpdates)} AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_mode AS gtid_mode, @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged`;
+      return sql`SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, ${persisted} AS super_read_only_persisted, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.${kw(w.logReplicaUpdates)} AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_mode AS gtid_mode, @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged${account ? accountExistsColumn(account) : empty}`;
     },
 
     parseVariables(row: Row): ServerVariables {

@@ -4,7 +4,7 @@ import type { FailoverRecord, TopologyStatus } from '../../../src/api/status.js'
 import { buildView } from '../../../src/analyze/view.js';
 import type { Observation } from '../../../src/observe/types.js';
 import { describeAction } from '../../../src/plan/actions.js';
-import { stepFailover } from '../../../src/plan/failover-step.js';
+import { journalFirst, stepFailover } from '../../../src/plan/failover-step.js';
 import {
   channel,
   converged,
@@ -390,6 +390,34 @@ describe('a dead primary: Decided → CatchingUp → Promoting', () => {
     const s = step(record({ phase: 'Promoting' }), obs);
     expect(s.record.phase).toBe('Repointing');
     expect(s.actions).toEqual([]);
+  });
+});
+
+describe('what the journal writes before the statements (journalFirst)', () => {
+  const promoting = record({ phase: 'Promoting', to: 'a-1' });
+  const obs = deadA0({ 'a-1': { vars: { readOnly: false, gtidExecuted: '1-1-10' }, channels: [] } });
+  const repointing = step(promoting, obs).record;
+
+  it('a new record, and every move up to the promotion, before anything runs', () => {
+    const decided = record({ phase: 'Decided' });
+    expect(journalFirst([], [decided])).toBe(true);
+    expect(journalFirst([decided], [{ ...decided, phase: 'CatchingUp' }])).toBe(true);
+    expect(journalFirst([decided], [promoting])).toBe(true);
+    // A change of what the record holds (the candidate, an acknowledgement) is never deferred.
+    expect(journalFirst([promoting], [{ ...promoting, to: 'a-2' }])).toBe(true);
+    expect(journalFirst([promoting], [{ ...promoting, acknowledged: true }])).toBe(true);
+  });
+
+  it('Promoting → Repointing → Done may ride on the report: nothing a resumed pass would decide otherwise', () => {
+    expect(repointing.phase).toBe('Repointing');
+    expect(journalFirst([promoting], [repointing])).toBe(false);
+    const done = { ...repointing, phase: 'Done' as const, finishedAt: '2026-11-21T12:00:01.000Z' };
+    expect(journalFirst([repointing], [done])).toBe(false);
+    expect(journalFirst([promoting], [done])).toBe(false);
+    // Unchanged records, and records trimmed from the history, ask for nothing.
+    expect(journalFirst([{ ...done, id: 'older' }, promoting], [promoting])).toBe(false);
+    // A deferrable move beside a record that must be written first: written first.
+    expect(journalFirst([promoting], [repointing, record({ id: 'other', phase: 'Decided' })])).toBe(true);
   });
 });
 

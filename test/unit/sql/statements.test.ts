@@ -12,6 +12,7 @@ import type { ChannelSource, Dialect, Statement, Threads } from '../../../src/sq
 import { FilterUnsupportedError } from '../../../src/sql/errors.js';
 import { InvalidInputError } from '../../../src/sql/escape.js';
 import { dialectFor } from '../../../src/sql/flavor.js';
+import { replicationAccountExists } from '../../../src/sql/grants.js';
 
 const source: ChannelSource = {
   host: 'a-1.shard-a.db.svc',
@@ -61,6 +62,14 @@ describe('mysql (8.0.23+)', () => {
     expect(mysql.showVariables().sql).toBe(
       "SELECT VERSION() AS version, @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid, @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only, (SELECT VARIABLE_VALUE FROM performance_schema.persisted_variables WHERE VARIABLE_NAME = 'super_read_only') AS super_read_only_persisted, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_replica_updates AS log_replica_updates, @@GLOBAL.binlog_format AS binlog_format, @@GLOBAL.gtid_mode AS gtid_mode, @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency, @@GLOBAL.gtid_executed AS gtid_executed, @@GLOBAL.gtid_purged AS gtid_purged",
     );
+    // The replication account's existence rides on the same row, its name escaped.
+    for (const d of [mysql, dialectFor('mariadb', '10.11.19')])
+      expect(d.showVariables({ user: "r'epl", host: '%' }).sql).toMatch(
+        /, \(SELECT COUNT\(\*\) FROM mysql\.user WHERE User = 'r''epl' AND Host = '%'\) AS replication_account$/,
+      );
+    expect(replicationAccountExists({ replication_account: 1 })).toBe(true);
+    expect(replicationAccountExists({ replication_account: '0' })).toBe(false);
+    expect(replicationAccountExists({})).toBeUndefined();
     expect(mysql.showChannelConfig()?.sql).toBe(
       'SELECT CHANNEL_NAME, HEARTBEAT_INTERVAL FROM performance_schema.replication_connection_configuration',
     );
