@@ -3,7 +3,9 @@
 // as the operator runs it (runController, wake-up on a broken connection) with both routing targets in the
 // operator's order: the EndpointSlices (createKubernetesEndpoints against the tests' API server, the
 // topology created there so its slices have an owner uid), then the HAProxy hook (deploy/routing/haproxy/,
-// run through the shell as --routing-hook runs it) in front of the servers. An application writes through
+// run through the shell as --routing-hook runs it) in front of the servers: by default persistent (its
+// `--serve` mode, one process answering a line per step, as --routing-hook-persistent runs it);
+// BENCH_ROUTING_HOOK=exec runs it per step (a process per step). An application writes through
 // HAProxy's writer port only: one connection, one INSERT every LOAD_PAUSE_MS as the account `app` (no
 // SUPER: read_only refuses it), a new id per attempt; a dropped connection is reopened at once. Each row
 // records the server that executed it (@@port) and when (NOW(6) there).
@@ -33,7 +35,7 @@ import type { FailoverRecord, TopologyStatus } from '../src/api/status.js';
 import { DEMO_FAILOVER } from '../src/cli/commands/demo.js';
 import { runController, type Controller } from '../src/controller/loop.js';
 import { createReconciler } from '../src/controller/reconcile.js';
-import { routingHook } from '../src/execute/routing-hook.js';
+import { routingHook, type RoutingHook } from '../src/execute/routing-hook.js';
 import type { RoutingTarget } from '../src/execute/routing.js';
 import type { RoutingOp } from '../src/plan/routing.js';
 import {
@@ -61,6 +63,16 @@ const WRITER = `${TOPOLOGY}-${GROUP}-primary`;
 const READERS = `${TOPOLOGY}-${GROUP}-replicas`;
 /** The declared detection window (spec.failover.downAfterSeconds of the demo): never shortened. */
 export const ROUTING_WINDOW_MS = 1000 * DEMO_FAILOVER.downAfterSeconds;
+/** How the HAProxy hook runs: persistent (`--serve`, the default) or exec (a process per step). */
+export type RoutingHookMode = 'persistent' | 'exec';
+
+export function routingHookModeFromEnv(): RoutingHookMode {
+  const v = process.env.BENCH_ROUTING_HOOK ?? 'persistent';
+  if (v !== 'persistent' && v !== 'exec')
+    throw new Error(`BENCH_ROUTING_HOOK must be persistent or exec, not ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** Issue 17's targets. */
 const ENDPOINT_TARGET_MS = ROUTING_WINDOW_MS + 200;
 const FIRST_WRITE_TARGET_MS = ROUTING_WINDOW_MS + 500;
@@ -113,7 +125,7 @@ export interface RoutingTrial {
   /** Rows the thawed server executed after its drain: sent after the drain / sent before it (in flight). */
   stopAfterDrain: number;
   stopInFlight: number;
-  /** Durations of the hook's runs (ms), every step of the trial. */
+  /** Durations of the hook's steps (ms; persistent: request → answer), every step of the trial. */
   hookMs: number[];
 }
 
@@ -262,6 +274,7 @@ export async function runRoutingTrial(flavor: SandboxFlavor, api: KubeApiServer)
   const t0 = Date.now();
   let sb: Sandbox | undefined;
   let h: Haproxy | undefined;
+  let hook: RoutingHook | undefined;
   let controller: Controller | undefined;
   let app: RoutedApp | undefined;
   const abort = new AbortController();
@@ -296,16 +309,19 @@ export async function runRoutingTrial(flavor: SandboxFlavor, api: KubeApiServer)
     });
     await watch.whenSynced;
     const hookRuns: HookRun[] = [];
-    const hook = routingHook({
-      command: `HAPROXY_RUNTIME=${q(proxy.runtime)} ${q(process.execPath)} ${q(HOOK_SCRIPT)}`,
+    const persistent = routingHookModeFromEnv() === 'persistent';
+    hook = routingHook({
+      command: `HAPROXY_RUNTIME=${q(proxy.runtime)} ${q(process.execPath)} ${q(HOOK_SCRIPT)}${persistent ? ' --serve' : ''}`,
+      persistent,
       log: silentLogger(),
     });
+    const inner = hook;
     const timedHook: RoutingTarget = {
-      name: hook.name,
+      name: inner.name,
       async apply(r, step) {
         const start = Date.now();
         try {
-          await hook.apply(r, step);
+          await inner.apply(r, step);
         } finally {
           hookRuns.push({
             op: step.op,
@@ -513,6 +529,7 @@ export async function runRoutingTrial(flavor: SandboxFlavor, api: KubeApiServer)
     await controller?.done;
     for (const c of conns) c.destroy();
     await pool.closeAll().catch(() => undefined);
+    await hook?.close();
     await h?.stop();
     await sb?.destroy();
     await api.reset();
@@ -533,13 +550,19 @@ export function routingTrialsFromEnv(): number {
   return n;
 }
 
+/** The hook's mode as the output names it. */
+const hookLabel = () =>
+  routingHookModeFromEnv() === 'persistent'
+    ? 'persistent, --serve'
+    : 'a process per step, BENCH_ROUTING_HOOK=exec';
+
 const fmt = (v: number, width = 7) => (Number.isFinite(v) ? v.toFixed(0) : '-').padStart(width);
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
 export function printRouting(trials: RoutingTrial[], flavor: SandboxFlavor): void {
   console.log('');
   console.log(
-    `${FLAVOR_LABEL[flavor]}: (d) routing through HAProxy (hook) and EndpointSlices, shard-a (a-0, a-1, a-2): switchover a-0 → a-1, kill -9 of a-1, SIGSTOP of the next primary`,
+    `${FLAVOR_LABEL[flavor]}: (d) routing through HAProxy (hook: ${hookLabel()}) and EndpointSlices, shard-a (a-0, a-1, a-2): switchover a-0 → a-1, kill -9 of a-1, SIGSTOP of the next primary`,
   );
   console.log(
     'trial  setup  sw-pause  sw-lost  after-drain  decided  writable  slice  haproxy  1st-write  unshipped  stop:decided  haproxy  after-drain  in-flight',
@@ -615,7 +638,9 @@ export function printRouting(trials: RoutingTrial[], flavor: SandboxFlavor): voi
     ok.map((x) => x.stopDone),
   );
   line(
-    'one run of the HAProxy hook (every step of every trial)',
+    routingHookModeFromEnv() === 'persistent'
+      ? 'one step of the HAProxy hook, request → answer (every step, every trial)'
+      : 'one run of the HAProxy hook (every step of every trial)',
     ok.flatMap((x) => x.hookMs),
   );
   const p50 = (pick: (x: RoutingTrial) => number) => summarize(ok.map(pick).filter(Number.isFinite)).p50;
@@ -660,6 +685,7 @@ export function routingSummaryRows(
   const total = (pick: (x: RoutingTrial) => number) => (_: RoutingTrial[], all: RoutingTrial[]) =>
     String(all.reduce((a, x) => a + pick(x), 0));
   return [
+    ['(d) routing hook mode (BENCH_ROUTING_HOOK: persistent or exec)', cell(() => routingHookModeFromEnv())],
     [
       `(d) kill → writer EndpointSlice at new primary p50 / max, ms (target p50 ≤ ${ENDPOINT_TARGET_MS})`,
       cell(both((x) => x.slice)),

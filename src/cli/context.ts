@@ -1,7 +1,7 @@
 // What the local commands share: the file store, its one topology, a connection pool, the reconciler.
 import { loadInputs, observeAndVerify, replicationOf, type PassInputs } from '../controller/gather.js';
 import { createReconciler } from '../controller/reconcile.js';
-import { routingHook } from '../execute/routing-hook.js';
+import { routingHook, type RoutingHook } from '../execute/routing-hook.js';
 import type { DecideInput } from '../plan/decide.js';
 import type { ProbeStreak } from '../plan/health.js';
 import type { Reconciler } from '../controller/pass.js';
@@ -15,6 +15,18 @@ import { createLogger, type Logger } from '../util/log.js';
 export interface RoutingHookFlags {
   routingHook?: string;
   routingHookTimeout?: number;
+  routingHookPersistent?: boolean;
+}
+
+/** The routing hook the flags ask for, or none. */
+export function routingHookFromFlags(flags: RoutingHookFlags, log: Logger): RoutingHook | undefined {
+  if (!flags.routingHook) return undefined;
+  return routingHook({
+    command: flags.routingHook,
+    timeoutMs: (flags.routingHookTimeout ?? 10) * 1000,
+    persistent: flags.routingHookPersistent === true,
+    log,
+  });
 }
 
 export interface LocalContext {
@@ -33,7 +45,7 @@ export async function openLocal(
     settleMs?: number;
     wake?: (ref: TopologyRef) => void;
     log?: Logger;
-    /** The routing hook (--routing-hook, --routing-hook-timeout): local mode's only routing target. */
+    /** The routing hook (--routing-hook, its timeout and mode): local mode's only routing target. */
     routingHook?: RoutingHookFlags;
     /** --max-connections-per-server (default 2). */
     maxConnectionsPerServer?: number;
@@ -49,26 +61,19 @@ export async function openLocal(
   const ref = refs[0];
   if (!ref) throw new UserError(`no MySQLTopology in ${files.join(', ')}`);
   const pool = new SqlClientPool({ maxConnectionsPerServer: opts.maxConnectionsPerServer });
+  const hook = opts.routingHook ? routingHookFromFlags(opts.routingHook, log) : undefined;
   const reconcile = createReconciler({
     pool,
     log,
     ...(opts.settleMs !== undefined ? { settleMs: opts.settleMs } : {}),
     ...(opts.wake ? { wake: opts.wake } : {}),
-    ...(opts.routingHook?.routingHook
-      ? {
-          routing: {
-            targets: [
-              routingHook({
-                command: opts.routingHook.routingHook,
-                timeoutMs: (opts.routingHook.routingHookTimeout ?? 10) * 1000,
-                log,
-              }),
-            ],
-          },
-        }
-      : {}),
+    ...(hook ? { routing: { targets: [hook] } } : {}),
   });
-  return { store, ref, pool, log, reconcile, close: () => pool.closeAll() };
+  const close = async () => {
+    await hook?.close();
+    await pool.closeAll();
+  };
+  return { store, ref, pool, log, reconcile, close };
 }
 
 /** Prints the problems of an invalid resource, one line each, and makes the process exit 1. */

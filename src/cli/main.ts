@@ -20,7 +20,15 @@ function build(): Command {
     .description('MySQL and MariaDB multi-source replication, channel by channel')
     .version(pkg.version, '-V, --version')
     .showHelpAfterError(false)
-    .exitOverride();
+    .exitOverride()
+    // Every command that takes --routing-hook-persistent: it is a mode of the hook, meaningless alone.
+    .hook('preAction', (_, action) => {
+      const o = action.opts<{ routingHook?: string; routingHookPersistent?: boolean }>();
+      if (o.routingHookPersistent && o.routingHook === undefined)
+        throw new UserError(
+          '--routing-hook-persistent needs --routing-hook CMD (the command to keep running)',
+        );
+    });
 
   program
     .command('operator')
@@ -50,6 +58,7 @@ function build(): Command {
     .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
     .addOption(routingHookOption())
     .addOption(routingHookTimeoutOption())
+    .addOption(routingHookPersistentOption())
     .addOption(maxConnectionsOption())
     .action(async (o) => (await import('./commands/operator.js')).operatorCommand(o));
 
@@ -79,6 +88,7 @@ function build(): Command {
     .option('--ui-address <address>', 'address of the web view', '127.0.0.1')
     .addOption(routingHookOption())
     .addOption(routingHookTimeoutOption())
+    .addOption(routingHookPersistentOption())
     .addOption(maxConnectionsOption())
     .action(async (o) => (await import('./commands/local.js')).localCommand(o));
 
@@ -106,6 +116,7 @@ function build(): Command {
         'plan the routing steps a routing hook would be given (not run)',
       ),
     )
+    .addOption(routingHookPersistentOption())
     .action(async (o) => (await import('./commands/plan.js')).planCommand(o));
 
   program
@@ -128,6 +139,7 @@ function build(): Command {
     .option('--timeout <seconds>', 'how long the target may take to catch up', Number, 30)
     .addOption(routingHookOption())
     .addOption(routingHookTimeoutOption())
+    .addOption(routingHookPersistentOption())
     .action(async (o) => (await import('./commands/switchover.js')).switchoverCommand(o));
 
   program
@@ -205,4 +217,12 @@ function routingHookTimeoutOption(): Option {
   return new Option('--routing-hook-timeout <seconds>', 'how long the routing hook may take')
     .argParser(parseSeconds)
     .default(10);
+}
+
+/** One long-running hook process answering a line per step, instead of a process per step (docs/routing.md). */
+function routingHookPersistentOption(): Option {
+  return new Option(
+    '--routing-hook-persistent',
+    'start the routing hook once and send it one JSON line per routing change; it answers one line each',
+  ).default(false);
 }

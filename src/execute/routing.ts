@@ -15,6 +15,8 @@ export interface RoutingTarget {
   name: string;
   /** Applies one step; throws (one line) when the target did not take it. */
   apply(ref: RoutedTopology, step: RoutingStep): Promise<void>;
+  /** Ends what the target keeps running (a persistent routing hook's process); called at shutdown. */
+  close?(): Promise<void>;
 }
 
 export interface RoutingFailure {

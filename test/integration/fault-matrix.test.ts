@@ -346,6 +346,9 @@ describe.each(FLAVORS)('fault matrix on $label', (f: FlavorFacts) => {
       await r.pool.closeAll();
     }));
 
+  // Repointing is never journaled on its own (failover-step.ts journalFirst): the process dies instead at
+  // the first write that would record it (or Done), after the promotion's and the repoints' statements ran,
+  // so the journal it leaves still says Promoting.
   it.each(['Decided', 'CatchingUp', 'Promoting', 'Repointing'] as const)(
     'the operator dies right after journaling %s: a new one finishes the same failover, exactly once',
     (phase) =>
@@ -362,9 +365,15 @@ describe.each(FLAVORS)('fault matrix on $label', (f: FlavorFacts) => {
         // A store that "crashes" the process once the journal holds the phase: nothing after it runs.
         let crashed = false;
         const crashing: Store = Object.create(r.store);
+        const deferred = phase === 'Repointing';
         crashing.writeStatus = async (ref, st, gen, opts) => {
+          const past = st.failovers.some((x) => x.phase === 'Repointing' || x.phase === 'Done');
+          if (!crashed && deferred && past) {
+            crashed = true;
+            throw new Error(`crash after journaling Promoting, the repoints run, before writing ${phase}`);
+          }
           const written = await r.store.writeStatus(ref, st, gen, opts);
-          if (!crashed && st.failovers.some((x) => x.phase === phase)) {
+          if (!crashed && !deferred && st.failovers.some((x) => x.phase === phase)) {
             crashed = true;
             throw new Error(`crash after journaling ${phase}`);
           }
@@ -372,6 +381,12 @@ describe.each(FLAVORS)('fault matrix on $label', (f: FlavorFacts) => {
         };
         const dying = driver(crashing as LocalStore, { namespace: 'db', name: 'faults' }, r.reconcile);
         await expect(dying.until(() => crashed, 30_000)).rejects.toThrow(/crash after journaling/);
+        if (deferred) {
+          const left = (await r.store.get({ namespace: 'db', name: 'faults' }))!.status!;
+          expect(last(left)).toMatchObject({ from: 'a-0', phase: 'Promoting' });
+          // The promotion ran: the new primary is writable though the journal does not say Repointing.
+          expect(Number(await sb.server(last(left)!.to).scalar('SELECT @@GLOBAL.read_only'))).toBe(0);
+        }
         // A new process: new memory (its detection window starts over), the same journal.
         const fresh = driver(
           r.store,

@@ -39,9 +39,18 @@ interface HookRun {
  * given the document on stdin. `runtime` null: the variable is not set at all.
  */
 function runHook(runtime: string | null, input: unknown): Promise<HookRun> {
+  return runCommand(runtime, '', typeof input === 'string' ? input : JSON.stringify(input));
+}
+
+/** Runs `--serve` as a persistent hook is run: the lines on its stdin, then the end of its input. */
+function runServe(runtime: string, lines: string[]): Promise<HookRun> {
+  return runCommand(runtime, ' --serve', lines.map((l) => `${l}\n`).join(''));
+}
+
+function runCommand(runtime: string | null, args: string, stdin: string): Promise<HookRun> {
   const env = { ...process.env };
   delete env.HAPROXY_RUNTIME;
-  const command = `${runtime === null ? '' : `HAPROXY_RUNTIME=${q(runtime)} `}${q(process.execPath)} ${q(HOOK_SCRIPT)}`;
+  const command = `${runtime === null ? '' : `HAPROXY_RUNTIME=${q(runtime)} `}${q(process.execPath)} ${q(HOOK_SCRIPT)}${args}`;
   return new Promise((resolve, reject) => {
     const child = spawn(command, { shell: true, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -50,7 +59,7 @@ function runHook(runtime: string | null, input: unknown): Promise<HookRun> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(typeof input === 'string' ? input : JSON.stringify(input));
+    child.stdin.end(stdin);
   });
 }
 
@@ -189,11 +198,34 @@ describe('tributary-haproxy-hook: bad input changes nothing', () => {
     );
     expect(await hp.serverStates(names(group).writer)).toEqual([slot('writer', target, 'ready')]);
   });
+
+  it('--serve: one answer line per input line; a failure answers ok:false and it keeps serving', async () => {
+    const lines = [
+      JSON.stringify({ ...good, writer: 'warehouse-nope-primary' }),
+      '{"action": "route",',
+      JSON.stringify(good),
+    ];
+    const r = await runServe(hp.runtime, lines);
+    const answers = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { ok: boolean; error?: string });
+    expect(answers).toHaveLength(3);
+    expect(answers[0]).toMatchObject({ ok: false });
+    expect(answers[0]!.error).toMatch(/^tributary-haproxy-hook: .*warehouse-nope-primary/);
+    expect(answers[1]).toMatchObject({ ok: false, error: expect.stringMatching(/input is not JSON/) });
+    expect(answers[2]).toEqual({ ok: true });
+    // The change line comes before its answer; it ends with its input, exit 0.
+    expect(r.stdout).toMatch(/warehouse-bad-primary\/writer: 127\.0\.0\.1:4001 ready .*\n\{"ok":true\}\n$/);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(await hp.serverStates(names(group).writer)).toEqual([slot('writer', { port: 4001 }, 'ready')]);
+  });
 });
 
 describe.each(FLAVORS)('tributary-haproxy-hook through HAProxy on $label', (f) => {
   const sb = useSandbox({ flavor: f.flavor, names: ['a-0', 'a-1', 'a-2'] });
-  const groups = ['route', 'drain', 'readers', 'runner'];
+  const groups = ['route', 'drain', 'readers', 'runner', 'serve'];
   let hp: Haproxy;
   beforeAll(async () => {
     hp = await startHaproxy({ backends: groups.map(names), slots: SLOTS });
@@ -366,5 +398,46 @@ describe.each(FLAVORS)('tributary-haproxy-hook through HAProxy on $label', (f) =
     await expect(
       hook.apply(ref, { group: 'runner', op: 'readers', members: three, reason: 'test' }),
     ).rejects.toThrow(/routing hook failed \(exit 1\) on readers runner: .*2 server slots for 3 readers/);
+  });
+
+  it('the persistent runner drives `--serve`: one process moves the writer slot, answers an error, keeps serving', async () => {
+    const [a0, a1] = [sb().server('a-0'), sb().server('a-1')];
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
+    const hook = routingHook({
+      command: `HAPROXY_RUNTIME=${q(hp.runtime)} node ${q(HOOK_SCRIPT)} --serve`,
+      persistent: true,
+      log,
+    });
+    const { writer } = names('serve');
+    const port = hp.writerPort(writer);
+    const ref = { namespace: 'default', name: TOPOLOGY };
+    const m = (s: SandboxServer, ready = true) => ({ name: s.name, host: s.host, port: s.port, ready });
+    try {
+      await hook.apply(ref, { group: 'serve', op: 'route', members: [m(a0)], reason: 'test' });
+      const c0 = await connect(port);
+      expect(await landedOn(c0)).toBe(a0.port);
+      // Drain, then route to a-1: a-0's session is cut, new connections reach a-1.
+      const lost = closed(c0);
+      await hook.apply(ref, { group: 'serve', op: 'drain', members: [m(a0, false)], reason: 'test' });
+      expect(await lost).toBe('PROTOCOL_CONNECTION_LOST');
+      await hook.apply(ref, { group: 'serve', op: 'route', members: [m(a1)], reason: 'test' });
+      expect(await hp.serverStates(writer)).toEqual([slot('writer', a1, 'ready')]);
+      expect(await landedOn(await connect(port))).toBe(a1.port);
+      // A group HAProxy has no backend for: the step fails with the hook's line; the next step still works.
+      await expect(
+        hook.apply(ref, { group: 'nope', op: 'route', members: [m(a0)], reason: 'test' }),
+      ).rejects.toThrow(
+        /^routing hook failed on route nope: tributary-haproxy-hook: .*warehouse-nope-primary/,
+      );
+      await hook.apply(ref, { group: 'serve', op: 'route', members: [m(a1)], reason: 'test' });
+      expect(await landedOn(await connect(port))).toBe(a1.port);
+      const output = lines.join('');
+      expect(output).toContain(`${writer}/writer: 127.0.0.1:${a1.port} ready`);
+      // One process served every step.
+      expect(lines.filter((l) => l.includes('routing hook started (persistent)'))).toHaveLength(1);
+    } finally {
+      await hook.close();
+    }
   });
 });

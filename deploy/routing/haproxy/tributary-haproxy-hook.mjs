@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 /* global process, Buffer, setTimeout, clearTimeout */
-// Tributary's routing hook for HAProxy (README.md beside this file). The operator runs it once per routing
-// step with one JSON document on standard input; it moves HAProxy's writer and reader backends of the
-// group through the runtime API (HAPROXY_RUNTIME: a unix socket path or host:port, `level admin`), with no
-// reload. No dependencies: Node 20+ only.
+// Tributary's routing hook for HAProxy (README.md beside this file). It moves HAProxy's writer and reader
+// backends of the group through the runtime API (HAPROXY_RUNTIME: a unix socket path or host:port, `level
+// admin`), with no reload. No dependencies: Node 20+ only. Two modes, the same steps:
+//   (no argument)  --routing-hook: run once per step, one JSON document on standard input, exit 0 = done.
+//   --serve        --routing-hook-persistent: one document per line on standard input, one answer line each
+//                  on stdout, {"ok":true} or {"ok":false,"error":"…"}; a failure keeps it serving. It ends
+//                  at the end of its input.
 //   route    the writer slot takes the member's address; ready, or maint when the member is not ready
 //   drain    the writer slot goes to maint and its open sessions are cut: nothing more reaches that primary
 //   readers  the reader slots hold exactly the members; the other slots go to maint, their sessions cut
 // A slot whose address changes always has its sessions cut first: a session opened to the old address
-// must not keep writing (or reading) there. Exits non-zero with one line on stderr on any failure; prints
-// one line per slot it changed on stdout.
+// must not keep writing (or reading) there. A failure is one line (on stderr and exit 1, or the answer);
+// it prints one line per slot it changed on stdout.
 import { createConnection, isIP, isIPv4 } from 'node:net';
+import { createInterface } from 'node:readline';
 
 const COMMAND_TIMEOUT_MS = 3000;
 const WRITER_SLOT = 'writer';
@@ -250,9 +254,10 @@ async function readers(target, doc, print) {
 
 // ---- main ------------------------------------------------------------------------------------------------
 
-async function main() {
+/** One step, from the document's text: prints one line per slot it changed (or that nothing changed). */
+async function step(text) {
   const target = runtimeTarget(process.env.HAPROXY_RUNTIME);
-  const doc = parseDocument(await readStdin());
+  const doc = parseDocument(text);
   const lines = [];
   const print = (l) => {
     lines.push(l);
@@ -262,11 +267,36 @@ async function main() {
   if (lines.length === 0) process.stdout.write(`${doc.action}: HAProxy already holds it, nothing changed\n`);
 }
 
-main().then(
+/** The one line a failure is told in (stderr, or a --serve answer). */
+const failure = (e) =>
+  `tributary-haproxy-hook: ${(e instanceof HookError ? e.message : `unexpected error: ${e?.stack ?? e}`).split('\n')[0]}`;
+
+/** --serve: a step per input line, one at a time, each answered on a line of its own; ends with the input. */
+async function serve() {
+  // The operator gone (its end of the pipe closed): nothing is left to answer.
+  process.stdout.on('error', () => process.exit(0));
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line.trim() === '') continue;
+    let answer;
+    try {
+      await step(line);
+      answer = { ok: true };
+    } catch (e) {
+      answer = { ok: false, error: failure(e) };
+    }
+    process.stdout.write(`${JSON.stringify(answer)}\n`);
+  }
+}
+
+const args = process.argv.slice(2);
+if (args.length > 1 || (args.length === 1 && args[0] !== '--serve')) {
+  process.stderr.write(`tributary-haproxy-hook: expected no argument or --serve, got ${args.join(' ')}\n`);
+  process.exit(2);
+}
+(args[0] === '--serve' ? serve() : readStdin().then(step)).then(
   () => (process.exitCode = 0),
   (e) => {
-    const message = e instanceof HookError ? e.message : `unexpected error: ${e?.stack ?? e}`;
-    process.stderr.write(`tributary-haproxy-hook: ${message.split('\n')[0]}\n`);
+    process.stderr.write(`${failure(e)}\n`);
     process.exitCode = 1;
   },
 );

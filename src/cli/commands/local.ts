@@ -19,6 +19,7 @@ export async function localCommand(o: {
   uiAddress?: string;
   routingHook?: string;
   routingHookTimeout?: number;
+  routingHookPersistent?: boolean;
   maxConnectionsPerServer?: number;
 }): Promise<void> {
   let controller: Controller | undefined;

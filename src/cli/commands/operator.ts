@@ -1,11 +1,11 @@
 // `tributary operator`: the same reconciler, with the Kubernetes API as its store.
 import { createReconciler } from '../../controller/reconcile.js';
-import { routingHook } from '../../execute/routing-hook.js';
 import { SqlClientPool } from '../../sql/client.js';
 import type { TopologyRef } from '../../store/store.js';
 import { createLogger } from '../../util/log.js';
 import { boardFromPasses, StatusBoard } from '../../ui/feed.js';
 import { startUiServer } from '../../ui/server.js';
+import { routingHookFromFlags } from '../context.js';
 import { loadKubeConfig, runOperator } from '../operator.js';
 import { createKubernetesEndpoints } from '../../store/endpoints.js';
 
@@ -24,9 +24,11 @@ export async function operatorCommand(o: {
   uiAddress?: string;
   routingHook?: string;
   routingHookTimeout?: number;
+  routingHookPersistent?: boolean;
   maxConnectionsPerServer?: number;
 }): Promise<void> {
   const log = createLogger();
+  const hook = routingHookFromFlags(o, log);
   const pool = new SqlClientPool({ maxConnectionsPerServer: o.maxConnectionsPerServer });
   // The web view of every topology this replica reconciles (a standby shows them once it leads).
   const board = new StatusBoard();
@@ -68,12 +70,7 @@ export async function operatorCommand(o: {
         // Writer and reader endpoints: EndpointSlices always (spec.routing.enabled decides per topology),
         // and the routing hook where whoever runs the operator configured one.
         routing: {
-          targets: [
-            endpoints,
-            ...(o.routingHook
-              ? [routingHook({ command: o.routingHook, timeoutMs: (o.routingHookTimeout ?? 10) * 1000, log })]
-              : []),
-          ],
+          targets: [endpoints, ...(hook ? [hook] : [])],
           observe: (ref, spec) => endpoints.observe(ref, spec.groups),
         },
       }),
@@ -89,6 +86,7 @@ export async function operatorCommand(o: {
     });
   } finally {
     await ui?.close();
+    await hook?.close();
     await pool.closeAll();
   }
 }

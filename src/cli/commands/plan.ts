@@ -8,6 +8,8 @@ export async function planCommand(o: {
   filename: string[];
   statusOut?: string;
   routingHook?: string;
+  /** Accepted as `local` takes it: the steps planned are the same in either mode. */
+  routingHookPersistent?: boolean;
 }): Promise<void> {
   const ctx = await openLocal(o.filename, o.statusOut);
   try {

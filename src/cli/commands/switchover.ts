@@ -15,6 +15,7 @@ export async function switchoverCommand(o: {
   timeout: number;
   routingHook?: string;
   routingHookTimeout?: number;
+  routingHookPersistent?: boolean;
 }): Promise<void> {
   if (!Number.isFinite(o.timeout) || o.timeout <= 0 || o.timeout > 3600)
     throw new UserError(`--timeout: must be 1–3600 seconds`);
