@@ -9,6 +9,8 @@ import {
   type InstanceStatus,
   type TopologyStatus,
 } from '../api/status.js';
+import { showLoss } from '../plan/failover-common.js';
+import { isOpen } from '../plan/failover-step.js';
 
 const channelName = (c: ChannelReport) => (c.name === '' ? "''" : c.name);
 
@@ -118,7 +120,28 @@ export function describeFailover(r: FailoverRecord): string {
     .join(', ');
   const what = r.reason === 'Switchover' ? 'last switchover' : 'last failover';
   const routing = routingOffsets(r);
-  return `${what}: ${r.group} ${r.from} → ${r.to} (${r.reason}) ${r.phase}${phases ? `: ${phases}` : ''}${routing ? `; ${routing}` : ''}${r.message && r.phase === 'Aborted' ? ` (${r.message})` : ''}`;
+  const loss = lossFacts(r);
+  return `${what}: ${r.group} ${r.from} → ${r.to} (${r.reason}) ${r.phase}${phases ? `: ${phases}` : ''}${routing ? `; ${routing}` : ''}${loss ? `; ${loss}` : ''}${r.message && r.phase === 'Aborted' ? ` (${r.message})` : ''}`;
+}
+
+/**
+ * What a person must see before acknowledging, and after: what the record waits for, the loss it shows
+ * (holders and GTID sets), the loss an acknowledgement accepted, survivors unreachable at the promotion.
+ */
+export function lossFacts(r: FailoverRecord): string {
+  const open = isOpen(r);
+  return [
+    open && r.waitingFor ? `waiting for ${r.waitingFor}` : '',
+    open && r.atRisk?.length
+      ? `would lose ${showLoss(r.atRisk)} (acknowledge with tributary.dev/ack-failover: ${r.group})`
+      : '',
+    r.acknowledgedLoss?.length ? `acknowledged loss ${showLoss(r.acknowledgedLoss)}` : '',
+    r.unreachable?.length
+      ? `unreachable when promoted (may hold transactions it lacks): ${r.unreachable.join(', ')}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** When the record's routing happened, since its decision: `drained +0.004s, routed +1.207s`, or why the drain failed. */

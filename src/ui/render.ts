@@ -15,6 +15,8 @@ import type {
   InstanceStatus,
   TopologyStatus,
 } from '../api/status.js';
+import { showLoss } from '../plan/failover-common.js';
+import { isOpen } from '../plan/failover-step.js';
 import { phaseOffsets } from '../report/tree.js';
 import { refKey, type TopologyRef } from '../store/store.js';
 import { channelKey, layoutTopology, type EdgeShape, type NodeBox } from './layout.js';
@@ -282,7 +284,11 @@ function journal(status: TopologyStatus): string {
         ['drained', r.drainedAt],
         ['drain failed', r.drainProblem === undefined ? undefined : `${r.drainProblem} (went on without it)`],
         ['routed', r.routedAt],
+        ['waiting for', isOpen(r) ? r.waitingFor : undefined],
+        ['would lose', isOpen(r) && r.atRisk?.length ? showLoss(r.atRisk) : undefined],
         ['acknowledged', r.acknowledged ? 'yes' : undefined],
+        ['acknowledged loss', r.acknowledgedLoss?.length ? showLoss(r.acknowledgedLoss) : undefined],
+        ['unreachable when promoted', list(r.unreachable ?? [])],
         ['message', r.message],
       ];
       return (

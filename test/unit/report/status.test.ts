@@ -189,19 +189,20 @@ describe('tree: routing', () => {
     expect(renderTree('warehouse', project(converged()))).not.toContain('routing ');
   });
 
+  const record = (over: Partial<FailoverRecord>) =>
+    FailoverRecord.parse({
+      id: 'f1',
+      group: 'shard-a',
+      from: 'a-0',
+      to: 'a-1',
+      reason: 'DeadPrimary',
+      phase: 'Done',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      phaseTimes: { Decided: '2026-01-01T00:00:00.000Z', Done: '2026-01-01T00:00:02.000Z' },
+      ...over,
+    });
+
   it("a failover's drain and route are told with their time since the decision, a failed drain with why", () => {
-    const record = (over: Partial<FailoverRecord>) =>
-      FailoverRecord.parse({
-        id: 'f1',
-        group: 'shard-a',
-        from: 'a-0',
-        to: 'a-1',
-        reason: 'DeadPrimary',
-        phase: 'Done',
-        startedAt: '2026-01-01T00:00:00.000Z',
-        phaseTimes: { Decided: '2026-01-01T00:00:00.000Z', Done: '2026-01-01T00:00:02.000Z' },
-        ...over,
-      });
     expect(
       describeFailover(
         record({ drainedAt: '2026-01-01T00:00:00.004Z', routedAt: '2026-01-01T00:00:01.250Z' }),
@@ -219,5 +220,25 @@ describe('tree: routing', () => {
     expect(describeFailover(record({}))).toBe(
       'last failover: shard-a a-0 → a-1 (DeadPrimary) Done: Decided +0.000s, Done +2.000s',
     );
+  });
+
+  it('a record held for a human says what it waits for and the loss it shows; after, what was accepted', () => {
+    const atRisk = [{ member: 'dw-0', missing: '1-1-12' }];
+    const held = record({
+      phase: 'CatchingUp',
+      phaseTimes: { Decided: '2026-01-01T00:00:00.000Z' },
+      waitingFor: 'an acknowledgement',
+      atRisk,
+    });
+    expect(describeFailover(held)).toBe(
+      'last failover: shard-a a-0 → a-1 (DeadPrimary) CatchingUp: Decided +0.000s; waiting for an acknowledgement; would lose dw-0: 1-1-12 (acknowledge with tributary.dev/ack-failover: shard-a)',
+    );
+    expect(
+      describeFailover(record({ acknowledged: true, acknowledgedLoss: atRisk, unreachable: ['a-2'] })),
+    ).toBe(
+      'last failover: shard-a a-0 → a-1 (DeadPrimary) Done: Decided +0.000s, Done +2.000s; acknowledged loss dw-0: 1-1-12; unreachable when promoted (may hold transactions it lacks): a-2',
+    );
+    // A closed record no longer waits, nor shows a loss it would cause.
+    expect(describeFailover({ ...held, phase: 'Aborted' })).not.toMatch(/waiting for|would lose/);
   });
 });

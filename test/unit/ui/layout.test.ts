@@ -324,6 +324,27 @@ describe('routing marks', () => {
     expect(html).toContain('<dt>routed</dt><dd>2026-01-01T00:00:01.250Z</dd>');
   });
 
+  it('the journal shows what a held record waits for and the loss it would cause, then what was accepted', () => {
+    const atRisk = [{ member: 'l-0', missing: '1-1-12' }];
+    const held = renderTopology(
+      ref,
+      diamond((s) => {
+        s.failovers = [record({ phase: 'CatchingUp', waitingFor: 'an acknowledgement', atRisk })];
+      }),
+    ).html;
+    expect(held).toContain('<dt>waiting for</dt><dd>an acknowledgement</dd>');
+    expect(held).toContain('<dt>would lose</dt><dd>l-0: 1-1-12</dd>');
+    const after = renderTopology(
+      ref,
+      diamond((s) => {
+        s.failovers = [record({ acknowledged: true, acknowledgedLoss: atRisk, unreachable: ['r-0'] })];
+      }),
+    ).html;
+    expect(after).toContain('<dt>acknowledged loss</dt><dd>l-0: 1-1-12</dd>');
+    expect(after).toContain('<dt>unreachable when promoted</dt><dd>r-0</dd>');
+    expect(after).not.toContain('would lose');
+  });
+
   it('marks come from groups[].routing alone; a change of routing changes the version', () => {
     expect([...routingMarks(routed)]).toEqual([
       ['h-1', { op: 'reads', ready: true, changedAt: '2026-01-01T00:00:05.000Z' }],
