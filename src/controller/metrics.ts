@@ -1,8 +1,10 @@
 // Prometheus metrics of the operator (prom-client). One registry per OperatorMetrics, so tests and two
 // operators in one process do not collide.
 //
-// Per-topology series are updated from each written TopologyStatus; series of channels, instances or
-// topologies that disappeared are removed, so a dashboard never shows a channel that no longer exists.
+// Per-topology gauges are computed when /metrics is scraped, from the latest TopologyStatus of each
+// topology (a pass only keeps a reference: at 40 passes a second, setting every channel's series per pass
+// was a measurable share of the operator's CPU); series of channels, instances or topologies that
+// disappeared are gone at the next scrape, so a dashboard never shows a channel that no longer exists.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TopologyStatus } from '../api/status.js';
 import type { RoutingResult } from '../execute/routing.js';
@@ -10,29 +12,14 @@ import { refKey, type TopologyRef } from '../store/store.js';
 import type { PassOutcome } from './loop.js';
 
 type Labels = Record<string, string>;
-
-/** A gauge whose series are replaced per topology: what a status no longer lists is removed. */
-class TopologyGauge {
-  private readonly byTopology = new Map<string, Map<string, Labels>>();
-  constructor(readonly gauge: Gauge<string>) {}
-
-  replace(topology: string, series: { labels: Labels; value: number }[]): void {
-    const previous = this.byTopology.get(topology) ?? new Map<string, Labels>();
-    const next = new Map<string, Labels>();
-    for (const s of series) {
-      const key = JSON.stringify(s.labels);
-      next.set(key, s.labels);
-      this.gauge.set(s.labels, s.value);
-    }
-    for (const [key, labels] of previous) if (!next.has(key)) this.gauge.remove(labels);
-    if (next.size) this.byTopology.set(topology, next);
-    else this.byTopology.delete(topology);
-  }
-
-  clear(topology: string): void {
-    this.replace(topology, []);
-  }
-}
+type Series = { labels: Labels; value: number };
+/** The series one gauge has for one topology, from its status; `base` is its namespace and topology labels. */
+type SeriesOf = (base: Labels, status: TopologyStatus) => Series[];
+const chan = (base: Labels, c: TopologyStatus['channels'][number]): Labels => ({
+  ...base,
+  replica: c.replica,
+  channel: c.name,
+});
 
 export interface OperatorMetricsOptions {
   /** Also collect Node.js process metrics (default true). */
@@ -61,18 +48,10 @@ export class OperatorMetrics {
   readonly routingChanges: Counter<string>;
   readonly routingFailures: Counter<string>;
   readonly failoverRouted: Histogram<string>;
-  private readonly gauges: TopologyGauge[];
-  private readonly perTopology: {
-    receiver: TopologyGauge;
-    applier: TopologyGauge;
-    behind: TopologyGauge;
-    delay: TopologyGauge;
-    up: TopologyGauge;
-    channelUp: TopologyGauge;
-    channelState: TopologyGauge;
-    phase: TopologyGauge;
-    running: TopologyGauge;
-  };
+  /** The latest status of each topology, by key: what the per-topology gauges are computed from. */
+  private readonly latest = new Map<string, { base: Labels; status: TopologyStatus }>();
+  /** Routed groups whose routing-change series were started at 0, per topology. */
+  private readonly routedGroups = new Map<string, Set<string>>();
   /** Failover journal ids already counted (or already finished when first seen), per topology. */
   private readonly countedFailovers = new Map<string, Set<string>>();
   /** Journal ids whose time to routed was observed (or already routed when first seen), per topology. */
@@ -87,36 +66,67 @@ export class OperatorMetrics {
       help: 'Replication receiver (I/O) thread of the channel running: 1, else 0',
       labelNames: channel,
       registers: r,
+      collect: this.fromStatuses(
+        () => this.receiverRunning,
+        (b, st) => st.channels.map((c) => ({ labels: chan(b, c), value: c.ioRunning === 'Yes' ? 1 : 0 })),
+      ),
     });
     this.applierRunning = new Gauge({
       name: `${p}channel_applier_running`,
       help: 'Replication applier (SQL) thread of the channel running: 1, else 0',
       labelNames: channel,
       registers: r,
+      collect: this.fromStatuses(
+        () => this.applierRunning,
+        (b, st) => st.channels.map((c) => ({ labels: chan(b, c), value: c.sqlRunning === 'Yes' ? 1 : 0 })),
+      ),
     });
     this.secondsBehind = new Gauge({
       name: `${p}channel_seconds_behind_source`,
       help: 'Seconds_Behind_Source of the channel (absent while unknown)',
       labelNames: channel,
       registers: r,
+      collect: this.fromStatuses(
+        () => this.secondsBehind,
+        (b, st) =>
+          st.channels.flatMap((c) =>
+            c.secondsBehindSource === null ? [] : [{ labels: chan(b, c), value: c.secondsBehindSource }],
+          ),
+      ),
     });
     this.delaySeconds = new Gauge({
       name: `${p}channel_delay_seconds`,
       help: 'Configured delay of the channel (SOURCE_DELAY): the lag it keeps on purpose',
       labelNames: channel,
       registers: r,
+      collect: this.fromStatuses(
+        () => this.delaySeconds,
+        (b, st) => st.channels.map((c) => ({ labels: chan(b, c), value: c.delaySeconds })),
+      ),
     });
     this.channelUp = new Gauge({
       name: `${p}channel_up`,
       help: 'Channel Running (receiver and applier running): 1, else 0; managed says whether Tributary manages it',
       labelNames: [...channel, 'managed'],
       registers: r,
+      collect: this.fromStatuses(
+        () => this.channelUp,
+        (b, st) =>
+          st.channels.map((c) => ({
+            labels: { ...chan(b, c), managed: String(c.managed) },
+            value: c.state === 'Running' ? 1 : 0,
+          })),
+      ),
     });
     this.channelState = new Gauge({
       name: `${p}channel_state`,
       help: 'State of the channel (Running, Connecting, Stopped, Broken, Missing): 1 for the current state',
       labelNames: [...channel, 'state'],
       registers: r,
+      collect: this.fromStatuses(
+        () => this.channelState,
+        (b, st) => st.channels.map((c) => ({ labels: { ...chan(b, c), state: c.state }, value: 1 })),
+      ),
     });
     // `member`, not `instance`: Prometheus sets `instance` to the scraped target.
     this.probeErrors = new Counter({
@@ -130,18 +140,40 @@ export class OperatorMetrics {
       help: 'Instance reachable by the operator: 1, else 0',
       labelNames: ['namespace', 'topology', 'group', 'instance'],
       registers: r,
+      collect: this.fromStatuses(
+        () => this.instanceUp,
+        (b, st) =>
+          st.instances.map((i) => ({
+            labels: { ...b, group: i.group, instance: i.name },
+            value: i.reachable ? 1 : 0,
+          })),
+      ),
     });
     this.topologyPhase = new Gauge({
       name: `${p}topology_phase`,
       help: 'Phase of the topology: 1 for the current phase',
       labelNames: ['namespace', 'topology', 'phase'],
       registers: r,
+      collect: this.fromStatuses(
+        () => this.topologyPhase,
+        (b, st) => [{ labels: { ...b, phase: st.phase }, value: 1 }],
+      ),
     });
     this.channelsRunning = new Gauge({
       name: `${p}topology_channels`,
       help: 'Channels of the topology, by state (running / total)',
       labelNames: ['namespace', 'topology', 'state'],
       registers: r,
+      collect: this.fromStatuses(
+        () => this.channelsRunning,
+        (b, st) => [
+          {
+            labels: { ...b, state: 'running' },
+            value: st.channels.filter((c) => c.state === 'Running').length,
+          },
+          { labels: { ...b, state: 'total' }, value: st.channels.length },
+        ],
+      ),
     });
     this.leader = new Gauge({
       name: `${p}leader`,
@@ -200,18 +232,6 @@ export class OperatorMetrics {
       buckets: [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
       registers: r,
     });
-    this.perTopology = {
-      receiver: new TopologyGauge(this.receiverRunning),
-      applier: new TopologyGauge(this.applierRunning),
-      behind: new TopologyGauge(this.secondsBehind),
-      delay: new TopologyGauge(this.delaySeconds),
-      up: new TopologyGauge(this.instanceUp),
-      channelUp: new TopologyGauge(this.channelUp),
-      channelState: new TopologyGauge(this.channelState),
-      phase: new TopologyGauge(this.topologyPhase),
-      running: new TopologyGauge(this.channelsRunning),
-    };
-    this.gauges = Object.values(this.perTopology);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: p });
   }
 
@@ -219,67 +239,35 @@ export class OperatorMetrics {
   updateFromStatus(ref: TopologyRef, status: TopologyStatus): void {
     const key = refKey(ref);
     const base = { namespace: ref.namespace, topology: ref.name };
-    const chan = (replica: string, channel: string) => ({ ...base, replica, channel });
-    this.perTopology.receiver.replace(
-      key,
-      status.channels.map((c) => ({ labels: chan(c.replica, c.name), value: c.ioRunning === 'Yes' ? 1 : 0 })),
-    );
-    this.perTopology.applier.replace(
-      key,
-      status.channels.map((c) => ({
-        labels: chan(c.replica, c.name),
-        value: c.sqlRunning === 'Yes' ? 1 : 0,
-      })),
-    );
-    this.perTopology.behind.replace(
-      key,
-      status.channels.flatMap((c) =>
-        c.secondsBehindSource === null
-          ? []
-          : [{ labels: chan(c.replica, c.name), value: c.secondsBehindSource }],
-      ),
-    );
-    this.perTopology.delay.replace(
-      key,
-      status.channels.map((c) => ({ labels: chan(c.replica, c.name), value: c.delaySeconds })),
-    );
-    this.perTopology.channelUp.replace(
-      key,
-      status.channels.map((c) => ({
-        labels: { ...chan(c.replica, c.name), managed: String(c.managed) },
-        value: c.state === 'Running' ? 1 : 0,
-      })),
-    );
-    this.perTopology.channelState.replace(
-      key,
-      status.channels.map((c) => ({ labels: { ...chan(c.replica, c.name), state: c.state }, value: 1 })),
-    );
-    this.perTopology.up.replace(
-      key,
-      status.instances.map((i) => ({
-        labels: { ...base, group: i.group, instance: i.name },
-        value: i.reachable ? 1 : 0,
-      })),
-    );
-    this.perTopology.phase.replace(key, [{ labels: { ...base, phase: status.phase }, value: 1 }]);
-    const running = status.channels.filter((c) => c.state === 'Running').length;
-    this.perTopology.running.replace(key, [
-      { labels: { ...base, state: 'running' }, value: running },
-      { labels: { ...base, state: 'total' }, value: status.channels.length },
-    ]);
+    this.latest.set(key, { base, status });
     this.countFailovers(ref, status);
     this.observeRouted(ref, status);
     // Series at 0 from the start for every routed group, so that increase() sees its first change.
+    const started = this.routedGroups.get(key) ?? new Set<string>();
+    this.routedGroups.set(key, started);
     for (const g of status.groups)
-      if (g.routing)
+      if (g.routing && !started.has(g.name)) {
+        started.add(g.name);
         for (const op of ['drain', 'route', 'readers'])
           this.routingChanges.inc({ ...base, group: g.name, op }, 0);
+      }
+  }
+
+  /** A gauge's collect(): its series recomputed, at each scrape, from every topology's latest status. */
+  private fromStatuses(gauge: () => Gauge<string>, seriesOf: SeriesOf): () => void {
+    return () => {
+      const g = gauge();
+      g.reset();
+      for (const { base, status } of this.latest.values())
+        for (const x of seriesOf(base, status)) g.set(x.labels, x.value);
+    };
   }
 
   /** Removes every series of a topology (deleted, or no longer watched). */
   forget(ref: TopologyRef): void {
     const key = refKey(ref);
-    for (const g of this.gauges) g.clear(key);
+    this.latest.delete(key);
+    this.routedGroups.delete(key);
     this.countedFailovers.delete(key);
     this.routedFailovers.delete(key);
   }
