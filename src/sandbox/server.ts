@@ -272,7 +272,9 @@ export class SandboxServer {
           this.#dropConnection();
           this.#init.onPidChange();
           if (!this.#expectExit && !this.#starting)
-            this.#init.log(`${this.name}: ${this.program} exited unexpectedly (${describeExit(x)})`);
+            this.#init.log(
+              `${this.name}: ${this.program} exited unexpectedly (${describeExit(x)}) on port ${this.#port}\n--- error log (last lines) ---\n${this.errorLogTail(30, logOffset)}`,
+            );
         }
         resolve(x);
       };

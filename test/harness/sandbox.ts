@@ -3,7 +3,20 @@
 //   it('…', async () => { await sb().server('a').sql('SELECT 1'); });
 // The servers start in beforeAll; afterAll destroys them even when tests or the start itself failed.
 import { afterAll, beforeAll } from 'vitest';
-import { createSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { createSandbox as create, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+
+/**
+ * A server that dies on its own (not stopped or killed by the test) is said on stderr with its error log's
+ * last lines, so that a test failing with "connection lost" shows why the server went.
+ */
+const createSandbox = (opts: SandboxOptions) =>
+  create({
+    ...opts,
+    log: (m) => {
+      if (/exited unexpectedly/.test(m)) console.error(m);
+      opts.log?.(m);
+    },
+  });
 
 export function useSandbox(opts: SandboxOptions = {}): () => Sandbox {
   let sandbox: Sandbox | undefined;
