@@ -46,6 +46,7 @@ import {
   secretManifest,
   type KObject,
 } from '../test/harness/kube-api-server.js';
+import { prng } from '../test/harness/prng.js';
 import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator-process.js';
 import { BIN, warehouseDocs } from '../test/harness/topology.js';
 import { envNumber, machineLine, sleep, summarize, type Summary } from './common.js';
@@ -81,18 +82,6 @@ const benchStart = performance.now();
 const elapsedS = (from: number) => (performance.now() - from) / 1000;
 
 // ---- small helpers ----------------------------------------------------------------------------------------
-
-/** mulberry32: the kills' random choices, reproducible from BENCH_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function topologiesFromEnv(): number[] {
   const raw = process.env.BENCH_SCALE_TOPOLOGIES ?? '4,40';
@@ -860,7 +849,7 @@ async function main(): Promise<void> {
   const seed = process.env.BENCH_SEED
     ? Math.trunc(envNumber('BENCH_SEED', 1))
     : Math.floor(Math.random() * 2 ** 31);
-  const random = rng(seed);
+  const random = prng(seed);
   console.log(
     `bench:scale  Node ${process.version}; the built tributary operator (--leader-elect, one namespace) against the test API server (real apiextensions-apiserver + etcd); MariaDB 10.11 sandboxes, small settings; warehouse topologies of 5; pollIntervalSeconds ${FAILOVER.pollIntervalSeconds}, downAfterSeconds ${DOWN_AFTER_S}, failureThreshold ${FAILOVER.failureThreshold}; settle ${SETTLE_S} s, window ${WINDOW_S} s; seed ${seed}`,
   );

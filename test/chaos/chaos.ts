@@ -24,6 +24,7 @@ import { ANNOTATION_ACK_FAILOVER, type TopologyRef } from '../../src/store/store
 import { silentLogger } from '../../src/util/log.js';
 import { prepareApp, sampleWritable, startApp, type Ack, type App, type Sampler } from '../harness/app.js';
 import { facts } from '../harness/flavors.js';
+import { prng } from '../harness/prng.js';
 import { writeManifests } from '../harness/topology.js';
 
 export type FaultKind =
@@ -74,18 +75,6 @@ type Shard = keyof typeof GROUPS;
 const TABLE: Record<Shard, string> = { 'shard-a': 'shop.orders', 'shard-b': 'sales.invoices' };
 const REF: TopologyRef = { namespace: 'db', name: 'chaos' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** mulberry32: a small seeded PRNG, enough for a reproducible schedule. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function manifests(sb: Sandbox): unknown[] {
   const m = (name: string, extra: Record<string, unknown> = {}) => sandboxMember(sb, name, extra);

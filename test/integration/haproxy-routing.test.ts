@@ -216,51 +216,60 @@ const figure = (label: string, text: string) => console.log(`[haproxy-routing] $
 describe.each(FLAVORS)('HAProxy in front of $label, routed by the operator', (f) => {
   const sandbox = (names: string[], fn: (sb: Sandbox) => Promise<void>) =>
     withSandbox({ flavor: f.flavor, names }, fn);
+  /**
+   * a-0 and a-1 routed, an application writing through HAProxy's writer port with 20 writes acknowledged,
+   * all by a-0; the application and the rig go afterwards, whatever happens.
+   */
+  const underLoad = (
+    fn: (x: { r: Rig; a0: SandboxServer; a1: SandboxServer; app: RoutedWriter }) => Promise<void>,
+  ) =>
+    sandbox(['a-0', 'a-1'], async (sb) => {
+      const r = await rig(sb, ['a-0', 'a-1']);
+      const [a0, a1] = [sb.server('a-0'), sb.server('a-1')];
+      let app: RoutedWriter | undefined;
+      try {
+        app = startRoutedWriter(r.hp.writerPort(WRITER));
+        await app.ackedMore(20);
+        expect(new Set(app.acked().map((a) => a.port))).toEqual(new Set([a0.port]));
+        await fn({ r, a0, a1, app });
+      } finally {
+        await app?.stop();
+        await r.close();
+      }
+    });
 
   it(
     'kill -9 of the primary under load: writes resume on a-1 through the same port, none acknowledged lost',
     () =>
-      sandbox(['a-0', 'a-1'], async (sb) => {
-        const r = await rig(sb, ['a-0', 'a-1']);
-        const [a0, a1] = [sb.server('a-0'), sb.server('a-1')];
-        let app: RoutedWriter | undefined;
-        try {
-          app = startRoutedWriter(r.hp.writerPort(WRITER));
-          await app.ackedMore(20);
-          // Through HAProxy, the application landed on a-0, the routed primary.
-          expect(new Set(app.acked().map((a) => a.port))).toEqual(new Set([a0.port]));
-          const killedAt = Date.now();
-          await a0.kill9();
-          const s = await r.d.until((x) => last(x)?.phase === 'Done', 60_000);
-          await app.ackedMore(20);
-          await app.stop();
+      underLoad(async ({ r, a0, a1, app }) => {
+        const killedAt = Date.now();
+        await a0.kill9();
+        const s = await r.d.until((x) => last(x)?.phase === 'Done', 60_000);
+        await app.ackedMore(20);
+        await app.stop();
 
-          const record = last(s)!;
-          expect(record).toMatchObject({ group: GROUP, from: 'a-0', to: 'a-1', phase: 'Done' });
-          // Drained before the promotion, routed once writable: through the real HAProxy.
-          expect(writerStepsOf(r.steps, record.id)).toEqual(['drain a-0!', 'route a-1']);
-          expect(r.steps.every((x) => x.error === undefined)).toBe(true);
-          expect(routingOf(s)).toMatchObject({ writer: 'a-1', writerReady: true });
-          expect(await r.hp.serverStates(WRITER)).toEqual([slot('writer', a1, 'ready')]);
-          // Writes resumed through the same port, on a-1; everything acknowledged that reached a survivor
-          // (on a-0 before the kill, on a-1 after) is on a-1.
-          const acked = app.acked();
-          const resumed = acked.filter((a) => a.startedAt > killedAt);
-          expect(resumed.length).toBeGreaterThanOrEqual(20);
-          expect(new Set(resumed.map((a) => a.port))).toEqual(new Set([a1.port]));
-          const missing = await missingOn(a1, acked);
-          if (missing.length > 0) await a0.start();
-          await expectOnlyUnsent(missing, acked, a0);
+        const record = last(s)!;
+        expect(record).toMatchObject({ group: GROUP, from: 'a-0', to: 'a-1', phase: 'Done' });
+        // Drained before the promotion, routed once writable: through the real HAProxy.
+        expect(writerStepsOf(r.steps, record.id)).toEqual(['drain a-0!', 'route a-1']);
+        expect(r.steps.every((x) => x.error === undefined)).toBe(true);
+        expect(routingOf(s)).toMatchObject({ writer: 'a-1', writerReady: true });
+        expect(await r.hp.serverStates(WRITER)).toEqual([slot('writer', a1, 'ready')]);
+        // Writes resumed through the same port, on a-1; everything acknowledged that reached a survivor
+        // (on a-0 before the kill, on a-1 after) is on a-1.
+        const acked = app.acked();
+        const resumed = acked.filter((a) => a.startedAt > killedAt);
+        expect(resumed.length).toBeGreaterThanOrEqual(20);
+        expect(new Set(resumed.map((a) => a.port))).toEqual(new Set([a1.port]));
+        const missing = await missingOn(a1, acked);
+        if (missing.length > 0) await a0.start();
+        await expectOnlyUnsent(missing, acked, a0);
 
-          const routed = r.steps.find((x) => x.failover === record.id && x.op === 'route')!;
-          figure(
-            f.label,
-            `kill -9 → HAProxy writer on a-1 ${routed.doneAt - killedAt} ms; → first write acknowledged on a-1 ${resumed[0]!.ackedAt! - killedAt} ms (window ${DOWN_AFTER_SECONDS} s); ${acked.length} writes acknowledged, 0 lost that reached a-1 (${missing.length} only a-0 held when killed)`,
-          );
-        } finally {
-          await app?.stop();
-          await r.close();
-        }
+        const routed = r.steps.find((x) => x.failover === record.id && x.op === 'route')!;
+        figure(
+          f.label,
+          `kill -9 → HAProxy writer on a-1 ${routed.doneAt - killedAt} ms; → first write acknowledged on a-1 ${resumed[0]!.ackedAt! - killedAt} ms (window ${DOWN_AFTER_SECONDS} s); ${acked.length} writes acknowledged, 0 lost that reached a-1 (${missing.length} only a-0 held when killed)`,
+        );
       }),
     180_000,
   );
@@ -268,14 +277,8 @@ describe.each(FLAVORS)('HAProxy in front of $label, routed by the operator', (f)
   it(
     'SIGSTOP of the primary past the window, then thawed: no write started after the drain reaches it',
     () =>
-      sandbox(['a-0', 'a-1'], async (sb) => {
-        const r = await rig(sb, ['a-0', 'a-1']);
-        const [a0, a1] = [sb.server('a-0'), sb.server('a-1')];
-        let app: RoutedWriter | undefined;
+      underLoad(async ({ r, a0, a1, app }) => {
         try {
-          app = startRoutedWriter(r.hp.writerPort(WRITER));
-          await app.ackedMore(20);
-          expect(new Set(app.acked().map((a) => a.port))).toEqual(new Set([a0.port]));
           const frozenAt = Date.now();
           a0.freeze();
           const s = await r.d.until((x) => last(x)?.phase === 'Done', 90_000);
@@ -341,8 +344,6 @@ describe.each(FLAVORS)('HAProxy in front of $label, routed by the operator', (f)
           );
         } finally {
           a0.thaw();
-          await app?.stop();
-          await r.close();
         }
       }),
     240_000,
@@ -351,48 +352,37 @@ describe.each(FLAVORS)('HAProxy in front of $label, routed by the operator', (f)
   it(
     'switchover under load through HAProxy: nothing acknowledged lost, the write pause measured',
     () =>
-      sandbox(['a-0', 'a-1'], async (sb) => {
-        const r = await rig(sb, ['a-0', 'a-1']);
-        const [a0, a1] = [sb.server('a-0'), sb.server('a-1')];
-        let app: RoutedWriter | undefined;
-        try {
-          app = startRoutedWriter(r.hp.writerPort(WRITER));
-          await app.ackedMore(20);
-          expect(new Set(app.acked().map((a) => a.port))).toEqual(new Set([a0.port]));
-          const startedAt = Date.now();
-          const passesBefore = r.d.passes;
-          await r.d.pass({ switchover: { group: GROUP, to: 'a-1' } });
-          const s = await r.d.until((x) => last(x)?.phase === 'Done', 60_000);
-          const doneAt = Date.now();
-          await app.ackedMore(20);
-          await app.stop();
+      underLoad(async ({ r, a0, a1, app }) => {
+        const startedAt = Date.now();
+        const passesBefore = r.d.passes;
+        await r.d.pass({ switchover: { group: GROUP, to: 'a-1' } });
+        const s = await r.d.until((x) => last(x)?.phase === 'Done', 60_000);
+        const doneAt = Date.now();
+        await app.ackedMore(20);
+        await app.stop();
 
-          const record = last(s)!;
-          expect(record).toMatchObject({ reason: 'Switchover', from: 'a-0', to: 'a-1', phase: 'Done' });
-          expect(writerStepsOf(r.steps, record.id)).toEqual(['drain a-0!', 'route a-1']);
-          expect(r.steps.every((x) => x.error === undefined)).toBe(true);
-          expect(await r.hp.serverStates(WRITER)).toEqual([slot('writer', a1, 'ready')]);
-          const drain = r.steps.find((x) => x.failover === record.id && x.op === 'drain')!;
-          const acked = app.acked();
-          // After the drain every acknowledgement came from a-1; before it, from a-0.
-          expect(new Set(acked.filter((a) => a.startedAt >= drain.doneAt).map((a) => a.port))).toEqual(
-            new Set([a1.port]),
-          );
-          expect(new Set(acked.filter((a) => a.ackedAt! <= drain.startedAt).map((a) => a.port))).toEqual(
-            new Set([a0.port]),
-          );
-          // No acknowledged write lost: all of them on the new primary, and on a-0, now its replica.
-          expect(await missingOn(a1, acked)).toEqual([]);
-          expect(await missingOn(a0, acked)).toEqual([]);
+        const record = last(s)!;
+        expect(record).toMatchObject({ reason: 'Switchover', from: 'a-0', to: 'a-1', phase: 'Done' });
+        expect(writerStepsOf(r.steps, record.id)).toEqual(['drain a-0!', 'route a-1']);
+        expect(r.steps.every((x) => x.error === undefined)).toBe(true);
+        expect(await r.hp.serverStates(WRITER)).toEqual([slot('writer', a1, 'ready')]);
+        const drain = r.steps.find((x) => x.failover === record.id && x.op === 'drain')!;
+        const acked = app.acked();
+        // After the drain every acknowledgement came from a-1; before it, from a-0.
+        expect(new Set(acked.filter((a) => a.startedAt >= drain.doneAt).map((a) => a.port))).toEqual(
+          new Set([a1.port]),
+        );
+        expect(new Set(acked.filter((a) => a.ackedAt! <= drain.startedAt).map((a) => a.port))).toEqual(
+          new Set([a0.port]),
+        );
+        // No acknowledged write lost: all of them on the new primary, and on a-0, now its replica.
+        expect(await missingOn(a1, acked)).toEqual([]);
+        expect(await missingOn(a0, acked)).toEqual([]);
 
-          figure(
-            f.label,
-            `switchover through HAProxy: write pause ${longestPause(acked, startedAt, doneAt)} ms (switchover ${doneAt - startedAt} ms over ${r.d.passes - passesBefore} passes); ${acked.length} writes acknowledged, 0 lost`,
-          );
-        } finally {
-          await app?.stop();
-          await r.close();
-        }
+        figure(
+          f.label,
+          `switchover through HAProxy: write pause ${longestPause(acked, startedAt, doneAt)} ms (switchover ${doneAt - startedAt} ms over ${r.d.passes - passesBefore} passes); ${acked.length} writes acknowledged, 0 lost`,
+        );
       }),
     180_000,
   );
