@@ -60,6 +60,37 @@ export function againstTarget(value: number, target: number, unit: string, digit
 
 export const sleep = (msec: number): Promise<void> => new Promise((r) => setTimeout(r, msec));
 
+/** Polls `fn` every `everyMs` until it holds; after `timeoutMs`, throws naming `what`. */
+export async function until(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<boolean> | boolean,
+  everyMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+/** Waits until every one of `servers` has the schema (replicated from where it was created). */
+export async function untilSchemaOn(
+  servers: readonly SandboxServer[],
+  schema: string,
+  timeoutMs: number,
+): Promise<void> {
+  const has = async (s: SandboxServer) =>
+    Number(
+      await s
+        .scalar('SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?', [schema])
+        .catch(() => 0),
+    ) > 0;
+  await until(`${schema} replicated`, timeoutMs, async () =>
+    (await Promise.all(servers.map(has))).every(Boolean),
+  );
+}
+
 /** A positive number from the environment, or the default (a bad value is an error, not ignored). */
 export function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];

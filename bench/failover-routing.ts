@@ -53,7 +53,16 @@ import { silentLog } from '../src/util/log-sink.js';
 import { APP_PASSWORD, APP_USER } from '../test/harness/app.js';
 import { HOOK_SCRIPT, startHaproxy, type Haproxy } from '../test/harness/haproxy.js';
 import { ENDPOINT_SLICES, KubeApiServer, TOPOLOGIES, type KObject } from '../test/harness/kube-api-server.js';
-import { FLAVOR_LABEL, envNumber, sleep, summarize, summaryCells, writeManifestFile } from './common.js';
+import {
+  FLAVOR_LABEL,
+  envNumber,
+  sleep,
+  summarize,
+  summaryCells,
+  until,
+  untilSchemaOn,
+  writeManifestFile,
+} from './common.js';
 
 const NS = 'db';
 const TOPOLOGY = 'warehouse';
@@ -194,14 +203,6 @@ function startRoutedApp(port: number, firstId: number): RoutedApp {
       await done;
     },
   };
-}
-
-async function until(what: string, timeoutMs: number, fn: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
-    await sleep(20);
-  }
 }
 
 /** HAProxy's writer slot points at the port (127.0.0.1) and is ready. */
@@ -372,15 +373,10 @@ export async function runRoutingTrial(flavor: SandboxFlavor, api: KubeApiServer)
       );
     await s.server('a-0').sql(`CREATE USER '${APP_USER}'@'%' IDENTIFIED BY '${APP_PASSWORD}'`);
     await s.server('a-0').sql(`GRANT SELECT, INSERT ON shop.* TO '${APP_USER}'@'%'`);
-    const hasTable = async (m: string) =>
-      Number(
-        await s
-          .server(m)
-          .scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop'")
-          .catch(() => 0),
-      ) === 1;
-    await until('table replicated', ROWS_TIMEOUT_MS, async () =>
-      (await Promise.all(['a-1', 'a-2'].map(hasTable))).every(Boolean),
+    await untilSchemaOn(
+      ['a-1', 'a-2'].map((m) => s.server(m)),
+      'shop',
+      ROWS_TIMEOUT_MS,
     );
     const running = startRoutedApp(proxy.writerPort(WRITER), 1);
     app = running;
@@ -581,62 +577,23 @@ export function printRouting(trials: RoutingTrial[], flavor: SandboxFlavor): voi
   };
   console.log('');
   console.log(`  ms${' '.repeat(65)}    p50     p95     max`);
-  line(
-    'kill → failover record Decided',
-    ok.map((x) => x.decided),
-  );
-  line(
-    "kill → hook's drain run started",
-    ok.map((x) => x.drainRun[0]),
-  );
-  line(
-    "kill → hook's drain run ended",
-    ok.map((x) => x.drainRun[1]),
-  );
-  line(
-    'kill → new primary writable (@@read_only = 0)',
-    ok.map((x) => x.writable),
-  );
-  line(
-    'kill → writer EndpointSlices hold exactly the new primary, ready',
-    ok.map((x) => x.slice),
-  );
-  line(
-    "kill → hook's route run started",
-    ok.map((x) => x.routeRun[0]),
-  );
-  line(
-    "kill → HAProxy's writer slot at the new primary, ready",
-    ok.map((x) => x.haproxy),
-  );
-  line(
-    'kill → first write acknowledged through HAProxy, by the new primary',
-    ok.map((x) => x.firstWrite),
-  );
-  line(
-    'switchover: longest gap between acknowledged writes',
-    ok.map((x) => x.pause),
-  );
-  line(
-    "switchover asked → hook's drain run ended",
-    ok.map((x) => x.swDrained),
-  );
-  line(
-    "switchover asked → hook's route run to a-1 ended",
-    ok.map((x) => x.swRouted),
-  );
-  line(
-    'SIGSTOP → failover record Decided',
-    ok.map((x) => x.stopDecided),
-  );
-  line(
-    "SIGSTOP → HAProxy's writer slot at the last member, ready",
-    ok.map((x) => x.stopHaproxy),
-  );
-  line(
-    'SIGSTOP → failover record Done',
-    ok.map((x) => x.stopDone),
-  );
+  const rows: [string, (x: RoutingTrial) => number][] = [
+    ['kill → failover record Decided', (x) => x.decided],
+    ["kill → hook's drain run started", (x) => x.drainRun[0]],
+    ["kill → hook's drain run ended", (x) => x.drainRun[1]],
+    ['kill → new primary writable (@@read_only = 0)', (x) => x.writable],
+    ['kill → writer EndpointSlices hold exactly the new primary, ready', (x) => x.slice],
+    ["kill → hook's route run started", (x) => x.routeRun[0]],
+    ["kill → HAProxy's writer slot at the new primary, ready", (x) => x.haproxy],
+    ['kill → first write acknowledged through HAProxy, by the new primary', (x) => x.firstWrite],
+    ['switchover: longest gap between acknowledged writes', (x) => x.pause],
+    ["switchover asked → hook's drain run ended", (x) => x.swDrained],
+    ["switchover asked → hook's route run to a-1 ended", (x) => x.swRouted],
+    ['SIGSTOP → failover record Decided', (x) => x.stopDecided],
+    ["SIGSTOP → HAProxy's writer slot at the last member, ready", (x) => x.stopHaproxy],
+    ['SIGSTOP → failover record Done', (x) => x.stopDone],
+  ];
+  for (const [label, pick] of rows) line(label, ok.map(pick));
   line(
     routingHookModeFromEnv() === 'persistent'
       ? 'one step of the HAProxy hook, request → answer (every step, every trial)'

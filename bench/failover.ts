@@ -82,6 +82,8 @@ import {
   sleep,
   summarize,
   summaryCells,
+  until,
+  untilSchemaOn,
   writeManifestFile,
 } from './common.js';
 
@@ -235,14 +237,6 @@ function trialsFromEnv(): number {
 }
 
 const fmt = (v: number, width = 7) => (Number.isFinite(v) ? v.toFixed(0) : '-').padStart(width);
-
-async function until(what: string, timeoutMs: number, fn: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
 
 async function query(conn: Connection, sql: string): Promise<Record<string, unknown>[]> {
   const [rows] = await conn.query({ sql, timeout: 2000 });
@@ -903,15 +897,10 @@ async function runStandbyTrial(flavor: SandboxFlavor): Promise<StandbyTrial> {
     serverVersion = String(await s.server('a-0').scalar('SELECT VERSION()'));
     await s.server('a-0').sql('CREATE DATABASE shop');
     await s.server('a-0').sql('CREATE TABLE shop.orders (id INT PRIMARY KEY, v VARCHAR(20))');
-    const hasTable = async (m: string) =>
-      Number(
-        await s
-          .server(m)
-          .scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop'")
-          .catch(() => 0),
-      ) === 1;
-    await until('table replicated', ROWS_TIMEOUT_MS, async () =>
-      (await Promise.all(['a-1', 'dw-0', 'dw-1'].map(hasTable))).every(Boolean),
+    await untilSchemaOn(
+      ['a-1', 'dw-0', 'dw-1'].map((m) => s.server(m)),
+      'shop',
+      ROWS_TIMEOUT_MS,
     );
     const b = await startOperator('op-b', kubeconfig, t);
     ops.push(b);

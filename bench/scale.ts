@@ -49,7 +49,7 @@ import {
 import { prng } from '../test/harness/prng.js';
 import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator-process.js';
 import { BIN, warehouseDocs } from '../test/harness/topology.js';
-import { envNumber, machineLine, sleep, summarize, type Summary } from './common.js';
+import { envNumber, machineLine, sleep, summarize, until, type Summary } from './common.js';
 
 const NS = 'bench';
 const LEASE_NS = 'tributary-system';
@@ -79,6 +79,8 @@ const BUDGET_S = 15 * 60;
 const pad2 = (i: number) => String(i + 1).padStart(2, '0');
 const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 const benchStart = performance.now();
+/** How often a wait polls (the write-seen-on-a-watch figure is taken at this grain). */
+const POLL_MS = 50;
 const elapsedS = (from: number) => (performance.now() - from) / 1000;
 
 // ---- small helpers ----------------------------------------------------------------------------------------
@@ -114,14 +116,6 @@ function tcpConnectionsTo(pid: number, ports: Set<number>): number {
     .split('\n')
     .filter((l) => l.includes(`pid=${pid},`))
     .filter((l) => ports.has(Number(l.trim().split(/\s+/)[3]?.split(':').pop()))).length;
-}
-
-async function until(what: string, timeoutMs: number, fn: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${(timeoutMs / 1000).toFixed(0)} s`);
-    await sleep(50);
-  }
 }
 
 /** Runs fn over items, at most `limit` at once. */
@@ -318,11 +312,16 @@ async function statusWriteLatency(
     rv = await write({ metadata: { resourceVersion: rv }, status: { failovers: status.failovers } });
     writes.push(performance.now() - t);
     const expected = rv;
-    await until('the write seen on the watch', 10_000, async () => {
-      if (api.get(TOPOLOGIES, ns, name)?.metadata.resourceVersion === expected) return true;
-      await new Promise((r) => setImmediate(r));
-      return api.get(TOPOLOGIES, ns, name)?.metadata.resourceVersion === expected;
-    });
+    await until(
+      'the write seen on the watch',
+      10_000,
+      async () => {
+        if (api.get(TOPOLOGIES, ns, name)?.metadata.resourceVersion === expected) return true;
+        await new Promise((r) => setImmediate(r));
+        return api.get(TOPOLOGIES, ns, name)?.metadata.resourceVersion === expected;
+      },
+      POLL_MS,
+    );
     seen.push(performance.now() - t);
   }
   return { write: summarize(writes), seen: summarize(seen) };
@@ -448,7 +447,7 @@ async function runFleet(n: number, random: () => number): Promise<Figures> {
     // The operator's own baseline: the same process watching an empty namespace, for the memory figures.
     const idle = await startOperatorProcess({ kubeconfig, args: [`--namespace=${NS}-empty`] });
     fleet.op = idle;
-    await until('the idle operator serves /metrics', 30_000, async () => (await idle.passes()) >= 0);
+    await until('the idle operator serves /metrics', 30_000, async () => (await idle.passes()) >= 0, POLL_MS);
     await sleep(BASELINE_MS);
     const baseline = { rss: rssBytesOf(idle.proc.pid!), ...(await scrape(idle)) };
     idle.proc.kill('SIGKILL');
@@ -476,10 +475,15 @@ async function runFleet(n: number, random: () => number): Promise<Figures> {
         throw new Error(`the operator exited (${op.proc.exitCode ?? op.proc.signalCode})`);
     };
     console.log(`  operator: node ${BIN} operator ${args.join(' ')} --leader-elect (pid ${pid})`);
-    await until('every topology Ready', READY_TIMEOUT_MS, () => {
-      alive();
-      return names.every((t) => status(t)?.phase === 'Ready');
-    });
+    await until(
+      'every topology Ready',
+      READY_TIMEOUT_MS,
+      () => {
+        alive();
+        return names.every((t) => status(t)?.phase === 'Ready');
+      },
+      POLL_MS,
+    );
     const readyS = elapsedS(opStart);
     phase('operator start → all Ready', `${n} topologies`);
 
@@ -651,12 +655,17 @@ async function runFleet(n: number, random: () => number): Promise<Figures> {
       const r0 = performance.now();
       try {
         await sb.server(victim).start();
-        await until(`${t} Ready with ${victim} back as a replica`, REJOIN_TIMEOUT_MS, () => {
-          alive();
-          const s = status(t);
-          const inst = s?.instances.find((x) => x.name === victim);
-          return s?.phase === 'Ready' && inst?.reachable === true && inst.role === 'replica';
-        });
+        await until(
+          `${t} Ready with ${victim} back as a replica`,
+          REJOIN_TIMEOUT_MS,
+          () => {
+            alive();
+            const s = status(t);
+            const inst = s?.instances.find((x) => x.name === victim);
+            return s?.phase === 'Ready' && inst?.reachable === true && inst.role === 'replica';
+          },
+          POLL_MS,
+        );
         kill.rejoinMs = performance.now() - r0;
       } catch (e) {
         kill.error ??= e instanceof Error ? e.message.split('\n')[0] : String(e);
