@@ -74,6 +74,12 @@ export interface InstancePaths {
   errorLog: string;
   pidFile: string;
   socket: string;
+  /**
+   * Its own tmpdir: a starting mariadbd/mysqld deletes every `#sql*` file in its tmpdir, so servers sharing
+   * /tmp delete each other's in-use temporary tables (seen: "Error on delete of '/tmp/#sql-temptable-…'",
+   * and a segfault in ha_maria::drop_table, while another sandbox server started).
+   */
+  tmpDir: string;
 }
 
 export function instancePaths(dir: string): InstancePaths {
@@ -84,6 +90,7 @@ export function instancePaths(dir: string): InstancePaths {
     errorLog: join(dir, 'err.log'),
     pidFile: join(dir, 'server.pid'),
     socket: join(dir, 'sock'),
+    tmpDir: join(dir, 'tmp'),
   };
 }
 
@@ -162,6 +169,7 @@ function baseSettings(paths: InstancePaths, files: FlavorFiles): Record<string, 
   s.socket = paths.socket;
   s['pid-file'] = paths.pidFile;
   s['log-error'] = paths.errorLog;
+  s.tmpdir = paths.tmpDir;
   Object.assign(s, files.flavor === 'mysql' ? MYSQL_SMALL : MARIADB_SMALL);
   if (files.flavor !== 'mysql' && files.bufferPoolSizeMax) s.innodb_buffer_pool_size_max = '8M';
   return s;

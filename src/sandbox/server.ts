@@ -156,7 +156,7 @@ export class SandboxServer {
    * taken, the first start moves to a free one). Called once by the sandbox before the first start.
    */
   async prepare(preferredPort?: number): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.paths.tmpDir, { recursive: true });
     await this.#copyTemplate();
     this.#port = preferredPort ?? (await pickFreePort(this.host));
     this.#writeCnf();

@@ -298,6 +298,7 @@ async function buildOrReuse(
     const bufferPoolSizeMax =
       flavor !== 'mysql' && (await mariadbdOptions(b.command)).has('innodb-buffer-pool-size-max');
     const paths = instancePaths(work);
+    await mkdir(paths.tmpDir, { recursive: true });
     await writeFile(paths.cnf, renderTemplateCnf(paths, { flavor, bufferPoolSizeMax, root: b.root }));
     const usersFile = join(work, 'users.sql');
     await writeFile(usersFile, usersSql, { mode: 0o600 });

@@ -114,6 +114,8 @@ describe.each(FLAVORS)('sandbox of three $label servers', (f) => {
       uuids.add(row!.uuid);
       expect(String(await s.scalar('SELECT VERSION()'))).toMatch(f.version);
       expect(await s.sql(f.showAll)).toEqual([]);
+      // Its own tmpdir: a starting server deletes every #sql* file in its tmpdir, another server's too.
+      expect(String(await s.scalar('SELECT @@GLOBAL.tmpdir'))).toBe(join(s.dir, 'tmp'));
     }
     // MySQL: every copy made its own server_uuid (auto.cnf is not copied from the template).
     expect(uuids.size).toBe(f.flavor === 'mysql' ? 3 : 1);
